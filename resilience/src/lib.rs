@@ -1,0 +1,55 @@
+//! Resilience layers for [`tower`] services: a circuit breaker and retries with
+//! jittered backoff and a retry budget, each an independent [`Layer`].
+//!
+//! Every layer works with any `tower::Service`, so it wraps axum handlers,
+//! hyper clients and plain async functions alike. Time goes through
+//! `tokio::time` (pausable in tests) and randomness is injectable, so the
+//! behaviour of every layer can be tested deterministically.
+//!
+//! # Feature flags
+//!
+//! | feature           | default | what it enables                                             |
+//! |-------------------|---------|-------------------------------------------------------------|
+//! | `circuit-breaker` | yes     | [`circuit_breaker`]: `CircuitBreakerLayer`, keyed breakers  |
+//! | `retry`           | yes     | [`retry`]: `RetryLayer`, backoff with jitter, retry budget  |
+//! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After` |
+//! | `metrics`         | no      | counters and gauges through the [`metrics`] facade          |
+//! | `full`            | no      | all of the above                                            |
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.88.
+//!
+//! [`tower`]: https://docs.rs/tower
+//! [`Layer`]: tower_layer::Layer
+//! [`metrics`]: https://docs.rs/metrics
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod classify;
+mod config;
+
+#[cfg(feature = "bulkhead")]
+pub mod bulkhead;
+#[cfg(feature = "chaos")]
+pub mod chaos;
+#[cfg(feature = "circuit-breaker")]
+pub mod circuit_breaker;
+#[cfg(feature = "fallback")]
+pub mod fallback;
+#[cfg(feature = "health")]
+pub mod health;
+#[cfg(feature = "rate-limit")]
+pub mod rate_limit;
+#[cfg(feature = "retry")]
+pub mod retry;
+#[cfg(feature = "timeout")]
+pub mod timeout;
+
+pub use config::ConfigError;
+
+/// The boxed error type our layers return, as in `tower`.
+///
+/// Errors that a layer originates (such as
+/// [`CircuitOpen`](crate::circuit_breaker::error::CircuitOpen)) are public
+/// structs that can be recovered with [`downcast_ref`](std::error::Error).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,31 @@
+//! The command line: `palisade [serve]` and the tools for humans and scripts.
+
+use clap::{Parser, Subcommand};
+
+use crate::serve::ServeArgs;
+
+pub mod webhook;
+
+/// Palisade: resilience, webhooks and feature flags for tower services.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands of `palisade`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reference server (the default).
+    Serve(ServeArgs),
+    /// Sign and verify webhooks, and generate secrets.
+    Webhook(webhook::WebhookArgs),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Self::Serve(ServeArgs::default())
+    }
+}

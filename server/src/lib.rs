@@ -1,0 +1,13 @@
+//! The Palisade reference server: every Palisade layer composed into one
+//! running platform, and the `palisade` command-line tools.
+//!
+//! [`app`] builds the whole HTTP application as an axum `Router`, so tests (and
+//! embedders) can serve it on any listener.
+
+pub mod cli;
+pub mod routes;
+pub mod serve;
+pub mod state;
+
+pub use routes::app;
+pub use state::AppState;

@@ -1,0 +1,70 @@
+//! `palisade serve`: binds the listener and runs the application until a
+//! shutdown signal, draining in-flight requests.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::{AppState, app};
+
+/// Where the server listens.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// The address to bind.
+    #[arg(long, env = "PALISADE_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub addr: IpAddr,
+    /// The port to bind (0 picks a free one).
+    #[arg(long, env = "PALISADE_PORT", default_value_t = 8080)]
+    pub port: u16,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8080,
+        }
+    }
+}
+
+/// Runs the server; returns a failing exit code if it cannot start.
+#[must_use]
+pub fn run(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(SocketAddr::new(args.addr, args.port))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "palisade listening");
+    axum::serve(listener, app(AppState::default()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        tracing::warn!(%err, "cannot listen for ctrl-c; stop the process to shut down");
+        std::future::pending::<()>().await;
+    }
+    tracing::info!("shutting down, draining in-flight requests");
+}
