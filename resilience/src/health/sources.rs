@@ -1,0 +1,1 @@
+//! `HealthSource` for the handles of our layers (added as their features land).
