@@ -1,1 +1,20 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! - [`sign`]: secrets, keys and the [`Signer`] for senders.
+//! - [`verify`]: the [`Scheme`] trait, [`StandardWebhooks`], [`Stripe`],
+//!   [`GitHub`], [`VerifyError`] and the [`Clock`].
+//! - [`layer`]: the receiver middleware.
+
+pub mod layer;
+pub mod sign;
+pub mod verify;
+
+#[cfg(feature = "axum")]
+pub mod extract;
+
+pub use sign::{Secret, SignedHeaders, Signer};
+pub use verify::{
+    Clock, GitHub, Scheme, StandardWebhooks, Stripe, SystemClock, Verified, VerifyError,
+};
