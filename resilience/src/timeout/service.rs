@@ -1,0 +1,66 @@
+//! [`Timeout`], the service.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use crate::BoxError;
+
+/// Fails a call with [`Elapsed`](super::error::Elapsed) when the inner service
+/// has not answered within the timeout. Built by
+/// [`TimeoutLayer`](super::TimeoutLayer).
+///
+/// The timer starts when the call is made (not while waiting for readiness)
+/// and is a `tokio::time::Sleep` inside the response future: no boxing, no
+/// allocation.
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct Timeout<S> {
+    pub(super) inner: S,
+    pub(super) timeout: Duration,
+    pub(super) name: Option<Arc<str>>,
+}
+
+impl<S> Timeout<S> {
+    /// The configured timeout.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for Timeout<S>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        ResponseFuture::new(self.inner.call(req), self.timeout, self.name.clone())
+    }
+}
