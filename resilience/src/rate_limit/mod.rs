@@ -1,1 +1,77 @@
-//! Work in progress.
+//! Rate limiting: GCRA through [`governor`], global or keyed, locally or
+//! shared through Redis.
+//!
+//! [`RateLimitLayer`] admits a burst of calls and then one per replenish
+//! interval ([`Quota`]); calls over the limit fail at once with
+//! [`error::RateLimited`], which carries the time to wait and the quota state,
+//! and never reach the inner service.
+//!
+//! - [`RateLimitLayer::global`]: one bucket for all requests, lock-free and
+//!   allocation-free per call.
+//! - [`RateLimitLayer::keyed`]: one bucket per key, found by an extractor:
+//!   [`PeerIp`] / [`ForwardedIp`] (client IP), [`HeaderKey`] (an API key),
+//!   [`PathKey`] (the route), or any closure via [`key_fn`]. Stale keys are
+//!   purged on a call-count schedule, see [`Keyed`].
+//! - [`RateLimitLayer::http`] (feature `http`): allowed responses carry
+//!   `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`;
+//!   [`RateLimited::headers`](error::RateLimited::headers) gives `Retry-After`
+//!   and the same headers for the 429.
+//! - `RedisRateLimitLayer` (feature `redis`): the same decision, made
+//!   atomically by one Lua script in Redis, so several server instances share
+//!   one limit; a [`FailurePolicy`](redis::FailurePolicy) decides what happens
+//!   when Redis does not answer in time.
+//!
+//! Time goes through `tokio::time`, so tests drive the limiter with paused
+//! time.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_resilience::rate_limit::{error::RateLimited, Quota, RateLimitLayer};
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), palisade_resilience::BoxError> {
+//! // Two calls at once, then one every 500 ms.
+//! let layer = RateLimitLayer::global(Quota::per_second(2))?;
+//! let svc = layer.layer(service_fn(|n: u32| async move { Ok::<_, std::convert::Infallible>(n) }));
+//!
+//! assert_eq!(svc.clone().oneshot(1).await?, 1);
+//! assert_eq!(svc.clone().oneshot(2).await?, 2);
+//! let err = svc.clone().oneshot(3).await.unwrap_err();
+//! let limited = err.downcast_ref::<RateLimited>().expect("a RateLimited error");
+//! assert_eq!(limited.retry_after(), Duration::from_millis(500));
+//!
+//! tokio::time::advance(Duration::from_millis(500)).await;
+//! assert_eq!(svc.oneshot(4).await?, 4);
+//! # Ok(())
+//! # }
+//! ```
+
+mod clock;
+pub mod error;
+mod future;
+mod headers;
+mod key;
+mod keyed;
+mod layer;
+mod policy;
+mod quota;
+#[cfg(feature = "redis")]
+pub mod redis;
+mod service;
+mod telemetry;
+
+pub use self::future::ResponseFuture;
+#[cfg(feature = "http")]
+pub use self::headers::{HttpHeaders, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
+pub use self::headers::{NoHeaders, RateLimitInfo, ResponseHeaders};
+pub use self::key::{ExtractKey, KeyExtractor, KeyFn, key_fn};
+#[cfg(feature = "http")]
+pub use self::key::{ForwardedIp, HeaderKey, PathKey, PeerIp};
+pub use self::keyed::{DEFAULT_PURGE_EVERY, Keyed};
+pub use self::layer::RateLimitLayer;
+pub use self::policy::{Global, Policy};
+pub use self::quota::{Quota, Validated};
+pub use self::service::RateLimit;

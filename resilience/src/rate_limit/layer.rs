@@ -1,0 +1,125 @@
+//! [`RateLimitLayer`]: the layer, its constructors and settings.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::num::NonZeroU64;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::headers::NoHeaders;
+use super::key::KeyExtractor;
+use super::keyed::Keyed;
+use super::policy::Global;
+use super::quota::Quota;
+use super::service::RateLimit;
+use crate::ConfigError;
+
+/// Applies a GCRA rate limit to a service: globally ([`global`](Self::global))
+/// or per key ([`keyed`](Self::keyed)).
+///
+/// Every service the layer builds shares the layer's limiter, so the limit
+/// holds across clones (one per connection or route). The `H` parameter
+/// decides whether allowed responses carry `RateLimit-*` headers (see
+/// [`http`](Self::http)).
+#[must_use]
+pub struct RateLimitLayer<P, H = NoHeaders> {
+    policy: Arc<P>,
+    name: &'static str,
+    _headers: PhantomData<fn() -> H>,
+}
+
+impl RateLimitLayer<Global> {
+    /// One bucket for every request.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
+    pub fn global(quota: Quota) -> Result<Self, ConfigError> {
+        Global::new(quota).map(Self::new)
+    }
+}
+
+impl<E: KeyExtractor> RateLimitLayer<Keyed<E>> {
+    /// One bucket per key that `extractor` finds (requests without a key
+    /// share one bucket).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
+    pub fn keyed(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
+        Keyed::new(quota, extractor).map(Self::new)
+    }
+
+    /// Purge stale keys every `calls` calls (default
+    /// [`DEFAULT_PURGE_EVERY`](super::DEFAULT_PURGE_EVERY)); see
+    /// [`Keyed`] for the memory bound this gives.
+    pub fn purge_every(self, calls: NonZeroU64) -> Self {
+        self.policy.set_purge_every(calls);
+        self
+    }
+}
+
+impl<P> RateLimitLayer<P> {
+    /// A layer around an already built policy.
+    pub fn new(policy: P) -> Self {
+        Self {
+            policy: Arc::new(policy),
+            name: "default",
+            _headers: PhantomData,
+        }
+    }
+}
+
+impl<P, H> RateLimitLayer<P, H> {
+    /// The limiter's name, used as the `name` label of its metrics and in
+    /// tracing events.
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// The shared limiter (e.g. for [`Keyed::key_count`]).
+    #[must_use]
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to
+    /// every allowed `http::Response`.
+    #[cfg(feature = "http")]
+    pub fn http(self) -> RateLimitLayer<P, super::headers::HttpHeaders> {
+        RateLimitLayer {
+            policy: self.policy,
+            name: self.name,
+            _headers: PhantomData,
+        }
+    }
+}
+
+impl<P, H> Clone for RateLimitLayer<P, H> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: Arc::clone(&self.policy),
+            name: self.name,
+            _headers: PhantomData,
+        }
+    }
+}
+
+impl<P: fmt::Debug, H> fmt::Debug for RateLimitLayer<P, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("policy", &self.policy)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<S, P, H> Layer<S> for RateLimitLayer<P, H> {
+    type Service = RateLimit<S, P, H>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit::from_parts(inner, Arc::clone(&self.policy), self.name)
+    }
+}

@@ -1,0 +1,348 @@
+// `allow` first: a false crate-level `cfg` strips the attributes after it.
+#![allow(missing_docs)]
+#![cfg(feature = "rate-limit")]
+
+use std::num::NonZeroU64;
+use std::task::Poll;
+use std::time::Duration;
+
+use palisade_resilience::ConfigError;
+use palisade_resilience::rate_limit::error::RateLimited;
+use palisade_resilience::rate_limit::{Quota, RateLimitLayer, key_fn};
+use tokio::time::advance;
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tower_test::mock;
+
+type Mock = mock::Handle<u32, u32>;
+
+fn limited(err: &palisade_resilience::BoxError) -> &RateLimited {
+    err.downcast_ref::<RateLimited>()
+        .unwrap_or_else(|| panic!("expected RateLimited, got {err}"))
+}
+
+/// Drives one call through `svc` and, when the limiter lets it through,
+/// answers it from the mock; returns the outcome and whether the inner
+/// service saw the request.
+async fn call<S>(
+    svc: &mut mock::Spawn<S>,
+    handle: &mut Mock,
+    n: u32,
+) -> Result<u32, palisade_resilience::BoxError>
+where
+    S: Service<u32, Response = u32, Error = palisade_resilience::BoxError>,
+{
+    assert!(matches!(svc.poll_ready(), Poll::Ready(Ok(()))));
+    let fut = svc.call(n);
+    match handle.poll_request() {
+        Poll::Ready(Some((req, send))) => {
+            assert_eq!(req, n);
+            send.send_response(n * 10);
+            fut.await
+        }
+        Poll::Ready(None) => panic!("mock closed"),
+        Poll::Pending => {
+            let result = fut.await;
+            assert!(
+                result.is_err(),
+                "a call that reached no inner service succeeded"
+            );
+            result
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn global_admits_the_burst_then_one_per_interval() {
+    // Burst 3, one cell every 500 ms.
+    let layer = RateLimitLayer::global(Quota::new(2, Duration::from_secs(1)).burst(3)).unwrap();
+    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(layer);
+
+    for n in 1..=3 {
+        assert_eq!(call(&mut svc, &mut handle, n).await.unwrap(), n * 10);
+    }
+    let err = call(&mut svc, &mut handle, 4).await.unwrap_err();
+    assert_eq!(limited(&err).retry_after(), Duration::from_millis(500));
+
+    // Part of the interval: still limited, the wait is what is left.
+    advance(Duration::from_millis(200)).await;
+    let err = call(&mut svc, &mut handle, 5).await.unwrap_err();
+    assert_eq!(limited(&err).retry_after(), Duration::from_millis(300));
+
+    // Exactly the rest of the interval: one more passes, a second does not.
+    advance(Duration::from_millis(300)).await;
+    assert_eq!(call(&mut svc, &mut handle, 6).await.unwrap(), 60);
+    let err = call(&mut svc, &mut handle, 7).await.unwrap_err();
+    assert_eq!(limited(&err).retry_after(), Duration::from_millis(500));
+
+    // A long pause refills the burst, and no more than the burst.
+    advance(Duration::from_secs(60)).await;
+    for n in 8..=10 {
+        assert_eq!(call(&mut svc, &mut handle, n).await.unwrap(), n * 10);
+    }
+    assert!(call(&mut svc, &mut handle, 11).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limited_call_never_reaches_the_inner_service() {
+    let layer = RateLimitLayer::global(Quota::per_minute(1)).unwrap();
+    let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(layer);
+
+    assert_eq!(call(&mut svc, &mut handle, 1).await.unwrap(), 10);
+    for n in 2..10 {
+        assert!(matches!(svc.poll_ready(), Poll::Ready(Ok(()))));
+        let err = svc.call(n).await.unwrap_err();
+        assert!(err.is::<RateLimited>());
+        assert!(
+            handle.poll_request().is_pending(),
+            "request {n} reached the inner service"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn clones_share_one_limit() {
+    let layer = RateLimitLayer::global(Quota::per_minute(2)).unwrap();
+    let svc = layer.layer(service_fn(|n: u32| async move {
+        Ok::<_, std::convert::Infallible>(n)
+    }));
+    assert!(svc.clone().oneshot(1).await.is_ok());
+    assert!(svc.clone().oneshot(2).await.is_ok());
+    let err = svc.clone().oneshot(3).await.unwrap_err();
+    assert_eq!(limited(&err).retry_after(), Duration::from_secs(30));
+    // A second service built from the same layer shares the bucket too.
+    let other = layer.layer(service_fn(|n: u32| async move {
+        Ok::<_, std::convert::Infallible>(n)
+    }));
+    assert!(other.oneshot(4).await.is_err());
+}
+
+type Req = (&'static str, u32);
+
+fn echo()
+-> impl Service<Req, Response = u32, Error = std::convert::Infallible, Future: Send> + Clone {
+    service_fn(|(_, n): Req| async move { Ok::<_, std::convert::Infallible>(n) })
+}
+
+#[tokio::test(start_paused = true)]
+async fn keyed_buckets_are_isolated() {
+    let layer = RateLimitLayer::keyed(Quota::per_minute(2), key_fn(|r: &Req| Some(r.0))).unwrap();
+    let svc = layer.layer(echo());
+
+    assert!(svc.clone().oneshot(("a", 1)).await.is_ok());
+    assert!(svc.clone().oneshot(("a", 2)).await.is_ok());
+    let err = svc.clone().oneshot(("a", 3)).await.unwrap_err();
+    assert_eq!(limited(&err).retry_after(), Duration::from_secs(30));
+
+    // Key A is exhausted; key B has its own full burst.
+    assert_eq!(svc.clone().oneshot(("b", 4)).await.unwrap(), 4);
+    assert_eq!(svc.clone().oneshot(("b", 5)).await.unwrap(), 5);
+    assert!(svc.clone().oneshot(("b", 6)).await.is_err());
+    assert_eq!(layer.policy().key_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_without_a_key_share_one_bucket() {
+    let layer = RateLimitLayer::keyed(
+        Quota::per_minute(1),
+        key_fn(|r: &Req| (!r.0.is_empty()).then_some(r.0)),
+    )
+    .unwrap();
+    let svc = layer.layer(echo());
+    assert!(svc.clone().oneshot(("", 1)).await.is_ok());
+    assert!(svc.clone().oneshot(("", 2)).await.is_err());
+    assert!(svc.clone().oneshot(("a", 3)).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_keys_are_purged() {
+    // One call per second, burst 1; purge on every 4th call.
+    let layer = RateLimitLayer::keyed(Quota::per_second(1), key_fn(|r: &Req| Some(r.0)))
+        .unwrap()
+        .purge_every(NonZeroU64::new(4).unwrap());
+    let svc = layer.layer(echo());
+
+    svc.clone().oneshot(("a", 1)).await.unwrap();
+    svc.clone().oneshot(("b", 2)).await.unwrap();
+    advance(Duration::from_millis(9_500)).await;
+    svc.clone().oneshot(("c", 3)).await.unwrap();
+    assert_eq!(layer.policy().key_count(), 3);
+
+    advance(Duration::from_millis(500)).await;
+    // The 4th call purges: a and b refilled long ago, c is still refilling.
+    svc.clone().oneshot(("d", 4)).await.unwrap();
+    assert_eq!(layer.policy().key_count(), 2);
+
+    // A purged key starts over with a full bucket; c kept its state.
+    assert!(svc.clone().oneshot(("a", 5)).await.is_ok());
+    advance(Duration::from_millis(500)).await;
+    assert!(
+        svc.clone().oneshot(("c", 6)).await.is_ok(),
+        "c refilled at 10.5 s"
+    );
+    assert!(
+        svc.clone().oneshot(("d", 7)).await.is_err(),
+        "d is empty until 11 s"
+    );
+
+    // An explicit purge after everything refilled empties the map.
+    advance(Duration::from_secs(5)).await;
+    layer.policy().purge_stale();
+    assert_eq!(layer.policy().key_count(), 0);
+}
+
+#[test]
+fn invalid_quotas_are_config_errors() {
+    assert_eq!(
+        RateLimitLayer::global(Quota::per_second(0)).unwrap_err(),
+        ConfigError::Zero { field: "count" }
+    );
+    assert_eq!(
+        RateLimitLayer::keyed(Quota::per_second(10).burst(0), key_fn(|r: &Req| Some(r.0)))
+            .unwrap_err(),
+        ConfigError::Zero { field: "burst" }
+    );
+    assert!(RateLimitLayer::global(Quota::new(5, Duration::ZERO)).is_err());
+}
+
+#[cfg(feature = "metrics")]
+#[tokio::test(start_paused = true)]
+async fn limited_calls_are_counted_by_name() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let layer = RateLimitLayer::global(Quota::per_minute(1))
+        .unwrap()
+        .name("api");
+    let mut svc = layer.layer(echo());
+    metrics::with_local_recorder(&recorder, || {
+        for n in 0..3 {
+            drop(svc.call(("x", n)));
+        }
+    });
+    let counters: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "palisade_rate_limit_limited_total")
+        .collect();
+    assert_eq!(counters.len(), 1);
+    let (key, _, _, value) = &counters[0];
+    assert!(
+        key.key()
+            .labels()
+            .any(|l| l.key() == "name" && l.value() == "api")
+    );
+    assert_eq!(value, &DebugValue::Counter(2));
+}
+
+#[cfg(feature = "http")]
+mod http_headers {
+    use super::*;
+    use http::{HeaderValue, Request, Response};
+    use palisade_resilience::rate_limit::{HeaderKey, PeerIp};
+
+    fn ok_service()
+    -> impl Service<
+        Request<()>,
+        Response = Response<()>,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone {
+        service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(()))
+        })
+    }
+
+    fn header<'a>(map: &'a http::HeaderMap, name: &str) -> &'a str {
+        map.get(name)
+            .unwrap_or_else(|| panic!("missing {name}"))
+            .to_str()
+            .expect("a visible ASCII header value")
+    }
+
+    fn triple(map: &http::HeaderMap) -> (&str, &str, &str) {
+        (
+            header(map, "ratelimit-limit"),
+            header(map, "ratelimit-remaining"),
+            header(map, "ratelimit-reset"),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn allowed_and_limited_responses_carry_exact_headers() {
+        // Burst 3, one cell every 10 s.
+        let layer = RateLimitLayer::global(Quota::new(3, Duration::from_secs(30)))
+            .unwrap()
+            .http();
+        let svc = layer.layer(ok_service());
+
+        let expected = [("3", "2", "10"), ("3", "1", "20"), ("3", "0", "30")];
+        for want in expected {
+            let res = svc.clone().oneshot(Request::new(())).await.unwrap();
+            assert_eq!(triple(res.headers()), want);
+        }
+
+        let err = svc.clone().oneshot(Request::new(())).await.unwrap_err();
+        let headers = limited(&err).headers();
+        assert_eq!(header(&headers, "retry-after"), "10");
+        assert_eq!(triple(&headers), ("3", "0", "30"));
+
+        advance(Duration::from_secs(4)).await;
+        let err = svc.clone().oneshot(Request::new(())).await.unwrap_err();
+        let headers = limited(&err).headers();
+        // 6 s to the next cell, 26 s to the whole burst.
+        assert_eq!(header(&headers, "retry-after"), "6");
+        assert_eq!(triple(&headers), ("3", "0", "26"));
+        assert_eq!(limited(&err).retry_after(), Duration::from_secs(6));
+        assert_eq!(limited(&err).info().reset(), Duration::from_secs(26));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_http_the_response_is_untouched() {
+        let layer = RateLimitLayer::global(Quota::per_minute(5)).unwrap();
+        let res = layer
+            .layer(ok_service())
+            .oneshot(Request::new(()))
+            .await
+            .unwrap();
+        assert!(res.headers().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn api_key_header_keys_the_limit() {
+        let layer = RateLimitLayer::keyed(
+            Quota::per_minute(1),
+            HeaderKey::new(http::HeaderName::from_static("x-api-key")),
+        )
+        .unwrap()
+        .http();
+        let svc = layer.layer(ok_service());
+        let req = |key: &'static str| {
+            Request::builder()
+                .header("x-api-key", HeaderValue::from_static(key))
+                .body(())
+                .unwrap()
+        };
+        let res = svc.clone().oneshot(req("k1")).await.unwrap();
+        assert_eq!(triple(res.headers()), ("1", "0", "60"));
+        assert!(svc.clone().oneshot(req("k1")).await.is_err());
+        assert!(svc.clone().oneshot(req("k2")).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn peer_ip_keys_the_limit() {
+        let layer = RateLimitLayer::keyed(Quota::per_minute(1), PeerIp).unwrap();
+        let svc = layer.layer(ok_service());
+        let req = |addr: &str| {
+            let mut r = Request::new(());
+            r.extensions_mut()
+                .insert(addr.parse::<std::net::SocketAddr>().unwrap());
+            r
+        };
+        assert!(svc.clone().oneshot(req("10.0.0.1:5000")).await.is_ok());
+        // Same IP, other port: same client.
+        assert!(svc.clone().oneshot(req("10.0.0.1:6000")).await.is_err());
+        assert!(svc.clone().oneshot(req("10.0.0.2:5000")).await.is_ok());
+    }
+}
