@@ -17,7 +17,7 @@ use http::StatusCode;
 /// let err = VerifyError::TimestampTooOld { age_secs: 301 };
 /// assert_eq!(err.status(), 401);
 /// assert_eq!(err.kind(), "timestamp_too_old");
-/// assert_eq!(err.to_string(), "timestamp is 301s older than the tolerance allows");
+/// assert_eq!(err.to_string(), "timestamp is too old (301s ago)");
 ///
 /// assert_eq!(VerifyError::MissingHeader("webhook-id").status(), 400);
 /// assert_eq!(VerifyError::MissingHeader("webhook-signature").status(), 401);
@@ -108,10 +108,12 @@ impl fmt::Display for VerifyError {
                     "timestamp is {age_secs}s older than the tolerance allows"
                 )
             }
-            Self::TimestampTooNew { ahead_secs } => write!(
-                f,
-                "timestamp is {ahead_secs}s in the future, beyond the tolerance"
-            ),
+            Self::TimestampTooNew { ahead_secs } => {
+                write!(
+                    f,
+                    "timestamp is too far in the future ({ahead_secs}s ahead)"
+                )
+            }
             Self::InvalidSignature => f.write_str("no signature matched"),
             Self::NoSignature => f.write_str("no signature this verifier can check"),
         }
