@@ -103,16 +103,10 @@ impl fmt::Display for VerifyError {
             }
             Self::InvalidTimestamp => f.write_str("timestamp is not a non-negative integer"),
             Self::TimestampTooOld { age_secs } => {
-                write!(
-                    f,
-                    "timestamp is {age_secs}s older than the tolerance allows"
-                )
+                write!(f, "timestamp is too old ({age_secs}s ago)")
             }
             Self::TimestampTooNew { ahead_secs } => {
-                write!(
-                    f,
-                    "timestamp is too far in the future ({ahead_secs}s ahead)"
-                )
+                write!(f, "timestamp is too far ahead ({ahead_secs}s)")
             }
             Self::InvalidSignature => f.write_str("no signature matched"),
             Self::NoSignature => f.write_str("no signature this verifier can check"),
