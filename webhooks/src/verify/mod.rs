@@ -71,7 +71,14 @@ pub trait Scheme: Send + Sync + 'static {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, VerifyError>;
 
     /// How far from `now` a timestamp this scheme accepts can be, if the
-    /// scheme has timestamps. A replay cache must remember an id this long.
+    /// scheme has signed timestamps (`None` otherwise, the default).
+    ///
+    /// A replay cache must remember a verified id until its timestamp plus
+    /// this tolerance has passed; after that the timestamp check rejects the
+    /// message anyway.
+    ///
+    /// The shipped schemes also have a `tolerance(self, Duration)` builder
+    /// method; on a concrete type call this one as `Scheme::tolerance(&s)`.
     fn tolerance(&self) -> Option<Duration> {
         None
     }

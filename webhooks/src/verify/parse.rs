@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::ConstantTimeEq as _;
 
 use super::VerifyError;
-use crate::sign::encoding::{BASE64, MAX_SIG_B64_LEN};
+use crate::sign::encoding::{MAX_SIG_B64_LEN, SIG_BASE64};
 
 /// The first value of `name`, or `MissingHeader` when it is absent or blank.
 pub(crate) fn required<'h>(
@@ -71,7 +71,7 @@ pub(crate) fn base64_into<'b>(text: &[u8], buf: &'b mut [u8; 66]) -> Option<&'b 
     if text.len() > MAX_SIG_B64_LEN {
         return None;
     }
-    let len = BASE64.decode_slice(text, buf).ok()?;
+    let len = SIG_BASE64.decode_slice(text, buf).ok()?;
     buf.get(..len)
 }
 

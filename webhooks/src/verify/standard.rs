@@ -249,3 +249,141 @@ impl fmt::Debug for StandardWebhooks {
         d.field("tolerance_secs", &self.tolerance_secs).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const OTHER: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TS: i64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn verifier() -> StandardWebhooks {
+        StandardWebhooks::new(SECRET.parse().unwrap())
+    }
+
+    #[test]
+    fn a_signature_has_one_spelling() {
+        // `E` and `F` differ only in the bits past the 32nd byte: a lenient
+        // decoder would accept both.
+        let respelled = SIG.replace("1OE=", "1OF=");
+        let h = headers(&[
+            ("webhook-id", ID),
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", &respelled),
+        ]);
+        assert_eq!(
+            verifier().verify(&h, BODY, TS),
+            Err(VerifyError::InvalidSignature)
+        );
+        let unpadded = SIG.trim_end_matches('=');
+        let h = headers(&[
+            ("webhook-id", ID),
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", unpadded),
+        ]);
+        assert!(verifier().verify(&h, BODY, TS).is_ok());
+    }
+
+    #[test]
+    fn rotation_accepts_any_held_secret() {
+        let both =
+            StandardWebhooks::with_secrets(vec![OTHER.parse().unwrap(), SECRET.parse().unwrap()])
+                .unwrap();
+        let h = headers(&[
+            ("webhook-id", ID),
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", SIG),
+        ]);
+        assert!(both.verify(&h, BODY, TS).is_ok());
+        let only_other = StandardWebhooks::new(OTHER.parse().unwrap());
+        assert_eq!(
+            only_other.verify(&h, BODY, TS),
+            Err(VerifyError::InvalidSignature)
+        );
+        assert_eq!(
+            StandardWebhooks::with_secrets(vec![]).unwrap_err(),
+            KeyConfigError::NoKeys
+        );
+    }
+
+    #[test]
+    fn signatures_split_across_header_lines_are_all_considered() {
+        let h = headers(&[
+            ("webhook-id", ID),
+            ("webhook-timestamp", "1614265330"),
+            (
+                "webhook-signature",
+                "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+            ),
+            ("webhook-signature", SIG),
+        ]);
+        assert!(verifier().verify(&h, BODY, TS).is_ok());
+    }
+
+    #[test]
+    fn missing_and_unreadable_headers_are_named() {
+        let h = headers(&[("webhook-id", ID), ("svix-timestamp", "1614265330")]);
+        let err = verifier().verify(&h, BODY, TS).unwrap_err();
+        assert_eq!(err, VerifyError::MissingHeader("webhook-timestamp"));
+        assert_eq!(err.status(), 400);
+
+        let h = headers(&[("webhook-id", ID), ("webhook-timestamp", "1614265330")]);
+        let err = verifier().verify(&h, BODY, TS).unwrap_err();
+        assert_eq!(err, VerifyError::MissingHeader("webhook-signature"));
+        assert_eq!(err.status(), 401);
+
+        let mut h = headers(&[
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", SIG),
+        ]);
+        h.insert("webhook-id", HeaderValue::from_bytes(b"msg_\xff").unwrap());
+        let err = verifier().verify(&h, BODY, TS).unwrap_err();
+        assert_eq!(err.kind(), "malformed_header");
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn unknown_versions_only_is_no_signature() {
+        let h = headers(&[
+            ("webhook-id", ID),
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", "v2,abc v1b,def garbage"),
+        ]);
+        assert_eq!(
+            verifier().verify(&h, BODY, TS),
+            Err(VerifyError::NoSignature)
+        );
+    }
+
+    #[test]
+    fn tolerance_is_configurable_in_both_directions() {
+        let h = headers(&[
+            ("webhook-id", ID),
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", SIG),
+        ]);
+        let strict = verifier().tolerance(Duration::from_secs(10));
+        assert!(strict.verify(&h, BODY, TS + 10).is_ok());
+        assert_eq!(
+            strict.verify(&h, BODY, TS + 11),
+            Err(VerifyError::TimestampTooOld { age_secs: 11 })
+        );
+        assert_eq!(
+            strict.verify(&h, BODY, TS - 11),
+            Err(VerifyError::TimestampTooNew { ahead_secs: 11 })
+        );
+        assert_eq!(Scheme::tolerance(&strict), Some(Duration::from_secs(10)));
+    }
+}
