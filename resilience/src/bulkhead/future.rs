@@ -1,0 +1,199 @@
+//! The response future of [`Bulkhead`](super::Bulkhead) and
+//! [`KeyedBulkhead`](super::KeyedBulkhead).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::sync::{AcquireError, OwnedSemaphorePermit};
+use tower_service::Service;
+
+use super::error::{BulkheadFull, Reason};
+use super::shared::{Permit, Shared, WaiterGuard};
+use crate::BoxError;
+
+type Wait = Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    Result<OwnedSemaphorePermit, AcquireError>,
+                    tokio::time::error::Elapsed,
+                >,
+            > + Send,
+    >,
+>;
+
+/// A call waiting in the queue: boxed, so the common (uncontended) future
+/// stays as small as the inner one plus a permit.
+pub(crate) struct Queued<S, Req> {
+    /// A fresh clone of the inner service, driven to readiness only once a
+    /// permit is held, so a call that gives up never touches the inner service.
+    svc: S,
+    req: Option<Req>,
+    wait: Wait,
+    permit: Option<Permit>,
+    waiter: Option<WaiterGuard>,
+}
+
+pin_project! {
+    /// Resolves to the inner response; holds the bulkhead permit until it
+    /// completes or is dropped.
+    ///
+    /// A call that found no free permit waits here (at most `max_wait`)
+    /// before the inner service is made ready and called.
+    pub struct ResponseFuture<S, Req>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S::Future, Box<Queued<S, Req>>>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, Q> {
+        Running {
+            #[pin]
+            fut: F,
+            permit: Permit,
+        },
+        Queued {
+            queued: Q,
+        },
+        Rejected {
+            error: Option<BulkheadFull>,
+        },
+    }
+}
+
+impl<S, Req> ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    pub(crate) fn running(fut: S::Future, permit: Permit) -> Self {
+        Self {
+            state: State::Running { fut, permit },
+        }
+    }
+
+    pub(crate) fn queued(svc: S, req: Req, waiter: WaiterGuard) -> Self {
+        let shared = &waiter.shared;
+        let wait = Box::pin(tokio::time::timeout(
+            shared.limits.max_wait,
+            shared.semaphore.clone().acquire_owned(),
+        ));
+        Self {
+            state: State::Queued {
+                queued: Box::new(Queued {
+                    svc,
+                    req: Some(req),
+                    wait,
+                    permit: None,
+                    waiter: Some(waiter),
+                }),
+            },
+        }
+    }
+
+    pub(crate) fn rejected(error: BulkheadFull) -> Self {
+        Self {
+            state: State::Rejected { error: Some(error) },
+        }
+    }
+}
+
+impl<S, Req> Future for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Running { fut, .. } => {
+                    return fut.poll(cx).map_err(Into::into);
+                }
+                StateProj::Rejected { error } => {
+                    return Poll::Ready(Err(match error.take() {
+                        Some(error) => error.into(),
+                        None => "bulkhead response future polled after completion".into(),
+                    }));
+                }
+                StateProj::Queued { queued } => {
+                    let (fut, permit) = match ready!(poll_queued(queued, cx)) {
+                        Ok(running) => running,
+                        Err(error) => {
+                            state.set(State::Rejected { error: None });
+                            return Poll::Ready(Err(error));
+                        }
+                    };
+                    state.set(State::Running { fut, permit });
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a permit, then for the inner service; calls it once both are
+/// there.
+fn poll_queued<S, Req>(
+    q: &mut Queued<S, Req>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(S::Future, Permit), BoxError>>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    if q.permit.is_none() {
+        let outcome = ready!(q.wait.as_mut().poll(cx));
+        // Leaving the queue either way.
+        let Some(waiter) = q.waiter.take() else {
+            return Poll::Ready(Err(
+                "bulkhead response future polled after completion".into()
+            ));
+        };
+        let shared: &Shared = &waiter.shared;
+        match outcome {
+            Ok(Ok(permit)) => q.permit = Some(Permit::new(permit, &shared.stats)),
+            // The semaphore is never closed; treat it like an expired wait
+            // rather than panicking.
+            Ok(Err(_)) | Err(_) => {
+                let reason = Reason::WaitExpired {
+                    max_wait: shared.limits.max_wait,
+                };
+                return Poll::Ready(Err(shared.reject(reason).into()));
+            }
+        }
+    }
+    // Holding a permit now; the inner service's readiness is honoured before
+    // the call, and the permit stays reserved meanwhile.
+    ready!(q.svc.poll_ready(cx)).map_err(Into::into)?;
+    let (Some(req), Some(permit)) = (q.req.take(), q.permit.take()) else {
+        return Poll::Ready(Err(
+            "bulkhead response future polled after completion".into()
+        ));
+    };
+    Poll::Ready(Ok((q.svc.call(req), permit)))
+}
+
+impl<S, Req> fmt::Debug for ResponseFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Running { .. } => "running",
+            State::Queued { .. } => "queued",
+            State::Rejected { .. } => "rejected",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}

@@ -1,0 +1,165 @@
+//! [`BulkheadLayer`] and its builder.
+
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tower_layer::Layer;
+
+use super::handle::BulkheadHandle;
+use super::keyed::KeyedBulkheadBuilder;
+use super::service::Bulkhead;
+use super::shared::{Limits, Shared, Stats};
+use crate::ConfigError;
+
+/// The name used in tracing events and metric labels when none is configured.
+pub(crate) const DEFAULT_NAME: &str = "bulkhead";
+
+/// Applies a [`Bulkhead`]. Every service this layer (or a clone of it) wraps
+/// shares the same permits and queue; build another layer for an independent
+/// bulkhead.
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct BulkheadLayer {
+    shared: Arc<Shared>,
+}
+
+impl BulkheadLayer {
+    /// A bulkhead of `max_concurrent` permits without a queue: a call that
+    /// finds every permit taken is rejected at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `max_concurrent` is zero or above tokio's
+    /// semaphore limit.
+    pub fn new(max_concurrent: usize) -> Result<Self, ConfigError> {
+        Self::builder().max_concurrent(max_concurrent).build()
+    }
+
+    /// A builder, starting from 25 permits, no queue and a zero `max_wait`.
+    pub fn builder() -> BulkheadBuilder {
+        BulkheadBuilder::default()
+    }
+
+    /// A handle reporting this bulkhead's occupancy.
+    #[must_use]
+    pub fn handle(&self) -> BulkheadHandle {
+        BulkheadHandle::new(self.shared.clone())
+    }
+}
+
+impl<S> Layer<S> for BulkheadLayer {
+    type Service = Bulkhead<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Bulkhead::new(inner, self.shared.clone())
+    }
+}
+
+/// Settings for a [`BulkheadLayer`] (or, through [`keyed`](Self::keyed), a
+/// [`KeyedBulkheadLayer`](super::KeyedBulkheadLayer)).
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct BulkheadBuilder {
+    max_concurrent: usize,
+    max_waiters: usize,
+    max_wait: Duration,
+    name: Arc<str>,
+}
+
+impl Default for BulkheadBuilder {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 25,
+            max_waiters: 0,
+            max_wait: Duration::ZERO,
+            name: Arc::from(DEFAULT_NAME),
+        }
+    }
+}
+
+impl BulkheadBuilder {
+    /// How many calls may hold a permit at once (must be at least 1).
+    pub fn max_concurrent(mut self, max_concurrent: usize) -> Self {
+        self.max_concurrent = max_concurrent;
+        self
+    }
+
+    /// How many calls may wait for a permit at once; beyond that a call is
+    /// rejected at once with [`Reason::QueueFull`](super::error::Reason::QueueFull).
+    /// Zero (the default) disables the queue.
+    pub fn max_waiters(mut self, max_waiters: usize) -> Self {
+        self.max_waiters = max_waiters;
+        self
+    }
+
+    /// How long a queued call may wait for a permit before it is rejected with
+    /// [`Reason::WaitExpired`](super::error::Reason::WaitExpired). Zero (the
+    /// default) means no call waits, whatever `max_waiters` says. The wait
+    /// covers the permit only, not the inner service's readiness.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// Names the bulkhead in tracing events and in the `name` label of its
+    /// metrics (default `bulkhead`).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] when `max_concurrent` is zero,
+    /// [`ConfigError::OutOfRange`] when it is above tokio's semaphore limit.
+    pub fn build(self) -> Result<BulkheadLayer, ConfigError> {
+        let limits = self.limits()?;
+        Ok(BulkheadLayer {
+            shared: Shared::new(limits, Stats::new(self.name)),
+        })
+    }
+
+    /// Continues as a keyed bulkhead: one partition with these limits per key
+    /// that `key` extracts from a request.
+    pub fn keyed<F, Req, K>(self, key: F) -> KeyedBulkheadBuilder<F, K>
+    where
+        F: Fn(&Req) -> K,
+        K: Eq + Hash,
+    {
+        KeyedBulkheadBuilder::new(self, key)
+    }
+
+    pub(crate) fn limits(&self) -> Result<Limits, ConfigError> {
+        if self.max_concurrent == 0 {
+            return Err(ConfigError::Zero {
+                field: "max_concurrent",
+            });
+        }
+        if self.max_concurrent > Semaphore::MAX_PERMITS {
+            #[allow(clippy::cast_precision_loss)] // only for the message
+            return Err(ConfigError::OutOfRange {
+                field: "max_concurrent",
+                value: self.max_concurrent as f64,
+                min: 1.0,
+                max: Semaphore::MAX_PERMITS as f64,
+            });
+        }
+        Ok(Limits {
+            max_concurrent: self.max_concurrent,
+            max_waiters: if self.max_wait.is_zero() {
+                0
+            } else {
+                self.max_waiters
+            },
+            max_wait: self.max_wait,
+        })
+    }
+
+    pub(crate) fn name_ref(&self) -> &Arc<str> {
+        &self.name
+    }
+}

@@ -1,0 +1,88 @@
+//! [`Bulkhead`], the service.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::error::Reason;
+use super::future::ResponseFuture;
+use super::handle::BulkheadHandle;
+use super::shared::Shared;
+use crate::BoxError;
+
+/// Limits concurrent calls to the inner service, queueing a bounded number of
+/// callers for at most `max_wait`. Built by [`BulkheadLayer`](super::BulkheadLayer);
+/// every service from one layer shares the same permits.
+///
+/// `poll_ready` only forwards the inner service's readiness: the bulkhead
+/// never applies backpressure, it queues (bounded) or rejects in the response
+/// future. See the [module docs](super) for why.
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct Bulkhead<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Bulkhead<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// A handle reporting this bulkhead's occupancy.
+    #[must_use]
+    pub fn handle(&self) -> BulkheadHandle {
+        BulkheadHandle::new(self.shared.clone())
+    }
+
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for Bulkhead<S>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, Req>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        start(&self.shared, &mut self.inner, req)
+    }
+}
+
+/// Admits a call into `shared`: straight to the (ready) inner service when a
+/// permit is free, into the queue when there is room, else a rejection.
+pub(crate) fn start<S, Req>(shared: &Arc<Shared>, inner: &mut S, req: Req) -> ResponseFuture<S, Req>
+where
+    S: Service<Req> + Clone,
+{
+    if let Some(permit) = shared.try_acquire() {
+        return ResponseFuture::running(inner.call(req), permit);
+    }
+    match shared.enqueue() {
+        // `inner` stays ready for the next call; the queued call gets a fresh
+        // clone and waits for its readiness once it holds a permit.
+        Some(waiter) => ResponseFuture::queued(inner.clone(), req, waiter),
+        None => ResponseFuture::rejected(shared.reject(Reason::QueueFull)),
+    }
+}
