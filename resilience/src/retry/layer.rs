@@ -1,0 +1,227 @@
+//! The layer and its builder.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use tower_layer::Layer;
+
+use super::backoff::{Backoff, new_rng};
+use super::budget::{BudgetState, RetryBudget};
+use super::policy::RetryErrors;
+use super::service::Retry;
+use crate::ConfigError;
+
+/// The settings every retrying service of one layer reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) backoff: Backoff,
+    pub(crate) max_attempts: u32,
+    pub(crate) max_elapsed: Option<Duration>,
+    pub(crate) max_retry_after: Duration,
+}
+
+/// What the services of one layer share: settings, predicate, budget and the
+/// random generator (locked only when a jittered delay is drawn).
+pub(crate) struct Shared<P> {
+    pub(crate) settings: Settings,
+    pub(crate) predicate: P,
+    pub(crate) budget: Option<BudgetState>,
+    pub(crate) rng: Mutex<SmallRng>,
+}
+
+impl<P: fmt::Debug> fmt::Debug for Shared<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("settings", &self.settings)
+            .field("predicate", &self.predicate)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Retries failed calls with exponential backoff, jitter and a retry budget.
+///
+/// Built with [`RetryLayer::builder`]; see the [module docs](super) for the
+/// behaviour. Every service made by one layer shares its retry budget and
+/// random generator.
+#[must_use]
+pub struct RetryLayer<P = RetryErrors> {
+    shared: Arc<Shared<P>>,
+}
+
+impl RetryLayer {
+    /// A builder with the defaults: 3 attempts, [`Backoff::default`] (100 ms
+    /// doubling to 10 s, full jitter), no `max_elapsed`, the default
+    /// [`RetryBudget`], a 30 s `max_retry_after`, [`RetryErrors`] and a
+    /// generator seeded by the operating system.
+    pub fn builder() -> RetryLayerBuilder<RetryErrors> {
+        RetryLayerBuilder {
+            settings: Settings {
+                backoff: Backoff::default(),
+                max_attempts: 3,
+                max_elapsed: None,
+                max_retry_after: Duration::from_secs(30),
+            },
+            predicate: RetryErrors,
+            budget: Some(RetryBudget::default()),
+            seed: None,
+        }
+    }
+}
+
+impl<P> RetryLayer<P> {
+    /// The backoff schedule.
+    #[must_use]
+    pub fn backoff(&self) -> Backoff {
+        self.shared.settings.backoff
+    }
+
+    /// The total number of attempts, the first one included.
+    #[must_use]
+    pub fn max_attempts(&self) -> u32 {
+        self.shared.settings.max_attempts
+    }
+}
+
+impl<P> Clone for RetryLayer<P> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<P: fmt::Debug> fmt::Debug for RetryLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryLayer")
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, P> Layer<S> for RetryLayer<P> {
+    type Service = Retry<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Retry::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+/// Configures a [`RetryLayer`]; from [`RetryLayer::builder`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct RetryLayerBuilder<P> {
+    pub(crate) settings: Settings,
+    pub(crate) predicate: P,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) seed: Option<u64>,
+}
+
+impl<P> RetryLayerBuilder<P> {
+    /// The total number of attempts, the first one included (so `1` never
+    /// retries). Must not be zero.
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.settings.max_attempts = max_attempts;
+        self
+    }
+
+    /// The backoff schedule between attempts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.settings.backoff = backoff;
+        self
+    }
+
+    /// Bounds the whole call: a retry is only started if its delay ends no
+    /// later than `max_elapsed` after the first attempt was sent, that is
+    /// when `now + delay <= first_attempt_start + max_elapsed` at the moment
+    /// the retry is decided. Attempts already running are not interrupted
+    /// (put a timeout inside or outside the layer for that). Must not be
+    /// zero. By default there is no such limit.
+    pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
+        self.settings.max_elapsed = Some(max_elapsed);
+        self
+    }
+
+    /// The longest delay a result may ask for (HTTP `Retry-After`). A result
+    /// asking for more is not retried but returned as it is, since the
+    /// upstream said it will not recover in time. Zero means any such
+    /// request stops retrying.
+    pub fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.settings.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// The retry budget shared by all services of the layer.
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Disables the retry budget: only `max_attempts` and `max_elapsed` bound
+    /// retries. Retries can then multiply the load of a failing upstream.
+    pub fn no_budget(mut self) -> Self {
+        self.budget = None;
+        self
+    }
+
+    /// Seeds the jitter generator, for reproducible schedules (tests,
+    /// simulations). By default it is seeded by the operating system.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Decides which results are retried (default: [`RetryErrors`]).
+    pub fn predicate<Q>(self, predicate: Q) -> RetryLayerBuilder<Q> {
+        RetryLayerBuilder {
+            settings: self.settings,
+            predicate,
+            budget: self.budget,
+            seed: self.seed,
+        }
+    }
+
+    /// Checks the configuration and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConfigError::Zero`] for `max_attempts`, `base`, `max_elapsed` or
+    ///   `budget_ttl` of zero;
+    /// - [`ConfigError::Inverted`] when the backoff's `cap` is below `base`;
+    /// - [`ConfigError::NotFinite`] / [`ConfigError::OutOfRange`] for a
+    ///   `retry_ratio` that is NaN, infinite, negative or above 1000.
+    pub fn build(self) -> Result<RetryLayer<P>, ConfigError> {
+        Ok(RetryLayer {
+            shared: Arc::new(self.into_shared()?),
+        })
+    }
+
+    pub(crate) fn into_shared(self) -> Result<Shared<P>, ConfigError> {
+        if self.settings.max_attempts == 0 {
+            return Err(ConfigError::Zero {
+                field: "max_attempts",
+            });
+        }
+        self.settings.backoff.validate()?;
+        if self.settings.max_elapsed.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Zero {
+                field: "max_elapsed",
+            });
+        }
+        let budget = match &self.budget {
+            Some(budget) => {
+                budget.validate()?;
+                Some(BudgetState::new(budget))
+            }
+            None => None,
+        };
+        Ok(Shared {
+            settings: self.settings,
+            predicate: self.predicate,
+            budget,
+            rng: Mutex::new(new_rng(self.seed)),
+        })
+    }
+}
