@@ -1,0 +1,217 @@
+//! [`RedisRateLimitLayer`] and its builder.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+use tower_layer::Layer;
+
+use super::key::RedisKey;
+use super::script::GCRA_LUA;
+use super::service::RedisRateLimit;
+use super::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, FailurePolicy};
+use crate::ConfigError;
+use crate::rate_limit::headers::NoHeaders;
+use crate::rate_limit::key::KeyExtractor;
+use crate::rate_limit::quota::{Quota, Validated};
+
+/// What every service of one layer shares.
+pub(crate) struct Shared<E> {
+    pub(super) conn: ConnectionManager,
+    pub(super) script: Script,
+    pub(super) extractor: E,
+    pub(super) quota: Validated,
+    pub(super) interval_us: u64,
+    pub(super) prefix: Vec<u8>,
+    pub(super) timeout: Duration,
+    pub(super) failure: FailurePolicy,
+    pub(super) name: &'static str,
+}
+
+/// Builds a [`RedisRateLimitLayer`]; see [`RedisRateLimitLayer::builder`].
+#[must_use]
+pub struct RedisRateLimitBuilder<E> {
+    conn: ConnectionManager,
+    quota: Quota,
+    extractor: E,
+    prefix: String,
+    timeout: Duration,
+    failure: FailurePolicy,
+    name: &'static str,
+}
+
+impl<E> RedisRateLimitBuilder<E> {
+    /// Keys live under `prefix` (default [`DEFAULT_PREFIX`]); instances that
+    /// should share limits use the same prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The bound on every call to Redis (default [`DEFAULT_TIMEOUT`]).
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// What to do when Redis cannot decide (default [`FailurePolicy::FailOpen`]).
+    pub const fn failure_policy(mut self, failure: FailurePolicy) -> Self {
+        self.failure = failure;
+        self
+    }
+
+    /// The `name` label of the metrics and tracing events.
+    pub const fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Validates the settings.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the quota is invalid, its interval is below one
+    /// microsecond (the script's resolution), or the timeout is zero.
+    pub fn build(self) -> Result<RedisRateLimitLayer<E>, ConfigError> {
+        let quota = self.quota.validate()?;
+        let interval_us = u64::try_from(quota.replenish_interval().as_micros()).unwrap_or(u64::MAX);
+        if interval_us == 0 {
+            return Err(ConfigError::Zero {
+                field: "period / count (microseconds)",
+            });
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::Zero { field: "timeout" });
+        }
+        Ok(RedisRateLimitLayer {
+            shared: Arc::new(Shared {
+                conn: self.conn,
+                script: Script::new(GCRA_LUA),
+                extractor: self.extractor,
+                quota,
+                interval_us,
+                prefix: self.prefix.into_bytes(),
+                timeout: self.timeout,
+                failure: self.failure,
+                name: self.name,
+            }),
+            _headers: PhantomData,
+        })
+    }
+}
+
+impl<E> fmt::Debug for RedisRateLimitBuilder<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRateLimitBuilder")
+            .field("quota", &self.quota)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("failure", &self.failure)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A keyed GCRA rate limit whose buckets live in Redis, shared by every
+/// instance that uses the same Redis and prefix.
+///
+/// Requests without a key share one bucket. The decision is made in the
+/// response future (it needs a round trip), so the service clones its inner
+/// service into each future, the way tower's `Retry` does: `S: Clone`.
+#[must_use]
+pub struct RedisRateLimitLayer<E, H = NoHeaders> {
+    shared: Arc<Shared<E>>,
+    _headers: PhantomData<fn() -> H>,
+}
+
+impl<E: KeyExtractor> RedisRateLimitLayer<E> {
+    /// Starts a layer over `conn` (see [`lazy_connection`]) for `quota`, one
+    /// bucket per key `extractor` finds.
+    pub fn builder(
+        conn: ConnectionManager,
+        quota: Quota,
+        extractor: E,
+    ) -> RedisRateLimitBuilder<E> {
+        RedisRateLimitBuilder {
+            conn,
+            quota,
+            extractor,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            failure: FailurePolicy::default(),
+            name: "default",
+        }
+    }
+}
+
+impl<E, H> RedisRateLimitLayer<E, H> {
+    /// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to
+    /// every allowed `http::Response` (not to calls admitted by fail-open,
+    /// where the state is unknown).
+    #[cfg(feature = "http")]
+    pub fn http(self) -> RedisRateLimitLayer<E, crate::rate_limit::headers::HttpHeaders> {
+        RedisRateLimitLayer {
+            shared: self.shared,
+            _headers: PhantomData,
+        }
+    }
+
+    /// The Redis key of a request's bucket (`None`: requests without a key).
+    #[must_use]
+    pub fn redis_key(&self, key: Option<&E::Key>) -> Vec<u8>
+    where
+        E: KeyExtractor,
+        E::Key: RedisKey,
+    {
+        self.shared.redis_key(key)
+    }
+}
+
+impl<E: KeyExtractor> Shared<E> {
+    pub(super) fn redis_key(&self, key: Option<&E::Key>) -> Vec<u8>
+    where
+        E::Key: RedisKey,
+    {
+        let mut out = Vec::with_capacity(self.prefix.len() + 48);
+        out.extend_from_slice(&self.prefix);
+        match key {
+            Some(key) => {
+                out.extend_from_slice(b"k:");
+                key.write_redis_key(&mut out);
+            }
+            None => out.extend_from_slice(b"none"),
+        }
+        out
+    }
+}
+
+impl<E, H> Clone for RedisRateLimitLayer<E, H> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            _headers: PhantomData,
+        }
+    }
+}
+
+impl<E, H> fmt::Debug for RedisRateLimitLayer<E, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRateLimitLayer")
+            .field("quota", &self.shared.quota)
+            .field("prefix", &String::from_utf8_lossy(&self.shared.prefix))
+            .field("timeout", &self.shared.timeout)
+            .field("failure", &self.shared.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E, H> Layer<S> for RedisRateLimitLayer<E, H> {
+    type Service = RedisRateLimit<S, E, H>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RedisRateLimit::from_parts(inner, Arc::clone(&self.shared))
+    }
+}

@@ -1,0 +1,96 @@
+//! [`RedisRateLimit`]: the service the layer builds.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::future::RedisResponseFuture;
+use super::key::RedisKey;
+use super::layer::Shared;
+use crate::BoxError;
+use crate::rate_limit::headers::{NoHeaders, ResponseHeaders};
+use crate::rate_limit::key::ExtractKey;
+
+/// The service of [`RedisRateLimitLayer`].
+#[must_use]
+pub struct RedisRateLimit<S, E, H = NoHeaders> {
+    inner: S,
+    shared: Arc<Shared<E>>,
+    _headers: PhantomData<fn() -> H>,
+}
+
+impl<S, E, H> RedisRateLimit<S, E, H> {
+    pub(super) fn from_parts(inner: S, shared: Arc<Shared<E>>) -> Self {
+        Self {
+            inner,
+            shared,
+            _headers: PhantomData,
+        }
+    }
+
+    /// The inner service.
+    #[must_use]
+    pub const fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub const fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the limiter, returning the inner service.
+    #[must_use]
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, E, H> Clone for RedisRateLimit<S, E, H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+            _headers: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, E, H> fmt::Debug for RedisRateLimit<S, E, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRateLimit")
+            .field("inner", &self.inner)
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E, H, Req> Service<Req> for RedisRateLimit<S, E, H>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    E: ExtractKey<Req>,
+    E::Key: RedisKey,
+    H: ResponseHeaders<S::Response>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = RedisResponseFuture<S, Req, H>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let key = self.shared.extractor.extract(&req);
+        let check = self.shared.decide(self.shared.redis_key(key.as_ref()));
+        // The ready service goes with the request; this one gets a fresh clone.
+        let clone = self.inner.clone();
+        let inner = mem::replace(&mut self.inner, clone);
+        RedisResponseFuture::new(check, inner, req, self.shared.name, self.shared.failure)
+    }
+}
