@@ -346,3 +346,49 @@ mod http_headers {
         assert!(svc.clone().oneshot(req("10.0.0.2:5000")).await.is_ok());
     }
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every decision, wait and remaining count matches a plain GCRA model
+        /// (theoretical arrival time `tat`, tolerance `(burst - 1) × interval`).
+        #[test]
+        fn global_matches_the_gcra_model(
+            burst in 1u32..8,
+            interval_ms in 1u64..500,
+            gaps_ms in prop::collection::vec(0u64..1_000, 1..40),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let quota = Quota::new(1, Duration::from_millis(interval_ms)).burst(burst);
+                let layer = RateLimitLayer::global(quota).unwrap();
+                let (t, tau) = (interval_ms, interval_ms * u64::from(burst - 1));
+                let (mut now, mut tat) = (0u64, 0u64);
+                for gap in gaps_ms {
+                    advance(Duration::from_millis(gap)).await;
+                    now += gap;
+                    let got = layer.policy().check_now();
+                    let allow_at = tat.saturating_sub(tau);
+                    if now < allow_at {
+                        let err = got.expect_err("the model rejects");
+                        assert_eq!(err.retry_after(), Duration::from_millis(allow_at - now));
+                        assert_eq!(err.info().reset(), Duration::from_millis(tat - now));
+                    } else {
+                        tat = tat.max(now) + t;
+                        let info = got.expect("the model admits");
+                        assert_eq!(u64::from(info.remaining()), (now + tau + t - tat) / t);
+                        assert_eq!(info.limit(), burst);
+                    }
+                }
+            });
+        }
+    }
+}

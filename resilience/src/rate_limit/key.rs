@@ -92,11 +92,13 @@ mod http_keys {
 
     /// Keys on the client IP from a [`SocketAddr`] in the request extensions.
     ///
-    /// hyper-based servers that store the peer address as a plain
-    /// `SocketAddr` work as is. axum stores `ConnectInfo<SocketAddr>` (an
-    /// axum type), which this crate's `axum` edge feature is where
-    /// that lookup belongs; without it, insert the `SocketAddr` with a small
-    /// middleware or use [`ForwardedIp`] behind a proxy.
+    /// Servers built on hyper directly can insert the peer address as a
+    /// plain `SocketAddr`. axum stores it as `ConnectInfo<SocketAddr>` (from
+    /// `into_make_service_with_connect_info`), an axum type that exists only
+    /// with axum's `tokio` feature, which this crate does not enable; the
+    /// `axum` edge can copy it into a plain `SocketAddr` extension (one
+    /// `map_request`), or offer its own extractor. Behind a reverse proxy,
+    /// use [`ForwardedIp`]. Requests without an address share one bucket.
     #[derive(Debug, Clone, Copy, Default)]
     pub struct PeerIp;
 
