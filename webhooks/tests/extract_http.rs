@@ -38,14 +38,19 @@ struct Event {
     amount: u64,
 }
 
-async fn raw(State(state): State<AppState>, webhook: Verified<Bytes>) -> (HeaderMap, Bytes) {
+async fn raw(
+    State(state): State<AppState>,
+    webhook: Verified<Bytes>,
+) -> ([(&'static str, String); 2], Bytes) {
     state.calls.fetch_add(1, Ordering::SeqCst);
-    let mut headers = HeaderMap::new();
-    let id = webhook.webhook.id.unwrap_or_default();
-    headers.insert("x-verified-id", HeaderValue::from_str(&id).unwrap());
-    let ts = webhook.webhook.timestamp.unwrap_or_default();
-    headers.insert("x-verified-timestamp", HeaderValue::from(ts));
-    (headers, webhook.body)
+    let proof = [
+        ("x-verified-id", webhook.webhook.id.unwrap_or_default()),
+        (
+            "x-verified-timestamp",
+            webhook.webhook.timestamp.unwrap_or_default().to_string(),
+        ),
+    ];
+    (proof, webhook.body)
 }
 
 async fn text(State(state): State<AppState>, webhook: Verified<String>) -> String {
