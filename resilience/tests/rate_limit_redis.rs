@@ -312,3 +312,27 @@ async fn a_killed_connection_recovers() {
         .unwrap();
     assert_ne!(new_id, id, "still on the killed connection");
 }
+
+#[tokio::test]
+async fn invalid_settings_are_config_errors() {
+    use palisade_resilience::ConfigError;
+
+    // A lazy connection does not touch the network, so no Redis is needed.
+    let conn = lazy_connection("redis://127.0.0.1:6379", SLOW_OK).unwrap();
+    let keys = key_fn(|_: &u32| Some("k"));
+    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(1), keys.clone())
+        .timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::Zero { field: "timeout" });
+    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(0), keys.clone())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::Zero { field: "count" });
+    // Two million per second is below the script's microsecond resolution.
+    let err = RedisRateLimitLayer::builder(conn, Quota::per_second(2_000_000), keys)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::Zero { .. }), "{err}");
+    assert!(lazy_connection("not a url", SLOW_OK).is_err());
+}

@@ -10,7 +10,7 @@ use super::headers::RateLimitInfo;
 /// Carries how long to wait before the next call can pass
 /// ([`retry_after`](Self::retry_after)) and the quota state the HTTP edge
 /// needs for `Retry-After` and `RateLimit-*` headers
-/// ([`headers`](Self::headers) with the `http` feature). The HTTP edge
+/// (`headers()` with the `http` feature). The HTTP edge
 /// answers it with `429 Too Many Requests`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimited {

@@ -65,7 +65,7 @@ pub(crate) fn delta_seconds(d: Duration) -> http::HeaderValue {
 
 /// Decides what an allowed response carries; chosen by the layer's type.
 ///
-/// [`NoHeaders`] leaves any response alone; [`HttpHeaders`] (feature `http`)
+/// [`NoHeaders`] leaves any response alone; `HttpHeaders` (feature `http`)
 /// adds the `RateLimit-*` headers to an `http::Response`.
 pub trait ResponseHeaders<R> {
     /// Called with the inner service's response to an allowed call.

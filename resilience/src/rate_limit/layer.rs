@@ -21,7 +21,7 @@ use crate::ConfigError;
 /// Every service the layer builds shares the layer's limiter, so the limit
 /// holds across clones (one per connection or route). The `H` parameter
 /// decides whether allowed responses carry `RateLimit-*` headers (see
-/// [`http`](Self::http)).
+/// `http()`, feature `http`).
 #[must_use]
 pub struct RateLimitLayer<P, H = NoHeaders> {
     policy: Arc<P>,

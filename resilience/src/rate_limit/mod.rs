@@ -9,16 +9,16 @@
 //! - [`RateLimitLayer::global`]: one bucket for all requests, lock-free and
 //!   allocation-free per call.
 //! - [`RateLimitLayer::keyed`]: one bucket per key, found by an extractor:
-//!   [`PeerIp`] / [`ForwardedIp`] (client IP), [`HeaderKey`] (an API key),
-//!   [`PathKey`] (the route), or any closure via [`key_fn`]. Stale keys are
+//!   `PeerIp` / `ForwardedIp` (client IP), `HeaderKey` (an API key) and
+//!   `PathKey` (the route) with feature `http`, or any closure via [`key_fn`]. Stale keys are
 //!   purged on a call-count schedule, see [`Keyed`].
-//! - [`RateLimitLayer::http`] (feature `http`): allowed responses carry
+//! - `RateLimitLayer::http` (feature `http`): allowed responses carry
 //!   `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`;
-//!   [`RateLimited::headers`](error::RateLimited::headers) gives `Retry-After`
-//!   and the same headers for the 429.
+//!   `RateLimited::headers` gives `Retry-After` and the same headers for the
+//!   429.
 //! - `RedisRateLimitLayer` (feature `redis`): the same decision, made
 //!   atomically by one Lua script in Redis, so several server instances share
-//!   one limit; a [`FailurePolicy`](redis::FailurePolicy) decides what happens
+//!   one limit; a `FailurePolicy` decides what happens
 //!   when Redis does not answer in time.
 //!
 //! Time goes through `tokio::time`, so tests drive the limiter with paused

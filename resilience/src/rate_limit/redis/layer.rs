@@ -128,7 +128,7 @@ pub struct RedisRateLimitLayer<E, H = NoHeaders> {
 }
 
 impl<E: KeyExtractor> RedisRateLimitLayer<E> {
-    /// Starts a layer over `conn` (see [`lazy_connection`]) for `quota`, one
+    /// Starts a layer over `conn` (see [`lazy_connection`](super::lazy_connection)) for `quota`, one
     /// bucket per key `extractor` finds.
     pub fn builder(
         conn: ConnectionManager,

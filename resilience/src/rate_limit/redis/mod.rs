@@ -10,7 +10,7 @@
 //! does not answer in time or fails, the [`FailurePolicy`] decides: fail open
 //! (admit, with a `tracing` warning and the
 //! `palisade_rate_limit_backend_errors_total` counter) or fail closed (reject
-//! with [`BackendUnavailable`]).
+//! with [`BackendUnavailable`](super::error::BackendUnavailable)).
 //!
 //! ```no_run
 //! use std::time::Duration;

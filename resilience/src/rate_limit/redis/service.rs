@@ -15,7 +15,7 @@ use crate::BoxError;
 use crate::rate_limit::headers::{NoHeaders, ResponseHeaders};
 use crate::rate_limit::key::ExtractKey;
 
-/// The service of [`RedisRateLimitLayer`].
+/// The service of [`RedisRateLimitLayer`](super::RedisRateLimitLayer).
 #[must_use]
 pub struct RedisRateLimit<S, E, H = NoHeaders> {
     inner: S,
