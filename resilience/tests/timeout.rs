@@ -1,3 +1,4 @@
+//! `TimeoutLayer`: elapsed timing, pass-through, and per-attempt vs overall ordering with retry.
 #![cfg(feature = "timeout")]
 #![allow(missing_docs)]
 
