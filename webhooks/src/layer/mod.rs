@@ -87,6 +87,8 @@ mod problem;
 mod replay;
 mod response_body;
 mod service;
+#[cfg(test)]
+mod tests;
 mod verifier;
 
 pub use layer::VerifyWebhookLayer;
