@@ -1,1 +1,152 @@
-//! Circuit breaker (work in progress).
+//! A circuit breaker: stop calling a dependency that keeps failing, give it
+//! time to recover, then probe it carefully.
+//!
+//! [`CircuitBreakerLayer`] wraps services in one shared breaker with the
+//! classic states:
+//!
+//! - **Closed**: calls pass and their outcomes go into a sliding window — the
+//!   last N calls ([`SlidingWindow::count`]) or the last N seconds in buckets
+//!   ([`SlidingWindow::time`]). Once the window holds `minimum_calls`, a
+//!   failure rate (or, with `slow_call_duration`, a slow-call rate) at or
+//!   above its threshold opens the breaker.
+//! - **Open**: calls are rejected with [`error::CircuitOpen`], which says how
+//!   long until the next probe ([`retry_after`](error::CircuitOpen::retry_after)).
+//!   The first call after the wait moves the breaker to HalfOpen (lazily: no
+//!   background task). Each time the breaker opens again without having
+//!   closed, the wait can grow by `wait_multiplier`, up to `max_wait_duration`.
+//! - **HalfOpen**: exactly `permitted_calls_in_half_open` probe calls pass;
+//!   others are rejected. When all of them have completed they are judged
+//!   like the window (as Resilience4j does): at or above a threshold → Open
+//!   again with a longer wait, otherwise → Closed with an empty window.
+//! - **ForcedOpen** and **Disabled**, set by hand through a
+//!   [`CircuitBreakerHandle`]: reject everything, or pass everything and
+//!   record nothing, until [`reset`](CircuitBreakerHandle::reset).
+//!
+//! A [classifier](crate::classify) decides what counts as a failure: every
+//! error by default; with feature `http`, [`CircuitBreakerLayer::http`] counts
+//! 5xx responses and transport errors but not 4xx.
+//!
+//! A call whose response future is dropped before it resolves counts as
+//! neither success nor failure; a HalfOpen probe gives its permit back.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_resilience::circuit_breaker::{error::CircuitOpen, CircuitBreakerLayer, SlidingWindow, State};
+//! use tower::{service_fn, Layer, Service, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let layer = CircuitBreakerLayer::builder()
+//!     .name("payments")
+//!     .sliding_window(SlidingWindow::count(10))
+//!     .minimum_calls(4)
+//!     .failure_rate_threshold(50.0)
+//!     .wait_duration_in_open(Duration::from_secs(30))
+//!     .build()?;
+//! let handle = layer.handle();
+//! let mut service = layer.layer(service_fn(|fail: bool| async move {
+//!     if fail { Err("upstream down") } else { Ok("paid") }
+//! }));
+//!
+//! for fail in [false, true, false, true] {
+//!     let _ = service.ready().await?.call(fail).await;
+//! }
+//! // Two failures out of four calls: 50 %, so the breaker is open...
+//! assert_eq!(handle.state(), State::Open);
+//!
+//! // ...and rejects calls without reaching the service.
+//! let err = service.ready().await?.call(false).await.unwrap_err();
+//! let open = err.downcast_ref::<CircuitOpen>().expect("rejected by the breaker");
+//! assert!(open.retry_after() <= Some(Duration::from_secs(30)));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Where a call is rejected
+//!
+//! [`CircuitBreaker`] decides in `poll_ready`: when it rejects, it is ready at
+//! once (without waiting for the inner service) and `call` returns an
+//! immediately ready error without calling the inner service. Admitted calls
+//! wait for the inner service's readiness as usual.
+//! [`KeyedCircuitBreaker`] can only know the key from the request, so it
+//! decides in `call` instead.
+//!
+//! # Cost
+//!
+//! In Closed, admitting a call is one atomic load; recording it with a count
+//! window is three atomic operations (no lock, no allocation, no clock read);
+//! the response future holds one `Arc` clone. A time window or slow-call
+//! detection adds a `tokio::time::Instant::now()` per call. Transitions, the
+//! only place events and listeners run, are off that path. Keyed breakers add
+//! one mutex-guarded hash map lookup per call.
+//!
+//! # Observability
+//!
+//! Every transition emits a `tracing` event (target
+//! `palisade_resilience::circuit_breaker`, fields `name`, `from`, `to`; WARN
+//! when opening, INFO otherwise) and calls the listeners registered with
+//! [`CircuitBreakerBuilder::on_transition`]. With feature `metrics`:
+//!
+//! | name                                        | kind    | labels              |
+//! |---------------------------------------------|---------|---------------------|
+//! | `palisade_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
+//! | `palisade_circuit_breaker_calls_total`       | counter | `name`, `outcome` (`success`, `failure`, `rejected`) |
+//! | `palisade_circuit_breaker_state`             | gauge   | `name` (0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled) |
+//!
+//! The per-call counters and the gauge are registered when the breaker is
+//! built: install the metrics recorder first. Disabled calls are not counted.
+//!
+//! # Keyed breakers
+//!
+//! [`CircuitBreakerBuilder::build_keyed`] makes one independent breaker per
+//! key — per upstream host with [`ByAuthority`] (feature `http`) or any
+//! closure `Fn(&Req) -> K` — keeping at most `max_keys` and dropping the least
+//! recently used.
+//!
+//! ```
+//! use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
+//! use tower::{service_fn, Layer, Service, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let layer = CircuitBreakerLayer::builder()
+//!     .name("upstreams")
+//!     .build_keyed(|host: &&'static str| host.to_string(), 1_000)?;
+//! let handles = layer.handle();
+//! let mut client = layer.layer(service_fn(|host: &'static str| async move {
+//!     Ok::<_, std::convert::Infallible>(host.len())
+//! }));
+//! client.ready().await?.call("a.example").await?;
+//! client.ready().await?.call("b.example").await?;
+//! assert_eq!(handles.len(), 2);
+//! assert_eq!(handles.handle(&"a.example".to_string()).unwrap().name(), "upstreams:a.example");
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod error;
+pub mod future;
+
+mod config;
+mod handle;
+mod keyed;
+mod layer;
+mod listener;
+mod metrics;
+mod service;
+mod state;
+mod window;
+
+pub use config::{CircuitBreakerBuilder, SlidingWindow};
+pub use handle::{CircuitBreakerHandle, Snapshot};
+#[cfg(feature = "http")]
+pub use keyed::ByAuthority;
+pub use keyed::{
+    ExtractKey, KeyedCircuitBreaker, KeyedCircuitBreakerHandle, KeyedCircuitBreakerLayer,
+};
+pub use layer::CircuitBreakerLayer;
+pub use listener::Transition;
+pub use service::CircuitBreaker;
+pub use state::State;

@@ -1,0 +1,420 @@
+//! The builder and the validated settings it produces.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::keyed::KeyedCircuitBreakerLayer;
+use super::layer::CircuitBreakerLayer;
+use super::listener::{Listeners, Transition};
+use super::window::{self, MAX_BUCKETS, MAX_COUNT_WINDOW};
+use crate::ConfigError;
+use crate::classify::ErrorsAreFailures;
+use crate::config::check_range;
+
+/// The most probes a HalfOpen breaker admits (they are counted in 12-bit
+/// fields of one atomic word).
+pub(crate) const MAX_PERMITTED: u32 = 4_095;
+
+/// Which calls the Closed state is judged on.
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_resilience::circuit_breaker::SlidingWindow;
+///
+/// let last_100_calls = SlidingWindow::count(100);
+/// let last_minute = SlidingWindow::time(Duration::from_secs(60), 12);
+/// assert_ne!(last_100_calls, last_minute);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlidingWindow {
+    /// The last `n` calls (1..=1,000,000).
+    Count(u32),
+    /// The calls of the last `duration`, kept in `buckets` equal buckets
+    /// (1..=10,000); the oldest bucket leaves the window as a whole, so the
+    /// window spans between `duration - duration / buckets` and `duration`.
+    Time {
+        /// How far back the window reaches.
+        duration: Duration,
+        /// How many buckets the duration is split into.
+        buckets: u32,
+    },
+}
+
+impl SlidingWindow {
+    /// The last `n` calls.
+    #[must_use]
+    pub const fn count(n: u32) -> Self {
+        Self::Count(n)
+    }
+
+    /// The calls of the last `duration`, in `buckets` buckets.
+    #[must_use]
+    pub const fn time(duration: Duration, buckets: u32) -> Self {
+        Self::Time { duration, buckets }
+    }
+}
+
+/// The validated configuration every breaker of a layer (or every key of a
+/// keyed layer) is built from.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) name: Arc<str>,
+    pub(crate) window: SlidingWindow,
+    /// Thresholds in basis points (1/100 of a percent), so judging is integer
+    /// arithmetic.
+    pub(crate) failure_bp: u64,
+    pub(crate) slow_bp: u64,
+    pub(crate) slow_call_duration: Option<Duration>,
+    pub(crate) minimum_calls: u64,
+    pub(crate) permitted: u32,
+    pub(crate) wait: Duration,
+    pub(crate) multiplier: f64,
+    pub(crate) max_wait: Duration,
+    pub(crate) listeners: Listeners,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("name", &self.name)
+            .field("window", &self.window)
+            .field("failure_bp", &self.failure_bp)
+            .field("slow_bp", &self.slow_bp)
+            .field("slow_call_duration", &self.slow_call_duration)
+            .field("minimum_calls", &self.minimum_calls)
+            .field("permitted", &self.permitted)
+            .field("wait", &self.wait)
+            .field("multiplier", &self.multiplier)
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`CircuitBreakerLayer`] (or a keyed one); from
+/// [`CircuitBreakerLayer::builder`].
+///
+/// Defaults (after Resilience4j): a count window of 100 calls, a failure
+/// threshold of 50 %, judged from 20 calls on; slow-call detection off (its
+/// threshold 100 %); 30 s in Open, not growing; 10 probes in HalfOpen; the
+/// name `"default"`.
+#[must_use]
+pub struct CircuitBreakerBuilder<C = ErrorsAreFailures> {
+    name: Arc<str>,
+    window: SlidingWindow,
+    failure_rate_threshold: f64,
+    slow_call_rate_threshold: f64,
+    slow_call_duration: Option<Duration>,
+    minimum_calls: u32,
+    permitted: u32,
+    wait: Duration,
+    multiplier: f64,
+    max_wait: Option<Duration>,
+    listeners: Listeners,
+    classifier: C,
+}
+
+impl<C: fmt::Debug> fmt::Debug for CircuitBreakerBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerBuilder")
+            .field("name", &self.name)
+            .field("window", &self.window)
+            .field("failure_rate_threshold", &self.failure_rate_threshold)
+            .field("slow_call_rate_threshold", &self.slow_call_rate_threshold)
+            .field("slow_call_duration", &self.slow_call_duration)
+            .field("minimum_calls", &self.minimum_calls)
+            .field("permitted_calls_in_half_open", &self.permitted)
+            .field("wait_duration_in_open", &self.wait)
+            .field("wait_multiplier", &self.multiplier)
+            .field("max_wait_duration", &self.max_wait)
+            .field("listeners", &self.listeners.len())
+            .field("classifier", &self.classifier)
+            .finish()
+    }
+}
+
+impl CircuitBreakerBuilder<ErrorsAreFailures> {
+    pub(crate) fn new() -> Self {
+        Self {
+            name: Arc::from("default"),
+            window: SlidingWindow::Count(100),
+            failure_rate_threshold: 50.0,
+            slow_call_rate_threshold: 100.0,
+            slow_call_duration: None,
+            minimum_calls: 20,
+            permitted: 10,
+            wait: Duration::from_secs(30),
+            multiplier: 1.0,
+            max_wait: None,
+            listeners: Listeners::default(),
+            classifier: ErrorsAreFailures,
+        }
+    }
+}
+
+impl<C> CircuitBreakerBuilder<C> {
+    /// The breaker's name, used in errors, `tracing` events and metric labels.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Arc::from(name.into());
+        self
+    }
+
+    /// Which calls the Closed state is judged on.
+    pub fn sliding_window(mut self, window: SlidingWindow) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// The failure rate (percent, 0..=100) at or above which the breaker
+    /// opens; at 0 any failure opens it once `minimum_calls` are in.
+    pub fn failure_rate_threshold(mut self, percent: f64) -> Self {
+        self.failure_rate_threshold = percent;
+        self
+    }
+
+    /// The slow-call rate (percent, 0..=100) at or above which the breaker
+    /// opens; only used with [`slow_call_duration`](Self::slow_call_duration).
+    pub fn slow_call_rate_threshold(mut self, percent: f64) -> Self {
+        self.slow_call_rate_threshold = percent;
+        self
+    }
+
+    /// Turns on slow-call detection: a call taking at least `duration` (from
+    /// `call` until its response future resolves) is slow, whatever its
+    /// outcome.
+    pub fn slow_call_duration(mut self, duration: Duration) -> Self {
+        self.slow_call_duration = Some(duration);
+        self
+    }
+
+    /// How many calls the window must hold before its rates are judged. With
+    /// a count window of fewer calls, the window size is used instead.
+    pub fn minimum_calls(mut self, calls: u32) -> Self {
+        self.minimum_calls = calls;
+        self
+    }
+
+    /// How many probe calls HalfOpen admits (1..=4095) before judging them.
+    pub fn permitted_calls_in_half_open(mut self, calls: u32) -> Self {
+        self.permitted = calls;
+        self
+    }
+
+    /// How long the breaker stays Open before admitting probes.
+    pub fn wait_duration_in_open(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Multiplies the wait by `multiplier` (≥ 1) each time the breaker opens
+    /// again without having closed in between; see
+    /// [`max_wait_duration`](Self::max_wait_duration) for the cap. The wait
+    /// starts over once the breaker closes.
+    pub fn wait_multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// The longest the growing wait gets (default: no cap below about 8
+    /// years); must not be below the initial wait.
+    pub fn max_wait_duration(mut self, max: Duration) -> Self {
+        self.max_wait = Some(max);
+        self
+    }
+
+    /// Calls `listener` on every state transition, on the thread that caused
+    /// it (keep it short; it runs inside a call's completion). May be given
+    /// several times.
+    pub fn on_transition<F>(mut self, listener: F) -> Self
+    where
+        F: Fn(&Transition) + Send + Sync + 'static,
+    {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Replaces the classifier that decides which results are failures.
+    pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerBuilder<C2> {
+        CircuitBreakerBuilder {
+            name: self.name,
+            window: self.window,
+            failure_rate_threshold: self.failure_rate_threshold,
+            slow_call_rate_threshold: self.slow_call_rate_threshold,
+            slow_call_duration: self.slow_call_duration,
+            minimum_calls: self.minimum_calls,
+            permitted: self.permitted,
+            wait: self.wait,
+            multiplier: self.multiplier,
+            max_wait: self.max_wait,
+            listeners: self.listeners,
+            classifier,
+        }
+    }
+
+    /// Validates the configuration and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a value cannot work: a zero window size, bucket
+    /// count, bucket length, minimum, probe count or duration; a window larger
+    /// than 1,000,000 calls or 10,000 buckets; a threshold that is NaN or
+    /// outside 0..=100; a multiplier below 1 or not finite; a cap below the
+    /// wait; more than 4095 probes.
+    pub fn build(self) -> Result<CircuitBreakerLayer<C>, ConfigError> {
+        let settings = self.settings()?;
+        Ok(CircuitBreakerLayer::from_parts(settings, self.classifier))
+    }
+
+    /// Validates the configuration and builds a keyed layer: one breaker per
+    /// key that `extractor` gives, each built from this configuration and
+    /// named `"{name}:{key}"`, at most `max_keys` of them (the least recently
+    /// used is dropped to make room).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), and [`ConfigError::Zero`] when `max_keys` is
+    /// zero.
+    ///
+    /// The key type `K` is what `extractor` returns; it must implement
+    /// `Hash + Eq + Clone + Display`. Name it when inference cannot:
+    /// `.build_keyed::<String, _>(ByAuthority, 100)`.
+    pub fn build_keyed<K, X>(
+        self,
+        extractor: X,
+        max_keys: usize,
+    ) -> Result<KeyedCircuitBreakerLayer<K, X, C>, ConfigError> {
+        if max_keys == 0 {
+            return Err(ConfigError::Zero { field: "max_keys" });
+        }
+        let settings = self.settings()?;
+        Ok(KeyedCircuitBreakerLayer::from_parts(
+            settings,
+            extractor,
+            self.classifier,
+            max_keys,
+        ))
+    }
+
+    fn settings(&self) -> Result<Settings, ConfigError> {
+        match self.window {
+            SlidingWindow::Count(0) => {
+                return Err(ConfigError::Zero {
+                    field: "sliding_window",
+                });
+            }
+            SlidingWindow::Count(n) => {
+                check_range(
+                    "sliding_window",
+                    f64::from(n),
+                    1.0,
+                    f64::from(MAX_COUNT_WINDOW),
+                )?;
+            }
+            SlidingWindow::Time { duration, buckets } => {
+                if buckets == 0 {
+                    return Err(ConfigError::Zero {
+                        field: "sliding_window.buckets",
+                    });
+                }
+                check_range(
+                    "sliding_window.buckets",
+                    f64::from(buckets),
+                    1.0,
+                    f64::from(MAX_BUCKETS),
+                )?;
+                if window::bucket_nanos(duration, buckets).is_none() {
+                    return Err(ConfigError::Zero {
+                        field: "sliding_window.duration",
+                    });
+                }
+            }
+        }
+        let failure = check_range(
+            "failure_rate_threshold",
+            self.failure_rate_threshold,
+            0.0,
+            100.0,
+        )?;
+        let slow = check_range(
+            "slow_call_rate_threshold",
+            self.slow_call_rate_threshold,
+            0.0,
+            100.0,
+        )?;
+        if self.slow_call_duration == Some(Duration::ZERO) {
+            return Err(ConfigError::Zero {
+                field: "slow_call_duration",
+            });
+        }
+        if self.minimum_calls == 0 {
+            return Err(ConfigError::Zero {
+                field: "minimum_calls",
+            });
+        }
+        if self.permitted == 0 {
+            return Err(ConfigError::Zero {
+                field: "permitted_calls_in_half_open",
+            });
+        }
+        check_range(
+            "permitted_calls_in_half_open",
+            f64::from(self.permitted),
+            1.0,
+            f64::from(MAX_PERMITTED),
+        )?;
+        if self.wait.is_zero() {
+            return Err(ConfigError::Zero {
+                field: "wait_duration_in_open",
+            });
+        }
+        if !self.multiplier.is_finite() {
+            return Err(ConfigError::NotFinite {
+                field: "wait_multiplier",
+            });
+        }
+        if self.multiplier < 1.0 {
+            return Err(ConfigError::OutOfRange {
+                field: "wait_multiplier",
+                value: self.multiplier,
+                min: 1.0,
+                max: f64::MAX,
+            });
+        }
+        let max_wait = match self.max_wait {
+            Some(max) if max < self.wait => {
+                return Err(ConfigError::Inverted {
+                    lower: "wait_duration_in_open",
+                    upper: "max_wait_duration",
+                });
+            }
+            Some(max) => max,
+            None if self.multiplier > 1.0 => Duration::MAX,
+            None => self.wait,
+        };
+        let minimum_calls = match self.window {
+            SlidingWindow::Count(n) => self.minimum_calls.min(n),
+            SlidingWindow::Time { .. } => self.minimum_calls,
+        };
+        Ok(Settings {
+            name: Arc::clone(&self.name),
+            window: self.window,
+            failure_bp: basis_points(failure),
+            slow_bp: basis_points(slow),
+            slow_call_duration: self.slow_call_duration,
+            minimum_calls: u64::from(minimum_calls),
+            permitted: self.permitted,
+            wait: self.wait,
+            multiplier: self.multiplier,
+            max_wait,
+            listeners: self.listeners.clone(),
+        })
+    }
+}
+
+/// `percent` is within 0..=100 (checked), so the conversion is exact enough
+/// and cannot overflow.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn basis_points(percent: f64) -> u64 {
+    (percent * 100.0).round() as u64
+}

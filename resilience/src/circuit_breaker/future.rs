@@ -1,0 +1,104 @@
+//! The response future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use super::error::CircuitOpen;
+use super::state::{Admission, Breaker, Ticket, is_disabled};
+use crate::BoxError;
+use crate::classify::{Classify, ErrorsAreFailures};
+
+pin_project! {
+    /// The future of [`CircuitBreaker`](super::CircuitBreaker) and
+    /// [`KeyedCircuitBreaker`](super::KeyedCircuitBreaker): the inner
+    /// service's future, whose result is classified and recorded when it
+    /// resolves, or an immediately ready [`CircuitOpen`] error.
+    ///
+    /// Dropping it before it resolves records nothing; a HalfOpen probe gives
+    /// its permit back so another call can probe.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F, C = ErrorsAreFailures> {
+        #[pin]
+        kind: Kind<F, C>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    #[derive(Debug)]
+    enum Kind<F, C> {
+        Called {
+            #[pin]
+            future: F,
+            ticket: Option<Ticket>,
+            classifier: C,
+        },
+        Rejected {
+            error: CircuitOpen,
+        },
+    }
+}
+
+impl<F, C> ResponseFuture<F, C> {
+    /// Turns a verdict into a future: `call` runs only for admitted calls.
+    #[inline]
+    pub(crate) fn new(
+        admission: Admission,
+        breaker: &Arc<Breaker>,
+        classifier: &C,
+        call: impl FnOnce() -> F,
+    ) -> Self
+    where
+        C: Clone,
+    {
+        let ticket = match admission {
+            Admission::Rejected(error) => {
+                return Self {
+                    kind: Kind::Rejected { error },
+                };
+            }
+            Admission::Pass { word } if is_disabled(word) => None,
+            Admission::Pass { word } => Some(Ticket::closed(Arc::clone(breaker), word)),
+            Admission::Probe(ticket) => Some(ticket),
+        };
+        let ticket = ticket.map(Ticket::started);
+        Self {
+            kind: Kind::Called {
+                future: call(),
+                ticket,
+                classifier: classifier.clone(),
+            },
+        }
+    }
+}
+
+impl<F, C, T, E> Future for ResponseFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    C: Classify<T, E>,
+{
+    type Output = Result<T, BoxError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Called {
+                future,
+                ticket,
+                classifier,
+            } => {
+                let result = ready!(future.poll(cx));
+                if let Some(ticket) = ticket.take() {
+                    ticket.finish(classifier.classify(&result).is_failure());
+                }
+                Poll::Ready(result.map_err(Into::into))
+            }
+            KindProj::Rejected { error } => Poll::Ready(Err(Box::new(error.clone()))),
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! The lock-free state machine shared by every service of one breaker.
+//!
+//! The whole state lives in one `AtomicU64`, so admitting a call in Closed is
+//! a single acquire load and every transition is one compare-and-swap:
+//!
+//! | bits  | field                                                        |
+//! |-------|--------------------------------------------------------------|
+//! | 0–2   | the [`State`]                                                |
+//! | 3–18  | generation, bumped by every transition (16 bits, wrapping)   |
+//! | 19–25 | consecutive trips without closing in between (saturating)    |
+//! | 26–63 | Open: when probes may start, in ms since the breaker was built |
+//!
+//! A call remembers the word it was admitted under and only counts if the
+//! word is unchanged when it completes, so outcomes of calls that straddle a
+//! transition never leak into the next state's judgement.
+//!
+//! HalfOpen bookkeeping is a second word: generation (16 bits), probes taken,
+//! probes done, failed probes, slow probes (12 bits each), updated by CAS.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::config::{Settings, SlidingWindow};
+use super::error::CircuitOpen;
+use super::listener::{self, Transition};
+use super::metrics::Metrics;
+use super::window::{CountWindow, Sample, Tally, TimeWindow, Window};
+
+/// The state of a breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Calls pass and are recorded in the sliding window.
+    Closed,
+    /// Calls are rejected until the wait is over.
+    Open,
+    /// A limited number of probe calls pass; their outcome decides between
+    /// Closed and Open.
+    HalfOpen,
+    /// Every call is rejected until the breaker is reset (set by hand).
+    ForcedOpen,
+    /// Every call passes and nothing is recorded (set by hand).
+    Disabled,
+}
+
+impl State {
+    const ALL: [Self; 5] = [
+        Self::Closed,
+        Self::Open,
+        Self::HalfOpen,
+        Self::ForcedOpen,
+        Self::Disabled,
+    ];
+
+    /// The lowercase name used in `tracing` events and metric labels:
+    /// `closed`, `open`, `half_open`, `forced_open`, `disabled`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+            Self::ForcedOpen => "forced_open",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// The number reported by the state gauge.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Self::Closed => 0,
+            Self::Open => 1,
+            Self::HalfOpen => 2,
+            Self::ForcedOpen => 3,
+            Self::Disabled => 4,
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ----- the state word ---------------------------------------------------------
+
+const STATE_MASK: u64 = 0b111;
+const GEN_SHIFT: u32 = 3;
+const GEN_MASK: u64 = 0xFFFF;
+const TRIPS_SHIFT: u32 = 19;
+const MAX_TRIPS: u64 = 0x7F;
+const DEADLINE_SHIFT: u32 = 26;
+const MAX_DEADLINE_MS: u64 = (1 << (64 - DEADLINE_SHIFT)) - 1;
+const CLOSED: u64 = 0;
+
+fn state_of(word: u64) -> State {
+    State::ALL
+        .get((word & STATE_MASK) as usize)
+        .copied()
+        .unwrap_or(State::Closed)
+}
+
+fn gen_of(word: u64) -> u64 {
+    (word >> GEN_SHIFT) & GEN_MASK
+}
+
+fn trips_of(word: u64) -> u64 {
+    (word >> TRIPS_SHIFT) & MAX_TRIPS
+}
+
+fn deadline_of(word: u64) -> Duration {
+    Duration::from_millis(word >> DEADLINE_SHIFT)
+}
+
+/// Whether a call admitted under `word` goes unrecorded.
+#[inline]
+pub(crate) fn is_disabled(word: u64) -> bool {
+    word & STATE_MASK == u64::from(State::Disabled.code())
+}
+
+fn encode(state: State, generation: u64, trips: u64, deadline_ms: u64) -> u64 {
+    u64::from(state.code())
+        | ((generation & GEN_MASK) << GEN_SHIFT)
+        | (trips.min(MAX_TRIPS) << TRIPS_SHIFT)
+        | (deadline_ms.min(MAX_DEADLINE_MS) << DEADLINE_SHIFT)
+}
+
+// ----- the half-open word -----------------------------------------------------
+
+const HO_FIELD: u32 = 12;
+const HO_MASK: u64 = (1 << HO_FIELD) - 1;
+const TAKEN: u32 = 16;
+const DONE: u32 = TAKEN + HO_FIELD;
+const FAILED: u32 = DONE + HO_FIELD;
+const SLOW: u32 = FAILED + HO_FIELD;
+
+fn ho_field(word: u64, shift: u32) -> u64 {
+    (word >> shift) & HO_MASK
+}
+
+/// Whether generation `a` is older than `b` (16-bit wrapping comparison).
+fn older(a: u64, b: u64) -> bool {
+    let diff = b.wrapping_sub(a) & GEN_MASK;
+    diff != 0 && diff < 0x8000
+}
+
+// ----- admission ----------------------------------------------------------------
+
+/// The verdict on a call about to be made.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Closed or Disabled: `word` is the state word it was admitted under.
+    Pass {
+        word: u64,
+    },
+    /// One of HalfOpen's probes.
+    Probe(Ticket),
+    Rejected(CircuitOpen),
+}
+
+/// An admitted call that will be recorded: lives in the response future, so
+/// a dropped future gives a HalfOpen permit back instead of leaking it (and
+/// records nothing).
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    breaker: Arc<Breaker>,
+    word: u64,
+    probe: bool,
+    start: Option<Instant>,
+    finished: bool,
+}
+
+impl Ticket {
+    /// A ticket for a call admitted in Closed under `word`.
+    #[inline]
+    pub(crate) fn closed(breaker: Arc<Breaker>, word: u64) -> Self {
+        Self {
+            breaker,
+            word,
+            probe: false,
+            start: None,
+            finished: false,
+        }
+    }
+
+    /// Starts the call's clock if slow calls are detected.
+    #[inline]
+    pub(crate) fn started(mut self) -> Self {
+        self.start = self.breaker.start();
+        self
+    }
+
+    /// Records the call's outcome.
+    #[inline]
+    pub(crate) fn finish(mut self, failure: bool) {
+        self.finished = true;
+        self.breaker
+            .complete(self.word, self.probe, failure, self.start);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.probe && !self.finished {
+            self.breaker.release_probe(self.word);
+        }
+    }
+}
+
+/// The state shared by every service, future and handle of one breaker.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    state: AtomicU64,
+    half_open: AtomicU64,
+    window: Window,
+    rejected: AtomicU64,
+    base: Instant,
+    /// Whether completing a call reads the clock (time window or slow calls).
+    clock_at_end: bool,
+    settings: Settings,
+    metrics: Metrics,
+}
+
+impl Breaker {
+    pub(crate) fn new(settings: Settings) -> Self {
+        let base = Instant::now();
+        let window = match settings.window {
+            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
+            SlidingWindow::Time { duration, buckets } => {
+                Window::Time(TimeWindow::new(duration, buckets, base))
+            }
+        };
+        Self {
+            state: AtomicU64::new(CLOSED),
+            half_open: AtomicU64::new(0),
+            clock_at_end: window.needs_clock() || settings.slow_call_duration.is_some(),
+            window,
+            rejected: AtomicU64::new(0),
+            base,
+            metrics: Metrics::new(&settings.name),
+            settings,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    pub(crate) fn state(&self) -> State {
+        state_of(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn window_totals(&self) -> Tally {
+        self.window.totals(Instant::now())
+    }
+
+    /// When the call should start its clock (slow-call detection only).
+    #[inline]
+    pub(crate) fn start(&self) -> Option<Instant> {
+        self.settings.slow_call_duration.map(|_| Instant::now())
+    }
+
+    /// Decides whether a call may pass. The Closed path is one load.
+    #[inline]
+    pub(crate) fn admit(self: &Arc<Self>) -> Admission {
+        let word = self.state.load(Ordering::Acquire);
+        if word & STATE_MASK == CLOSED {
+            return Admission::Pass { word };
+        }
+        self.admit_slow(word)
+    }
+
+    #[cold]
+    fn admit_slow(self: &Arc<Self>, mut word: u64) -> Admission {
+        // Each retry follows a transition another thread made; a handful is
+        // plenty, after which rejecting is the safe answer.
+        for _ in 0..8 {
+            match state_of(word) {
+                State::Closed | State::Disabled => return Admission::Pass { word },
+                State::ForcedOpen => return self.reject(State::ForcedOpen, None),
+                State::HalfOpen => {
+                    if self.take_probe(word) {
+                        return Admission::Probe(Ticket {
+                            breaker: Arc::clone(self),
+                            word,
+                            probe: true,
+                            start: None,
+                            finished: false,
+                        });
+                    }
+                    if self.state.load(Ordering::Acquire) == word {
+                        return self.reject(State::HalfOpen, None);
+                    }
+                }
+                State::Open => {
+                    let now = Instant::now();
+                    let elapsed = now.saturating_duration_since(self.base);
+                    let deadline = deadline_of(word);
+                    if elapsed < deadline {
+                        return self.reject(State::Open, Some(deadline - elapsed));
+                    }
+                    self.transition(word, State::HalfOpen, Some(now));
+                }
+            }
+            word = self.state.load(Ordering::Acquire);
+        }
+        self.reject(state_of(word), None)
+    }
+
+    fn reject(&self, state: State, retry_after: Option<Duration>) -> Admission {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.rejected();
+        Admission::Rejected(CircuitOpen::new(
+            Arc::clone(&self.settings.name),
+            state,
+            retry_after,
+        ))
+    }
+
+    fn take_probe(&self, word: u64) -> bool {
+        let generation = gen_of(word);
+        let permitted = u64::from(self.settings.permitted);
+        self.half_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |ho| {
+                (ho & GEN_MASK == generation && ho_field(ho, TAKEN) < permitted)
+                    .then(|| ho + (1 << TAKEN))
+            })
+            .is_ok()
+    }
+
+    /// A probe that never completed gives its permit back, so a cancelled
+    /// probe cannot leave HalfOpen waiting forever.
+    fn release_probe(&self, word: u64) {
+        let generation = gen_of(word);
+        let _ = self
+            .half_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |ho| {
+                (ho & GEN_MASK == generation && ho_field(ho, TAKEN) > 0).then(|| ho - (1 << TAKEN))
+            });
+    }
+
+    /// Records the outcome of a call admitted under `word` (never Disabled:
+    /// those calls get no ticket).
+    #[inline]
+    fn complete(&self, word: u64, probe: bool, failure: bool, start: Option<Instant>) {
+        self.metrics.outcome(failure);
+        let now = self.clock_at_end.then(Instant::now);
+        let slow = match (start, now, self.settings.slow_call_duration) {
+            (Some(start), Some(now), Some(limit)) => now.saturating_duration_since(start) >= limit,
+            _ => false,
+        };
+        let sample = Sample { failure, slow };
+        if probe {
+            self.complete_probe(word, sample, now);
+            return;
+        }
+        if self.state.load(Ordering::Acquire) != word {
+            return;
+        }
+        if let Some(tally) = self.window.record(sample, now)
+            && self.exceeds(tally, self.settings.minimum_calls)
+        {
+            self.transition(word, State::Open, now);
+        }
+    }
+
+    #[inline]
+    fn exceeds(&self, tally: Tally, minimum: u64) -> bool {
+        let over = |count: u64, threshold_bp: u64| {
+            count > 0 && count.saturating_mul(10_000) >= threshold_bp.saturating_mul(tally.calls)
+        };
+        tally.calls >= minimum
+            && (over(tally.failures, self.settings.failure_bp)
+                || (self.settings.slow_call_duration.is_some()
+                    && over(tally.slow, self.settings.slow_bp)))
+    }
+
+    /// Counts a finished probe; the one that finishes the last permitted probe
+    /// judges them all.
+    #[cold]
+    fn complete_probe(&self, word: u64, sample: Sample, now: Option<Instant>) {
+        let generation = gen_of(word);
+        let add =
+            (1 << DONE) + (u64::from(sample.failure) << FAILED) + (u64::from(sample.slow) << SLOW);
+        let Ok(before) = self
+            .half_open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |ho| {
+                (ho & GEN_MASK == generation).then(|| ho + add)
+            })
+        else {
+            return;
+        };
+        let after = before + add;
+        let permitted = u64::from(self.settings.permitted);
+        if ho_field(after, DONE) < permitted {
+            return;
+        }
+        let tally = Tally {
+            calls: ho_field(after, DONE),
+            failures: ho_field(after, FAILED),
+            slow: ho_field(after, SLOW),
+        };
+        let to = if self.exceeds(tally, permitted) {
+            State::Open
+        } else {
+            State::Closed
+        };
+        self.transition(word, to, now);
+    }
+
+    /// Moves from the state word `from` to `to`; false when another thread
+    /// changed the state first.
+    pub(crate) fn transition(&self, from: u64, to: State, now: Option<Instant>) -> bool {
+        let now = now.unwrap_or_else(Instant::now);
+        let generation = gen_of(from).wrapping_add(1) & GEN_MASK;
+        let trips = trips_of(from);
+        let new = match to {
+            State::Open => {
+                let trips = (trips + 1).min(MAX_TRIPS);
+                encode(to, generation, trips, self.deadline_ms(now, trips))
+            }
+            State::Closed => encode(to, generation, 0, 0),
+            _ => encode(to, generation, trips, 0),
+        };
+        // Prepare what the new state reads before publishing it; harmless if
+        // the CAS below fails (nothing reads them under another word).
+        match to {
+            State::Closed => self.window.reset(now),
+            State::HalfOpen => {
+                let _ = self
+                    .half_open
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |ho| {
+                        older(ho & GEN_MASK, generation).then_some(generation)
+                    });
+            }
+            _ => {}
+        }
+        if self
+            .state
+            .compare_exchange(from, new, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let from = state_of(from);
+        if from != to {
+            self.metrics.transition(from, to);
+            let transition = Transition::new(Arc::clone(&self.settings.name), from, to, now);
+            listener::report(&self.settings.listeners, &transition);
+        }
+        true
+    }
+
+    /// Moves to `to` from whatever the state is (the handle's manual control).
+    pub(crate) fn force(&self, to: State) {
+        loop {
+            let word = self.state.load(Ordering::Acquire);
+            if state_of(word) == to && to != State::Closed {
+                return;
+            }
+            if self.transition(word, to, None) {
+                return;
+            }
+        }
+    }
+
+    /// The wait for the `trips`-th consecutive opening, as a deadline in ms
+    /// since the breaker was built (rounded up, so never early).
+    fn deadline_ms(&self, now: Instant, trips: u64) -> u64 {
+        let s = &self.settings;
+        let exponent = i32::try_from(trips.saturating_sub(1)).unwrap_or(i32::MAX);
+        let grown = s.wait.as_secs_f64() * s.multiplier.powi(exponent);
+        let wait = Duration::try_from_secs_f64(grown)
+            .unwrap_or(s.max_wait)
+            .min(s.max_wait);
+        let deadline = now
+            .saturating_duration_since(self.base)
+            .saturating_add(wait);
+        let nanos = deadline.as_nanos().div_ceil(1_000_000);
+        u64::try_from(nanos)
+            .unwrap_or(MAX_DEADLINE_MS)
+            .min(MAX_DEADLINE_MS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_word_round_trips() {
+        let word = encode(State::Open, 0xABCD, 5, 123_456);
+        assert_eq!(state_of(word), State::Open);
+        assert_eq!(gen_of(word), 0xABCD);
+        assert_eq!(trips_of(word), 5);
+        assert_eq!(deadline_of(word), Duration::from_millis(123_456));
+        assert_eq!(trips_of(encode(State::Open, 0, 1_000, 0)), MAX_TRIPS);
+    }
+
+    #[test]
+    fn generations_compare_across_the_wrap() {
+        assert!(older(1, 2));
+        assert!(older(0xFFFF, 0));
+        assert!(!older(2, 2));
+        assert!(!older(3, 2));
+    }
+}

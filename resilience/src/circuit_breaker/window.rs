@@ -1,0 +1,516 @@
+//! The sliding windows the Closed state is judged on: the last N calls, or the
+//! calls of the last N seconds in buckets.
+//!
+//! Both are lock-free and O(1) per call.
+//!
+//! - [`CountWindow`]: a ring of N one-byte slots indexed by a `fetch_add`
+//!   sequence. Recording `swap`s the slot's outcome and adds the difference to
+//!   running totals kept in one packed word, so the totals always equal the
+//!   sum of the slots once in-flight recordings finish, and a steady stream of
+//!   successes replacing successes does not touch the totals at all.
+//! - [`TimeWindow`]: prefix sums. Monotonic `u64` counters count every call
+//!   exactly once (they cannot overflow in practice: 2^64 calls); each bucket
+//!   keeps the counters' value at the moment its epoch began. The window's
+//!   totals are "counters now minus counters when the oldest bucket began" —
+//!   what leaves the window is subtracted through that snapshot, never by
+//!   summing buckets. Whoever first sees a new epoch moves the head (CAS) and
+//!   writes the snapshots of the epochs it skipped; a snapshot is three words
+//!   guarded by a seqlock tag, so a reader never uses a torn one.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The largest count window: the packed totals hold 21-bit signed fields.
+pub(crate) const MAX_COUNT_WINDOW: u32 = 1_000_000;
+/// The largest number of buckets in a time window.
+pub(crate) const MAX_BUCKETS: u32 = 10_000;
+
+/// What a window holds: calls, failures and slow calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+/// One recorded call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sample {
+    pub(crate) failure: bool,
+    pub(crate) slow: bool,
+}
+
+impl Sample {
+    #[inline]
+    fn code(self) -> u8 {
+        1 | (u8::from(self.failure) << 1) | (u8::from(self.slow) << 2)
+    }
+}
+
+/// Either window.
+#[derive(Debug)]
+pub(crate) enum Window {
+    Count(CountWindow),
+    Time(TimeWindow),
+}
+
+impl Window {
+    /// Records one call and returns the totals to judge, or `None` when they
+    /// cannot be read consistently right now (the next call judges instead).
+    #[inline]
+    pub(crate) fn record(&self, sample: Sample, now: Option<Instant>) -> Option<Tally> {
+        match self {
+            Self::Count(w) => Some(w.record(sample)),
+            Self::Time(w) => w.record(sample, now.unwrap_or_else(Instant::now)),
+        }
+    }
+
+    /// The current totals (for handles; expires old buckets first).
+    pub(crate) fn totals(&self, now: Instant) -> Tally {
+        match self {
+            Self::Count(w) => w.totals(),
+            Self::Time(w) => w.totals(now),
+        }
+    }
+
+    /// Empties the window.
+    pub(crate) fn reset(&self, now: Instant) {
+        match self {
+            Self::Count(w) => w.reset(),
+            Self::Time(w) => w.reset(now),
+        }
+    }
+
+    /// Whether recording needs the time of the call's end.
+    pub(crate) fn needs_clock(&self) -> bool {
+        matches!(self, Self::Time(_))
+    }
+}
+
+// ----- count window ---------------------------------------------------------
+
+const FIELD: u32 = 21;
+const FIELD_MASK: u64 = (1 << FIELD) - 1;
+
+/// Packs three signed counts into one word; linear modulo 2^64, so concurrent
+/// `fetch_add`s of packed deltas compose even when a field is briefly negative.
+#[inline]
+fn pack(calls: i64, failures: i64, slow: i64) -> u64 {
+    (calls as u64)
+        .wrapping_add((failures as u64) << FIELD)
+        .wrapping_add((slow as u64) << (2 * FIELD))
+}
+
+#[inline]
+fn sign_extend(value: u64, bits: u32) -> i64 {
+    ((value << (64 - bits)) as i64) >> (64 - bits)
+}
+
+#[inline]
+fn unpack(word: u64) -> Tally {
+    let calls = sign_extend(word & FIELD_MASK, FIELD);
+    let rest = word.wrapping_sub(calls as u64) >> FIELD;
+    let failures = sign_extend(rest & FIELD_MASK, FIELD);
+    let slow = sign_extend(rest.wrapping_sub(failures as u64) >> FIELD, 64 - 2 * FIELD);
+    // A field can be negative for an instant while two recordings of the same
+    // slot race; clamp rather than report nonsense.
+    let calls = calls.max(0) as u64;
+    Tally {
+        calls,
+        failures: (failures.max(0) as u64).min(calls),
+        slow: (slow.max(0) as u64).min(calls),
+    }
+}
+
+#[inline]
+fn code_delta(code: u8) -> (i64, i64, i64) {
+    (
+        i64::from(code & 1),
+        i64::from((code >> 1) & 1),
+        i64::from((code >> 2) & 1),
+    )
+}
+
+/// The last N calls.
+#[derive(Debug)]
+pub(crate) struct CountWindow {
+    slots: Box<[AtomicU8]>,
+    seq: AtomicU64,
+    totals: AtomicU64,
+}
+
+impl CountWindow {
+    pub(crate) fn new(size: u32) -> Self {
+        Self {
+            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
+            seq: AtomicU64::new(0),
+            totals: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, sample: Sample) -> Tally {
+        let len = self.slots.len() as u64;
+        let index = self.seq.fetch_add(1, Ordering::Relaxed) % len;
+        let new = sample.code();
+        // `index < len`, so the conversion and the lookup cannot fail.
+        let old = match self.slots.get(index as usize) {
+            Some(slot) => slot.swap(new, Ordering::Relaxed),
+            None => return self.totals(),
+        };
+        if old == new {
+            return self.totals();
+        }
+        let (nc, nf, ns) = code_delta(new);
+        let (oc, of, os) = code_delta(old);
+        let delta = pack(nc - oc, nf - of, ns - os);
+        let before = self.totals.fetch_add(delta, Ordering::Relaxed);
+        unpack(before.wrapping_add(delta))
+    }
+
+    #[inline]
+    pub(crate) fn totals(&self) -> Tally {
+        unpack(self.totals.load(Ordering::Relaxed))
+    }
+
+    /// Empties every slot, adjusting the totals by exactly what each held, so
+    /// a recording racing with the reset cannot make the totals drift.
+    pub(crate) fn reset(&self) {
+        let (mut c, mut f, mut s) = (0, 0, 0);
+        for slot in &*self.slots {
+            let (oc, of, os) = code_delta(slot.swap(0, Ordering::Relaxed));
+            c -= oc;
+            f -= of;
+            s -= os;
+        }
+        self.totals.fetch_add(pack(c, f, s), Ordering::Relaxed);
+    }
+}
+
+// ----- time window ----------------------------------------------------------
+
+const BUSY: u64 = 1 << 63;
+
+/// The cumulative counters at the moment an epoch began, guarded by a seqlock
+/// tag holding `epoch + 1` (0: never written; `BUSY`: being written).
+#[derive(Debug, Default)]
+struct Snapshot {
+    tag: AtomicU64,
+    calls: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+}
+
+impl Snapshot {
+    /// Writes `value` as the snapshot of `epoch` unless a newer epoch is
+    /// already stored or another writer holds the slot. Overwriting the same
+    /// epoch is allowed (a reset does it).
+    fn write(&self, epoch: u64, value: Tally) -> bool {
+        let tag = epoch + 1;
+        let mut current = self.tag.load(Ordering::Relaxed);
+        loop {
+            if current & BUSY != 0 || current > tag {
+                return false;
+            }
+            match self.tag.compare_exchange_weak(
+                current,
+                tag | BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        // Pairs with the reader's acquire fence: a reader that sees any of the
+        // stores below also sees BUSY when it re-checks the tag.
+        fence(Ordering::Release);
+        self.calls.store(value.calls, Ordering::Relaxed);
+        self.failures.store(value.failures, Ordering::Relaxed);
+        self.slow.store(value.slow, Ordering::Relaxed);
+        self.tag.store(tag, Ordering::Release);
+        true
+    }
+
+    fn read(&self, epoch: u64) -> Option<Tally> {
+        let tag = self.tag.load(Ordering::Acquire);
+        if tag != epoch + 1 {
+            return None;
+        }
+        let value = Tally {
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            slow: self.slow.load(Ordering::Relaxed),
+        };
+        fence(Ordering::Acquire);
+        (self.tag.load(Ordering::Relaxed) == tag).then_some(value)
+    }
+}
+
+/// The calls of the last `buckets × bucket length`.
+#[derive(Debug)]
+pub(crate) struct TimeWindow {
+    base: Instant,
+    bucket_nanos: u64,
+    buckets: u64,
+    /// The latest epoch whose snapshot has been (or is being) written.
+    head: AtomicU64,
+    /// The epoch of the last reset; older snapshots do not count.
+    floor: AtomicU64,
+    calls: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+    /// `buckets + 1` snapshots: the one after the oldest live bucket can be
+    /// rewritten for the next epoch while the oldest is still being read.
+    snapshots: Box<[Snapshot]>,
+}
+
+impl TimeWindow {
+    /// `bucket_nanos` and `buckets` are non-zero (checked by the builder).
+    pub(crate) fn new(duration: Duration, buckets: u32, base: Instant) -> Self {
+        let bucket_nanos = bucket_nanos(duration, buckets).unwrap_or(1);
+        let snapshots: Box<[Snapshot]> = (0..=buckets).map(|_| Snapshot::default()).collect();
+        if let Some(first) = snapshots.first() {
+            first.write(0, Tally::default());
+        }
+        Self {
+            base,
+            bucket_nanos,
+            buckets: u64::from(buckets),
+            head: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+            snapshots,
+        }
+    }
+
+    #[inline]
+    fn epoch(&self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.base);
+        let nanos = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos()));
+        nanos / self.bucket_nanos
+    }
+
+    #[inline]
+    fn slot(&self, epoch: u64) -> Option<&Snapshot> {
+        let len = self.snapshots.len() as u64;
+        self.snapshots.get((epoch % len) as usize)
+    }
+
+    #[inline]
+    fn cumulative(&self) -> Tally {
+        Tally {
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            slow: self.slow.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Moves the head to `epoch`, writing the snapshots of the epochs it
+    /// passes (at most one ring's worth): no call was recorded in the skipped
+    /// epochs, so they all begin with the current counters.
+    #[cold]
+    fn advance(&self, epoch: u64) {
+        let value = self.cumulative();
+        let mut head = self.head.load(Ordering::Acquire);
+        while head < epoch {
+            match self
+                .head
+                .compare_exchange_weak(head, epoch, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    let ring = self.snapshots.len() as u64;
+                    let first = (head + 1).max(epoch.saturating_sub(ring - 1));
+                    for e in first..=epoch {
+                        if let Some(slot) = self.slot(e) {
+                            slot.write(e, value);
+                        }
+                    }
+                    return;
+                }
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, sample: Sample, now: Instant) -> Option<Tally> {
+        let epoch = self.epoch(now);
+        if epoch > self.head.load(Ordering::Acquire) {
+            self.advance(epoch);
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if sample.failure {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if sample.slow {
+            self.slow.fetch_add(1, Ordering::Relaxed);
+        }
+        self.window_at(epoch)
+    }
+
+    /// Counters now minus counters when the window's oldest bucket began.
+    #[inline]
+    fn window_at(&self, epoch: u64) -> Option<Tally> {
+        let start = epoch
+            .saturating_sub(self.buckets - 1)
+            .max(self.floor.load(Ordering::Acquire));
+        let begin = self.slot(start)?.read(start)?;
+        let now = self.cumulative();
+        let calls = now.calls.saturating_sub(begin.calls);
+        Some(Tally {
+            calls,
+            failures: now.failures.saturating_sub(begin.failures).min(calls),
+            slow: now.slow.saturating_sub(begin.slow).min(calls),
+        })
+    }
+
+    pub(crate) fn totals(&self, now: Instant) -> Tally {
+        let epoch = self.epoch(now);
+        if epoch > self.head.load(Ordering::Acquire) {
+            self.advance(epoch);
+        }
+        // A snapshot is only unreadable while another thread writes it (a
+        // handful of stores); retry a bounded number of times.
+        for _ in 0..1_000 {
+            if let Some(tally) = self.window_at(epoch) {
+                return tally;
+            }
+            std::hint::spin_loop();
+        }
+        Tally::default()
+    }
+
+    pub(crate) fn reset(&self, now: Instant) {
+        let epoch = self.epoch(now);
+        if epoch > self.head.load(Ordering::Acquire) {
+            self.advance(epoch);
+        }
+        let value = self.cumulative();
+        if let Some(slot) = self.slot(epoch) {
+            for _ in 0..1_000 {
+                if slot.write(epoch, value) {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        self.floor.fetch_max(epoch, Ordering::AcqRel);
+    }
+}
+
+/// The length of one bucket in nanoseconds, `None` when it would be zero.
+pub(crate) fn bucket_nanos(duration: Duration, buckets: u32) -> Option<u64> {
+    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX) / u64::from(buckets.max(1));
+    (nanos > 0).then_some(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample(code: u8) -> Sample {
+        Sample {
+            failure: code & 1 != 0,
+            slow: code & 2 != 0,
+        }
+    }
+
+    fn naive(samples: &[Sample]) -> Tally {
+        Tally {
+            calls: samples.len() as u64,
+            failures: samples.iter().filter(|s| s.failure).count() as u64,
+            slow: samples.iter().filter(|s| s.slow).count() as u64,
+        }
+    }
+
+    #[test]
+    fn packed_totals_survive_negative_fields() {
+        let w = pack(3, -1, 2).wrapping_add(pack(0, 2, -1));
+        assert_eq!(
+            unpack(w),
+            Tally {
+                calls: 3,
+                failures: 1,
+                slow: 1
+            }
+        );
+        assert_eq!(unpack(pack(0, -1, 0)).failures, 0);
+    }
+
+    proptest! {
+        #[test]
+        fn count_window_matches_the_last_n_calls(
+            size in 1u32..40,
+            codes in proptest::collection::vec(0u8..4, 0..300),
+            reset_at in proptest::option::of(0usize..300),
+        ) {
+            let window = CountWindow::new(size);
+            let mut history: Vec<Sample> = Vec::new();
+            for (i, code) in codes.iter().enumerate() {
+                if reset_at == Some(i) {
+                    window.reset();
+                    history.clear();
+                }
+                let s = sample(*code);
+                history.push(s);
+                let tail = &history[history.len().saturating_sub(size as usize)..];
+                prop_assert_eq!(window.record(s), naive(tail));
+            }
+        }
+
+        #[test]
+        fn time_window_matches_the_calls_of_the_live_buckets(
+            buckets in 1u32..8,
+            steps in proptest::collection::vec((0u64..2_500, 0u8..4), 0..200),
+        ) {
+            // 1 s buckets; each step waits 0..2.5 s and records one call.
+            let base = Instant::now();
+            let window = TimeWindow::new(Duration::from_secs(u64::from(buckets)), buckets, base);
+            let mut history: Vec<(u64, Sample)> = Vec::new();
+            let mut millis = 0;
+            for (wait, code) in steps {
+                millis += wait;
+                let now = base + Duration::from_millis(millis);
+                let s = sample(code);
+                history.push((millis / 1_000, s));
+                let epoch = millis / 1_000;
+                let live: Vec<Sample> = history
+                    .iter()
+                    .filter(|(e, _)| *e + u64::from(buckets) > epoch)
+                    .map(|(_, s)| *s)
+                    .collect();
+                prop_assert_eq!(window.record(s, now), Some(naive(&live)));
+                prop_assert_eq!(window.totals(now), naive(&live));
+            }
+        }
+    }
+
+    #[test]
+    fn time_window_reset_forgets_earlier_calls_of_the_same_bucket() {
+        let base = Instant::now();
+        let window = TimeWindow::new(Duration::from_secs(10), 10, base);
+        let fail = Sample {
+            failure: true,
+            slow: false,
+        };
+        let now = base + Duration::from_millis(1_500);
+        window.record(fail, now);
+        window.reset(now);
+        assert_eq!(window.totals(now), Tally::default());
+        assert_eq!(window.record(fail, now).map(|t| t.failures), Some(1));
+        // Ten seconds later the failure has left the window.
+        assert_eq!(
+            window.totals(now + Duration::from_secs(10)),
+            Tally::default()
+        );
+    }
+}
