@@ -183,7 +183,7 @@ where
         None => settings.backoff.next_delay(attempt, prev, &shared.rng),
     };
     if let (Some(limit), Some(started)) = (settings.max_elapsed, started)
-        && Instant::now() + delay > started + limit
+        && ends_too_late(started, limit, delay)
     {
         tracing::debug!(
             attempts = attempt,
@@ -206,6 +206,20 @@ where
         "retrying"
     );
     Some(delay)
+}
+
+/// Whether a retry after `delay` would start later than `limit` after
+/// `started`. Sums beyond what an `Instant` holds are treated as "never" (an
+/// enormous `max_elapsed` does not limit, an enormous delay ends too late).
+fn ends_too_late(started: Instant, limit: Duration, delay: Duration) -> bool {
+    match (
+        Instant::now().checked_add(delay),
+        started.checked_add(limit),
+    ) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(next), Some(deadline)) => next > deadline,
+    }
 }
 
 /// Cannot happen: a retry is only scheduled while a copy of the request is

@@ -389,3 +389,38 @@ async fn successful_answers_are_returned_after_one_attempt() {
     assert_eq!(upstream.seen().len(), 1);
     assert!(response.extensions().get::<RetrySkipped>().is_none());
 }
+
+/// A body that fails after its first chunk.
+struct Broken(bool);
+
+impl Body for Broken {
+    type Data = Bytes;
+    type Error = Boom;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Boom>>> {
+        if self.0 {
+            return Poll::Ready(Some(Err(Boom(0))));
+        }
+        self.0 = true;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"ab")))))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_failing_while_buffered_fails_the_call_before_sending() {
+    let calls = Arc::new(Mutex::new(0));
+    let counter = Arc::clone(&calls);
+    let upstream = service_fn(move |_: Request<RetryBody<Broken>>| {
+        *counter.lock().unwrap() += 1;
+        async { Ok::<_, Boom>(status(200)) }
+    });
+    let request = Request::put("http://upstream/items/1")
+        .body(Broken(false))
+        .unwrap();
+    let error = layer(3).layer(upstream).oneshot(request).await.unwrap_err();
+    assert_eq!(error.downcast_ref::<Boom>(), Some(&Boom(0)));
+    assert_eq!(*calls.lock().unwrap(), 0);
+}

@@ -244,3 +244,21 @@ async fn each_retry_waits_for_the_inner_service_to_be_ready() {
     reply.send_response("world");
     assert_eq!(response.await.unwrap().unwrap(), "world");
 }
+
+#[tokio::test(start_paused = true)]
+async fn enormous_settings_do_not_panic() {
+    for jitter in [Jitter::None, Jitter::Full, Jitter::Decorrelated] {
+        let layer = RetryLayer::builder()
+            .max_attempts(3)
+            .backoff(Backoff::exponential(MS, Duration::MAX).jitter(jitter))
+            .max_elapsed(Duration::MAX)
+            .max_retry_after(Duration::MAX)
+            .rng_seed(1)
+            .no_budget()
+            .build()
+            .unwrap();
+        let (inner, calls) = flaky(2);
+        assert_eq!(call(&mut layer.layer(inner), "x").await.unwrap(), 3);
+        assert_eq!(calls.count(), 3);
+    }
+}
