@@ -75,9 +75,8 @@
 //!
 //! [`BulkheadHandle`] (`in_flight()`, `available()`, `waiting()`,
 //! `rejected_total()`) and [`KeyedBulkheadHandle`] report occupancy; with the
-//! `health` feature `BulkheadHandle` is a
-//! [`HealthSource`](crate::health::HealthSource) (degraded while no permit is
-//! free). Every rejection emits a `debug` tracing event. With the `metrics`
+//! `health` feature `BulkheadHandle` is a `health::HealthSource` (degraded
+//! while no permit is free). Every rejection emits a `debug` tracing event. With the `metrics`
 //! feature:
 //!
 //! | metric                                   | kind    | labels                                                        |

@@ -50,8 +50,8 @@ impl Predicate for Rejections {
 /// the inner service.
 ///
 /// Recognised (when their features are enabled):
-/// [`BulkheadFull`](crate::bulkhead::error::BulkheadFull) (`bulkhead`) and
-/// [`Elapsed`](crate::timeout::error::Elapsed) (`timeout`).
+/// `bulkhead::error::BulkheadFull` (feature `bulkhead`) and
+/// `timeout::error::Elapsed` (feature `timeout`).
 ///
 /// ```
 /// use palisade_resilience::BoxError;
