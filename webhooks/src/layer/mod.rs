@@ -21,9 +21,9 @@
 //!
 //! | Cause | Status | `code` |
 //! |---|---|---|
-//! | missing signature header, no matching signature | 401 | `missing_header`, `invalid_signature`, `no_signature` |
+//! | no signature header, no matching or usable signature | 401 | `missing_header`, `invalid_signature`, `no_signature` |
 //! | timestamp outside the tolerance | 401 | `timestamp_too_old`, `timestamp_too_new` |
-//! | malformed header or timestamp | 400 | `malformed_header`, `invalid_timestamp` |
+//! | no id or timestamp header, malformed header or timestamp | 400 | `missing_header`, `malformed_header`, `invalid_timestamp` |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | body could not be read | 400 | `body_unreadable` |
 //! | `webhook-id` already received | 409 | `replayed` |

@@ -110,9 +110,9 @@ impl WebhookVerifier {
     /// How long a seen id is remembered (from first sight, longer for a
     /// timestamp in the future, up to twice this), instead of the scheme's
     /// [`tolerance`](Scheme::tolerance). Shorter than the tolerance leaves
-    /// room for replays of old messages; for a scheme without timestamps
-    /// (GitHub) it is how long replays are refused at all. Has an effect only
-    /// with [`replay_protection`](Self::replay_protection), in either order.
+    /// room for replays of old messages; a zero window remembers nothing. Has
+    /// an effect only with [`replay_protection`](Self::replay_protection), in
+    /// either order.
     pub fn replay_window(mut self, window: Duration) -> Self {
         self.replay_window = Some(window);
         if let Some(cache) = &self.replay {
@@ -129,7 +129,7 @@ impl WebhookVerifier {
 
     /// The body size limit in bytes.
     #[must_use]
-    pub fn max_body_limit(&self) -> usize {
+    pub fn body_limit(&self) -> usize {
         self.max_body_bytes
     }
 
