@@ -231,3 +231,60 @@ fn the_service_satisfies_axums_bounds() {
     }
     assert_axum_layer(&layer());
 }
+
+mod garbage_headers {
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any bytes a `HeaderValue` can hold.
+    fn header_value() -> impl Strategy<Value = HeaderValue> {
+        proptest::collection::vec(
+            prop_oneof![Just(b'\t'), 0x20u8..=0x7e, 0x80u8..=0xff],
+            0..80,
+        )
+        .prop_map(|bytes| HeaderValue::from_bytes(&bytes).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the headers hold, the layer answers (never panics) and
+        /// only a valid delivery reaches the inner service.
+        #[test]
+        fn any_header_values_get_an_answer(
+            replace in proptest::collection::vec(
+                (prop::sample::select(vec![
+                    "webhook-id",
+                    "webhook-timestamp",
+                    "webhook-signature",
+                    "content-length",
+                ]), header_value()),
+                1..4,
+            ),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let calls = Arc::new(AtomicUsize::new(0));
+            let counted = Arc::clone(&calls);
+            let service = tower_layer::Layer::layer(
+                &layer().replay_protection(NonZeroUsize::new(4).unwrap()),
+                service_fn(move |_: Request<Full<Bytes>>| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    ok_handler(Request::default())
+                }),
+            );
+            let mut request = delivery("msg_1", b"{}");
+            for (name, value) in &replace {
+                request.headers_mut().insert(*name, value.clone());
+            }
+            let response = runtime.block_on(service.oneshot(request)).unwrap();
+            let status = response.status();
+            prop_assert!(
+                [200, 400, 401, 413].contains(&status.as_u16()),
+                "{status} for {replace:?}"
+            );
+            prop_assert_eq!(calls.load(Ordering::SeqCst) == 1, status == StatusCode::OK);
+        }
+    }
+}
