@@ -23,9 +23,9 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F> {
         Passthrough { #[pin] fut: F },
+        // Boxed so a call without injected latency does not carry a `Sleep`.
         Delayed {
-            #[pin]
-            sleep: Sleep,
+            sleep: Pin<Box<Sleep>>,
             #[pin]
             fut: Option<F>,
             error: Option<BoxError>,
@@ -51,7 +51,7 @@ impl<F> ResponseFuture<F> {
             (None, Some(fut)) => Kind::Passthrough { fut },
             (None, None) => Kind::Failed { error },
             (Some(delay), fut) => Kind::Delayed {
-                sleep: tokio::time::sleep(delay),
+                sleep: Box::pin(tokio::time::sleep(delay)),
                 fut,
                 error,
             },
@@ -71,7 +71,7 @@ where
         match self.project().kind.project() {
             KindProj::Passthrough { fut } => fut.poll(cx).map_err(Into::into),
             KindProj::Delayed { sleep, fut, error } => {
-                ready!(sleep.poll(cx));
+                ready!(sleep.as_mut().poll(cx));
                 match fut.as_pin_mut() {
                     Some(fut) => fut.poll(cx).map_err(Into::into),
                     None => Poll::Ready(Err(take(error))),
