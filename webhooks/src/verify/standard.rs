@@ -40,6 +40,9 @@ impl Family {
     /// header, so a request missing one `webhook-*` header is reported as
     /// missing that header.
     fn detect(headers: &HeaderMap) -> &'static Self {
+        if headers.contains_key(&STANDARD.id.0) {
+            return &STANDARD;
+        }
         let has = |f: &Self| {
             headers.contains_key(&f.id.0)
                 || headers.contains_key(&f.timestamp.0)
