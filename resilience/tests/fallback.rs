@@ -191,3 +191,32 @@ async fn fallback_service_gets_the_request_and_its_readiness_is_honoured() {
         "secondary down too"
     );
 }
+
+#[cfg(feature = "rate-limit")]
+#[tokio::test(start_paused = true)]
+async fn rejection_predicate_answers_a_rate_limit() {
+    use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
+
+    let svc = ServiceBuilder::new()
+        .layer(FallbackLayer::value(|_: BoxError| "slow down".to_owned()).on_rejection())
+        .layer(RateLimitLayer::global(Quota::per_second(1)).unwrap())
+        .service(upstream());
+    assert_eq!(svc.clone().oneshot(1).await.unwrap(), "live 1");
+    assert_eq!(svc.clone().oneshot(3).await.unwrap(), "slow down");
+}
+
+#[cfg(feature = "circuit-breaker")]
+#[tokio::test(start_paused = true)]
+async fn rejection_predicate_answers_an_open_circuit() {
+    use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
+
+    let breaker = CircuitBreakerLayer::builder().build().unwrap();
+    let handle = breaker.handle();
+    let svc = ServiceBuilder::new()
+        .layer(FallbackLayer::value(|_: BoxError| "circuit open".to_owned()).on_rejection())
+        .layer(breaker)
+        .service(upstream());
+    assert_eq!(svc.clone().oneshot(1).await.unwrap(), "live 1");
+    handle.force_open();
+    assert_eq!(svc.clone().oneshot(1).await.unwrap(), "circuit open");
+}

@@ -42,8 +42,9 @@
 //!   every error;
 //! - [`on_rejection`](FallbackLayer::on_rejection) ([`Rejections`]): only
 //!   rejections by this crate's layers, recognised by [`is_rejection`]
-//!   (`BulkheadFull`, `Elapsed`), so a degraded answer replaces "too busy" or
-//!   "too slow" but the inner service's real errors still surface;
+//!   (`CircuitOpen`, `BulkheadFull`, `RateLimited`, `Elapsed`, each with its
+//!   feature), so a degraded answer replaces "circuit open", "too busy", "too
+//!   many calls" or "too slow", while the inner service's own errors surface;
 //! - [`on`](FallbackLayer::on): any `Fn(&BoxError) -> bool`.
 //!
 //! Place the fallback *outside* the layers whose rejections it answers

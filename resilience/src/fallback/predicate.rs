@@ -50,8 +50,11 @@ impl Predicate for Rejections {
 /// the inner service.
 ///
 /// Recognised (when their features are enabled):
-/// `bulkhead::error::BulkheadFull` (feature `bulkhead`) and
-/// `timeout::error::Elapsed` (feature `timeout`).
+/// `circuit_breaker::error::CircuitOpen` (feature `circuit-breaker`),
+/// `bulkhead::error::BulkheadFull` (`bulkhead`),
+/// `rate_limit::error::RateLimited` (`rate-limit`) and
+/// `timeout::error::Elapsed` (`timeout`). A rate limiter's
+/// `BackendUnavailable` is not a rejection: it reports a broken dependency.
 ///
 /// ```
 /// use palisade_resilience::BoxError;
@@ -80,12 +83,19 @@ pub fn is_rejection(error: &(dyn Error + 'static)) -> bool {
     false
 }
 
-// One line per rejection type; the circuit breaker's `CircuitOpen` and the rate
-// limiter's `RateLimited` join here behind their features.
-#[allow(unused_variables)] // with neither feature on, nothing is recognised
+// One check per rejection type, each behind its feature.
+#[allow(unused_variables)] // with none of the features on, nothing is recognised
 fn is_own_rejection(error: &(dyn Error + 'static)) -> bool {
+    #[cfg(feature = "circuit-breaker")]
+    if error.is::<crate::circuit_breaker::error::CircuitOpen>() {
+        return true;
+    }
     #[cfg(feature = "bulkhead")]
     if error.is::<crate::bulkhead::error::BulkheadFull>() {
+        return true;
+    }
+    #[cfg(feature = "rate-limit")]
+    if error.is::<crate::rate_limit::error::RateLimited>() {
         return true;
     }
     #[cfg(feature = "timeout")]
