@@ -1,0 +1,23 @@
+//! Integration tests of the circuit breaker.
+#![cfg(feature = "circuit-breaker")]
+#![allow(missing_docs)]
+
+#[path = "circuit_breaker/support.rs"]
+mod support;
+
+#[path = "circuit_breaker/concurrency.rs"]
+mod concurrency;
+#[path = "circuit_breaker/config.rs"]
+mod config;
+#[path = "circuit_breaker/half_open.rs"]
+mod half_open;
+#[path = "circuit_breaker/http.rs"]
+mod http;
+#[path = "circuit_breaker/keyed.rs"]
+mod keyed;
+#[path = "circuit_breaker/observe.rs"]
+mod observe;
+#[path = "circuit_breaker/states.rs"]
+mod states;
+#[path = "circuit_breaker/windows.rs"]
+mod windows;
