@@ -64,13 +64,13 @@ async fn next_call_waits_and_proceeds_when_a_permit_is_released() {
     advance(Duration::from_secs(5)).await;
     send_first.send_response("one");
     assert!(matches!(poll_once(&mut first), Poll::Ready(Ok("one"))));
-    drop(first);
-
-    // The permit went to the waiter: it is called now.
+    // The permit is released on completion, even though `first` is still
+    // alive, and goes straight to the waiter: it is called now.
     assert!(poll_once(&mut second).is_pending());
     let (req, send_second) = handle.next_request().await.unwrap();
     assert_eq!(req, "second");
     assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (1, 0));
+    drop(first);
     send_second.send_response("two");
     assert_eq!(second.await.unwrap(), "two");
     assert_eq!(bulkhead.available(), 1);
@@ -191,6 +191,22 @@ async fn dropping_response_futures_releases_permits_and_queue_places() {
     assert_eq!(third.await.unwrap(), "three");
     // The dropped queued call never reached the inner service.
     assert!(handle.poll_request().is_pending());
+}
+
+#[tokio::test(start_paused = true)]
+async fn permit_is_released_on_completion_before_the_future_is_dropped() {
+    let layer = BulkheadLayer::new(1).unwrap();
+    let bulkhead = layer.handle();
+    let (mut svc, mut handle) = mock::spawn_layer::<&str, &str, _>(layer);
+
+    assert!(svc.poll_ready().is_ready());
+    let mut first = Box::pin(svc.call("first"));
+    let (_, send) = handle.next_request().await.unwrap();
+    assert_eq!(bulkhead.available(), 0);
+    send.send_response("one");
+    assert!(matches!(poll_once(&mut first), Poll::Ready(Ok("one"))));
+    assert_eq!(bulkhead.available(), 1);
+    drop(first);
 }
 
 #[tokio::test(start_paused = true)]

@@ -66,6 +66,7 @@ pin_project! {
         Rejected {
             error: Option<BulkheadFull>,
         },
+        Done,
     }
 }
 
@@ -117,7 +118,15 @@ where
         loop {
             match state.as_mut().project() {
                 StateProj::Running { fut, .. } => {
-                    return fut.poll(cx).map_err(Into::into);
+                    let output = ready!(fut.poll(cx));
+                    // Free the permit now, not when the caller drops the future.
+                    state.set(State::Done);
+                    return Poll::Ready(output.map_err(Into::into));
+                }
+                StateProj::Done => {
+                    return Poll::Ready(Err(
+                        "bulkhead response future polled after completion".into()
+                    ));
                 }
                 StateProj::Rejected { error } => {
                     return Poll::Ready(Err(match error.take() {
@@ -191,6 +200,7 @@ where
             State::Running { .. } => "running",
             State::Queued { .. } => "queued",
             State::Rejected { .. } => "rejected",
+            State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
