@@ -14,9 +14,14 @@ pub(crate) fn required<'h>(
     display: &'static str,
 ) -> Result<&'h HeaderValue, VerifyError> {
     match headers.get(name) {
-        Some(v) if !v.as_bytes().trim_ascii().is_empty() => Ok(v),
+        Some(v) if !is_blank(v) => Ok(v),
         _ => Err(VerifyError::MissingHeader(display)),
     }
+}
+
+/// Whether a header value is empty or only whitespace (treated as absent).
+pub(crate) fn is_blank(value: &HeaderValue) -> bool {
+    value.as_bytes().trim_ascii().is_empty()
 }
 
 /// The value as visible ASCII text, or `MalformedHeader`.

@@ -38,20 +38,22 @@ static SVIX: Family = Family {
 impl Family {
     /// `webhook-*` unless the request carries none of them and some `svix-*`
     /// header, so a request missing one `webhook-*` header is reported as
-    /// missing that header.
-    fn detect(headers: &HeaderMap) -> &'static Self {
-        if headers.contains_key(&STANDARD.id.0) {
-            return &STANDARD;
+    /// missing that header. Returns the family and its id header, if any.
+    fn detect(headers: &HeaderMap) -> (&'static Self, Option<&HeaderValue>) {
+        // The common case costs one lookup.
+        if let Some(id) = headers.get(&STANDARD.id.0) {
+            return (&STANDARD, Some(id));
         }
-        let has = |f: &Self| {
-            headers.contains_key(&f.id.0)
-                || headers.contains_key(&f.timestamp.0)
-                || headers.contains_key(&f.signature.0)
-        };
-        if !has(&STANDARD) && has(&SVIX) {
-            &SVIX
+        let has =
+            |f: &Self| headers.contains_key(&f.timestamp.0) || headers.contains_key(&f.signature.0);
+        if has(&STANDARD) {
+            (&STANDARD, None)
+        } else if let Some(id) = headers.get(&SVIX.id.0) {
+            (&SVIX, Some(id))
+        } else if has(&SVIX) {
+            (&SVIX, None)
         } else {
-            &STANDARD
+            (&STANDARD, None)
         }
     }
 }
@@ -215,10 +217,15 @@ impl StandardWebhooks {
 
 impl Scheme for StandardWebhooks {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, VerifyError> {
-        let family = Family::detect(headers);
-        let id = parse::required(headers, &family.id.0, family.id.1)?;
+        let (family, id) = Family::detect(headers);
+        let id = id
+            .filter(|v| !parse::is_blank(v))
+            .ok_or(VerifyError::MissingHeader(family.id.1))?;
         let ts = parse::required(headers, &family.timestamp.0, family.timestamp.1)?;
-        parse::required(headers, &family.signature.0, family.signature.1)?;
+        let signatures = headers.get_all(&family.signature.0);
+        if signatures.iter().all(parse::is_blank) {
+            return Err(VerifyError::MissingHeader(family.signature.1));
+        }
 
         let id = parse::text(id, family.id.1)?;
         let ts_text = ts.as_bytes();
@@ -231,7 +238,7 @@ impl Scheme for StandardWebhooks {
         )?;
 
         let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text, b".", body];
-        self.check_signatures(&headers.get_all(&family.signature.0), &parts)?;
+        self.check_signatures(&signatures, &parts)?;
         Ok(Verified {
             id: Some(id.to_owned()),
             timestamp: Some(timestamp),
