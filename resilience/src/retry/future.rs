@@ -33,7 +33,9 @@ pin_project! {
         attempt: u32,
         // When the first attempt was sent; only known with `max_elapsed`.
         started: Option<Instant>,
-        // The previous delay, for decorrelated jitter.
+        // The previous delay, for decorrelated jitter; zero until the first
+        // retry (`base` is never zero) so that creating the future reads
+        // nothing from the shared state.
         prev: Duration,
     }
 }
@@ -45,9 +47,10 @@ pin_project! {
             #[pin]
             future: F,
         },
+        // Boxed: a timer entry is large and only needed once a retry is
+        // scheduled, so the call that needs no retry keeps a small future.
         Sleeping {
-            #[pin]
-            sleep: Sleep,
+            sleep: Pin<Box<Sleep>>,
         },
         Ready,
     }
@@ -64,7 +67,6 @@ where
         shared: Arc<Shared<P>>,
         started: Option<Instant>,
     ) -> Self {
-        let prev = shared.settings.backoff.base();
         Self {
             state: State::Calling { future },
             inner,
@@ -72,7 +74,7 @@ where
             shared,
             attempt: 1,
             started,
-            prev,
+            prev: Duration::ZERO,
         }
     }
 
@@ -98,8 +100,17 @@ where
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
                     let result = ready!(future.poll(cx));
+                    let shared = &**this.shared;
+                    if !shared.predicate.should_retry(&result) {
+                        if let Some(budget) = &shared.budget
+                            && shared.predicate.is_success(&result)
+                        {
+                            budget.deposit();
+                        }
+                        return Poll::Ready(result.map_err(Into::into));
+                    }
                     let delay = plan(
-                        this.shared,
+                        shared,
                         &result,
                         *this.attempt,
                         this.request.is_some(),
@@ -108,13 +119,13 @@ where
                     );
                     match delay {
                         Some(delay) => this.state.set(State::Sleeping {
-                            sleep: sleep(delay),
+                            sleep: Box::pin(sleep(delay)),
                         }),
                         None => return Poll::Ready(result.map_err(Into::into)),
                     }
                 }
                 StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
+                    ready!(sleep.as_mut().poll(cx));
                     this.state.set(State::Ready);
                 }
                 StateProj::Ready => {
@@ -139,9 +150,11 @@ where
     }
 }
 
-/// Decides what follows an attempt: `Some(delay)` to retry after `delay`,
-/// `None` to return the result. Everything but the predicate (and the budget
-/// deposit on success) is off the path of a call that needs no retry.
+/// Decides what follows an attempt the predicate wants retried:
+/// `Some(delay)` to retry after `delay`, `None` to return the result. Kept
+/// out of line so the path of a call that needs no retry stays small.
+#[cold]
+#[inline(never)]
 fn plan<P, Res, E>(
     shared: &Shared<P>,
     result: &Result<Res, E>,
@@ -153,14 +166,6 @@ fn plan<P, Res, E>(
 where
     P: Predicate<Res, E>,
 {
-    if !shared.predicate.should_retry(result) {
-        if let Some(budget) = &shared.budget
-            && shared.predicate.is_success(result)
-        {
-            budget.deposit();
-        }
-        return None;
-    }
     let settings = &shared.settings;
     if !can_retry || attempt >= settings.max_attempts {
         tracing::debug!(
@@ -180,7 +185,12 @@ where
             return None;
         }
         Some(asked) => asked,
-        None => settings.backoff.next_delay(attempt, prev, &shared.rng),
+        None => {
+            if prev.is_zero() {
+                *prev = settings.backoff.base();
+            }
+            settings.backoff.next_delay(attempt, prev, &shared.rng)
+        }
     };
     if let (Some(limit), Some(started)) = (settings.max_elapsed, started)
         && ends_too_late(started, limit, delay)

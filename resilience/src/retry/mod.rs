@@ -31,9 +31,10 @@
 //! no retry takes no lock, allocates nothing and reads no clock (unless
 //! `max_elapsed` is set, which needs the start time).
 //!
-//! With the `http` feature, [`RetryLayer::http`] builds a preset for HTTP
+//! With the `http` feature, `RetryLayer::http()` builds a preset for HTTP
 //! clients: idempotent methods only, 429/502/503/504 and transport errors,
-//! `Retry-After`, and request bodies buffered up to a limit (see [`http`]).
+//! `Retry-After`, and request bodies buffered up to a limit (see the `http`
+//! module).
 //!
 //! # Example
 //!
