@@ -1,6 +1,9 @@
 //! Integration tests of the circuit breaker.
-#![cfg(feature = "circuit-breaker")]
+// `allow` first: a false crate-level `cfg` strips the attributes after it.
 #![allow(missing_docs)]
+// Test helpers outside `#[test]` functions unwrap too; a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+#![cfg(feature = "circuit-breaker")]
 
 #[path = "circuit_breaker/support.rs"]
 mod support;

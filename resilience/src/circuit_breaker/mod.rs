@@ -37,7 +37,7 @@
 //! use tower::{service_fn, Layer, Service, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), palisade_resilience::BoxError> {
 //! let layer = CircuitBreakerLayer::builder()
 //!     .name("payments")
 //!     .sliding_window(SlidingWindow::count(10))
@@ -110,7 +110,7 @@
 //! use tower::{service_fn, Layer, Service, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), palisade_resilience::BoxError> {
 //! let layer = CircuitBreakerLayer::builder()
 //!     .name("upstreams")
 //!     .build_keyed(|host: &&'static str| host.to_string(), 1_000)?;

@@ -306,7 +306,10 @@ impl Breaker {
                     let elapsed = now.saturating_duration_since(self.base);
                     let deadline = deadline_of(word);
                     if elapsed < deadline {
-                        return self.reject(State::Open, Some(deadline - elapsed));
+                        // The deadline was rounded up to a millisecond; never
+                        // report more than the wait itself.
+                        let remaining = (deadline - elapsed).min(self.wait(trips_of(word)));
+                        return self.reject(State::Open, Some(remaining));
                     }
                     self.transition(word, State::HalfOpen, Some(now));
                 }
@@ -473,18 +476,22 @@ impl Breaker {
         }
     }
 
-    /// The wait for the `trips`-th consecutive opening, as a deadline in ms
-    /// since the breaker was built (rounded up, so never early).
-    fn deadline_ms(&self, now: Instant, trips: u64) -> u64 {
+    /// The wait of the `trips`-th consecutive opening.
+    fn wait(&self, trips: u64) -> Duration {
         let s = &self.settings;
         let exponent = i32::try_from(trips.saturating_sub(1)).unwrap_or(i32::MAX);
         let grown = s.wait.as_secs_f64() * s.multiplier.powi(exponent);
-        let wait = Duration::try_from_secs_f64(grown)
+        Duration::try_from_secs_f64(grown)
             .unwrap_or(s.max_wait)
-            .min(s.max_wait);
+            .min(s.max_wait)
+    }
+
+    /// The wait for the `trips`-th consecutive opening, as a deadline in ms
+    /// since the breaker was built (rounded up, so never early).
+    fn deadline_ms(&self, now: Instant, trips: u64) -> u64 {
         let deadline = now
             .saturating_duration_since(self.base)
-            .saturating_add(wait);
+            .saturating_add(self.wait(trips));
         let nanos = deadline.as_nanos().div_ceil(1_000_000);
         u64::try_from(nanos)
             .unwrap_or(MAX_DEADLINE_MS)

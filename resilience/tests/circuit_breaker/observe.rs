@@ -75,7 +75,10 @@ impl Visit for Fields {
 
 /// Keeps the fields of every event of the breaker's target.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(tracing::Level, Vec<(String, String)>)>>>);
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+/// An event's level and its fields, formatted.
+type Captured = (tracing::Level, Vec<(String, String)>);
 
 impl Subscriber for Capture {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
