@@ -27,9 +27,14 @@
 //! `tokio::time`, so tests can pause time.
 //!
 //! Randomness is injectable: [`RetryLayerBuilder::rng_seed`] makes the
-//! schedule reproducible and [`Backoff::delays`] shows it. A call that needs
-//! no retry takes no lock, allocates nothing and reads no clock (unless
-//! `max_elapsed` is set, which needs the start time).
+//! schedule reproducible and [`Backoff::delays`] shows it.
+//!
+//! A call that needs no retry takes no lock, allocates nothing and reads no
+//! clock (unless `max_elapsed` is set, which needs the start time): on top of
+//! the inner call it costs a copy of the request, a clone of the inner
+//! service, one reference count on the layer's shared state and, with a
+//! budget, one atomic addition. The generator is locked, the timer allocated
+//! and the budget locked only when a retry is being scheduled.
 //!
 //! With the `http` feature, `RetryLayer::http()` builds a preset for HTTP
 //! clients: idempotent methods only, 429/502/503/504 and transport errors,
