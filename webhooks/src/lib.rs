@@ -5,7 +5,7 @@
 //! - [`sign`]: secrets, keys and the [`Signer`] for senders.
 //! - [`verify`]: the [`Scheme`] trait, [`StandardWebhooks`], [`Stripe`],
 //!   [`GitHub`], [`VerifyError`] and the [`Clock`].
-//! - [`layer`]: the receiver middleware.
+//! - [`layer`]: the receiver middleware, [`VerifyWebhookLayer`].
 
 pub mod layer;
 pub mod sign;
@@ -14,6 +14,7 @@ pub mod verify;
 #[cfg(feature = "axum")]
 pub mod extract;
 
+pub use layer::VerifyWebhookLayer;
 pub use sign::{Secret, SignedHeaders, Signer};
 pub use verify::{
     Clock, GitHub, Scheme, StandardWebhooks, Stripe, SystemClock, Verified, VerifyError,
