@@ -19,6 +19,11 @@ impl CircuitBreakerHandle {
         Self { breaker }
     }
 
+    #[cfg(test)]
+    pub(crate) fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
+    }
+
     /// The breaker's name.
     #[must_use]
     pub fn name(&self) -> &str {

@@ -513,6 +513,73 @@ mod tests {
         assert_eq!(trips_of(encode(State::Open, 0, 1_000, 0)), MAX_TRIPS);
     }
 
+    fn half_open_breaker(permitted: u32) -> Arc<Breaker> {
+        let layer = crate::circuit_breaker::CircuitBreakerLayer::builder()
+            .permitted_calls_in_half_open(permitted)
+            .build()
+            .unwrap();
+        let breaker = Arc::clone(layer.handle().breaker());
+        let closed = breaker.state.load(Ordering::Acquire);
+        assert!(breaker.transition(closed, State::HalfOpen, None));
+        breaker
+    }
+
+    /// Threads race for probes: exactly the permitted number get one, and
+    /// the last of them to finish judges.
+    #[test]
+    fn exactly_the_permitted_probes_pass_under_contention() {
+        for _ in 0..50 {
+            let breaker = half_open_breaker(5);
+            let tickets: Vec<Ticket> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..4)
+                    .map(|_| {
+                        let breaker = &breaker;
+                        scope.spawn(move || {
+                            (0..10)
+                                .filter_map(|_| match breaker.admit() {
+                                    Admission::Probe(ticket) => Some(ticket),
+                                    _ => None,
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().unwrap())
+                    .collect()
+            });
+            assert_eq!(tickets.len(), 5);
+            assert_eq!(breaker.rejected(), 35);
+            assert_eq!(breaker.state(), State::HalfOpen);
+            std::thread::scope(|scope| {
+                for ticket in tickets {
+                    scope.spawn(move || ticket.finish(false));
+                }
+            });
+            assert_eq!(breaker.state(), State::Closed);
+        }
+    }
+
+    #[test]
+    fn a_probe_of_an_earlier_half_open_period_does_not_count() {
+        let breaker = half_open_breaker(1);
+        let Admission::Probe(stale) = breaker.admit() else {
+            panic!("expected a probe")
+        };
+        // Forced open and back to HalfOpen: a new period with its own permit.
+        breaker.force(State::ForcedOpen);
+        let forced = breaker.state.load(Ordering::Acquire);
+        assert!(breaker.transition(forced, State::HalfOpen, None));
+        stale.finish(true);
+        assert_eq!(breaker.state(), State::HalfOpen);
+        let Admission::Probe(fresh) = breaker.admit() else {
+            panic!("the new period's permit is free")
+        };
+        fresh.finish(false);
+        assert_eq!(breaker.state(), State::Closed);
+    }
+
     #[test]
     fn generations_compare_across_the_wrap() {
         assert!(older(1, 2));

@@ -205,13 +205,14 @@ struct Snapshot {
 
 impl Snapshot {
     /// Writes `value` as the snapshot of `epoch` unless a newer epoch is
-    /// already stored or another writer holds the slot. Overwriting the same
-    /// epoch is allowed (a reset does it).
-    fn write(&self, epoch: u64, value: Tally) -> bool {
+    /// already stored or another writer holds the slot. Only a reset
+    /// (`overwrite`) replaces a snapshot of the same epoch, so a slow head
+    /// advance cannot undo a reset.
+    fn write(&self, epoch: u64, value: Tally, overwrite: bool) -> bool {
         let tag = epoch + 1;
         let mut current = self.tag.load(Ordering::Relaxed);
         loop {
-            if current & BUSY != 0 || current > tag {
+            if current & BUSY != 0 || current > tag || (current == tag && !overwrite) {
                 return false;
             }
             match self.tag.compare_exchange_weak(
@@ -273,7 +274,7 @@ impl TimeWindow {
         let bucket_nanos = bucket_nanos(duration, buckets).unwrap_or(1);
         let snapshots: Box<[Snapshot]> = (0..=buckets).map(|_| Snapshot::default()).collect();
         if let Some(first) = snapshots.first() {
-            first.write(0, Tally::default());
+            first.write(0, Tally::default(), false);
         }
         Self {
             base,
@@ -330,7 +331,7 @@ impl TimeWindow {
                     let first = (head + 1).max(epoch.saturating_sub(ring - 1));
                     for e in first..=epoch {
                         if let Some(slot) = self.slot(e) {
-                            slot.write(e, value);
+                            slot.write(e, value, false);
                         }
                     }
                     return;
@@ -389,20 +390,24 @@ impl TimeWindow {
     }
 
     pub(crate) fn reset(&self, now: Instant) {
-        let epoch = self.epoch(now);
-        if epoch > self.head.load(Ordering::Acquire) {
-            self.advance(epoch);
-        }
-        let value = self.cumulative();
-        if let Some(slot) = self.slot(epoch) {
-            for _ in 0..1_000 {
-                if slot.write(epoch, value) {
-                    break;
-                }
-                std::hint::spin_loop();
+        let mut epoch = self.epoch(now);
+        // The write fails only while another thread writes the same slot or
+        // has moved the head past `epoch`; retry at the head.
+        for _ in 0..1_000 {
+            if epoch > self.head.load(Ordering::Acquire) {
+                self.advance(epoch);
             }
+            epoch = epoch.max(self.head.load(Ordering::Acquire));
+            let value = self.cumulative();
+            if self
+                .slot(epoch)
+                .is_some_and(|slot| slot.write(epoch, value, true))
+            {
+                self.floor.fetch_max(epoch, Ordering::AcqRel);
+                return;
+            }
+            std::hint::spin_loop();
         }
-        self.floor.fetch_max(epoch, Ordering::AcqRel);
     }
 }
 
@@ -492,6 +497,79 @@ mod tests {
                 prop_assert_eq!(window.totals(now), naive(&live));
             }
         }
+    }
+
+    /// Threads record across many bucket boundaries at once; no call is lost
+    /// or counted twice: a window that starts after the first phase holds
+    /// exactly the second phase's calls.
+    #[test]
+    fn time_window_counts_stay_exact_while_threads_move_the_head() {
+        const THREADS: u64 = 4;
+        const CALLS: u64 = 5_000;
+        let base = Instant::now();
+        // 1000 buckets of 1 ms.
+        let window = TimeWindow::new(Duration::from_secs(1), 1_000, base);
+        let phase = |start_ms: u64| {
+            std::thread::scope(|scope| {
+                for thread in 0..THREADS {
+                    let window = &window;
+                    scope.spawn(move || {
+                        for i in 0..CALLS {
+                            // Each thread walks 500 ms in its own order of steps.
+                            let micros = (i * 100 + thread * 37) % 500_000;
+                            let now = base + Duration::from_micros(start_ms * 1_000 + micros);
+                            let sample = Sample {
+                                failure: i % 2 == 0,
+                                slow: i % 5 == 0,
+                            };
+                            window.record(sample, now);
+                        }
+                    });
+                }
+            });
+        };
+        phase(0);
+        let all = Tally {
+            calls: THREADS * CALLS,
+            failures: THREADS * CALLS / 2,
+            slow: THREADS * CALLS / 5,
+        };
+        assert_eq!(window.totals(base + Duration::from_millis(500)), all);
+        phase(2_000);
+        // 2,500 ms: the window covers 1,501..=2,500 ms, only the second phase.
+        assert_eq!(window.totals(base + Duration::from_millis(2_500)), all);
+        assert_eq!(
+            window.totals(base + Duration::from_millis(3_500)),
+            Tally::default()
+        );
+    }
+
+    /// Many threads race over the slots of a small count window; the totals
+    /// end up exactly the sum of the slots.
+    #[test]
+    fn count_window_totals_stay_exact_under_contention() {
+        let window = CountWindow::new(7);
+        std::thread::scope(|scope| {
+            for thread in 0..4u8 {
+                let window = &window;
+                scope.spawn(move || {
+                    for i in 0..20_000u32 {
+                        window.record(sample((thread + (i % 4) as u8) % 4));
+                    }
+                });
+            }
+        });
+        let mut expected = Tally::default();
+        for slot in &*window.slots {
+            let (c, f, s) = code_delta(slot.load(Ordering::Relaxed));
+            expected.calls += c as u64;
+            expected.failures += f as u64;
+            expected.slow += s as u64;
+        }
+        assert_eq!(expected.calls, 7);
+        assert_eq!(window.totals(), expected);
+        window.reset();
+        assert_eq!(window.totals(), Tally::default());
     }
 
     #[test]
