@@ -37,6 +37,8 @@ pub(crate) struct Queued<S, Req> {
     waiter: Option<WaiterGuard>,
 }
 
+type StateOf<S, Req> = State<<S as Service<Req>>::Future, Box<Queued<S, Req>>>;
+
 pin_project! {
     /// Resolves to the inner response; holds the bulkhead permit until it
     /// completes or is dropped.
@@ -48,7 +50,7 @@ pin_project! {
         S: Service<Req>,
     {
         #[pin]
-        state: State<S::Future, Box<Queued<S, Req>>>,
+        state: StateOf<S, Req>,
     }
 }
 
@@ -58,15 +60,17 @@ pin_project! {
         Running {
             #[pin]
             fut: F,
-            permit: Permit,
+            permit: Option<Permit>,
         },
         Queued {
             queued: Q,
         },
+        // Boxed up front (it is returned boxed anyway): a `BulkheadFull` here
+        // would lend its `Duration` niche to the discriminant, and writing that
+        // 4-byte niche then moving the future stalls the common path.
         Rejected {
-            error: Option<BulkheadFull>,
+            error: Option<BoxError>,
         },
-        Done,
     }
 }
 
@@ -76,7 +80,10 @@ where
 {
     pub(crate) fn running(fut: S::Future, permit: Permit) -> Self {
         Self {
-            state: State::Running { fut, permit },
+            state: State::Running {
+                fut,
+                permit: Some(permit),
+            },
         }
     }
 
@@ -101,7 +108,9 @@ where
 
     pub(crate) fn rejected(error: BulkheadFull) -> Self {
         Self {
-            state: State::Rejected { error: Some(error) },
+            state: State::Rejected {
+                error: Some(error.into()),
+            },
         }
     }
 }
@@ -115,35 +124,52 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Running { fut, .. } => {
-                    let output = ready!(fut.poll(cx));
-                    // Free the permit now, not when the caller drops the future.
-                    state.set(State::Done);
-                    return Poll::Ready(output.map_err(Into::into));
-                }
-                StateProj::Done => {
-                    return Poll::Ready(Err(
-                        "bulkhead response future polled after completion".into()
-                    ));
-                }
-                StateProj::Rejected { error } => {
-                    return Poll::Ready(Err(match error.take() {
-                        Some(error) => error.into(),
-                        None => "bulkhead response future polled after completion".into(),
-                    }));
-                }
-                StateProj::Queued { queued } => {
-                    let (fut, permit) = match ready!(poll_queued(queued, cx)) {
-                        Ok(running) => running,
-                        Err(error) => {
-                            state.set(State::Rejected { error: None });
-                            return Poll::Ready(Err(error));
-                        }
-                    };
-                    state.set(State::Running { fut, permit });
-                }
+        // The common case first and small enough to inline; waiting and
+        // rejection live out of line.
+        if let StateProj::Running { fut, permit } = state.as_mut().project() {
+            let output = ready!(fut.poll(cx));
+            // Free the permit now, not when the caller drops the future.
+            *permit = None;
+            return Poll::Ready(output.map_err(Into::into));
+        }
+        poll_slow(state, cx)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn poll_slow<S, Req>(
+    mut state: Pin<&mut StateOf<S, Req>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<S::Response, BoxError>>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+{
+    loop {
+        match state.as_mut().project() {
+            StateProj::Running { fut, permit } => {
+                let output = ready!(fut.poll(cx));
+                *permit = None;
+                return Poll::Ready(output.map_err(Into::into));
+            }
+            StateProj::Rejected { error } => {
+                return Poll::Ready(Err(error.take().unwrap_or_else(|| {
+                    "bulkhead response future polled after completion".into()
+                })));
+            }
+            StateProj::Queued { queued } => {
+                let (fut, permit) = match ready!(poll_queued(queued, cx)) {
+                    Ok(running) => running,
+                    Err(error) => {
+                        state.set(State::Rejected { error: None });
+                        return Poll::Ready(Err(error));
+                    }
+                };
+                state.set(State::Running {
+                    fut,
+                    permit: Some(permit),
+                });
             }
         }
     }
@@ -200,7 +226,6 @@ where
             State::Running { .. } => "running",
             State::Queued { .. } => "queued",
             State::Rejected { .. } => "rejected",
-            State::Done => "done",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

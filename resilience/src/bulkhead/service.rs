@@ -76,9 +76,19 @@ pub(crate) fn start<S, Req>(shared: &Arc<Shared>, inner: &mut S, req: Req) -> Re
 where
     S: Service<Req> + Clone,
 {
-    if let Some(permit) = shared.try_acquire() {
-        return ResponseFuture::running(inner.call(req), permit);
+    match shared.try_acquire() {
+        Some(permit) => ResponseFuture::running(inner.call(req), permit),
+        None => contended(shared, inner, req),
     }
+}
+
+/// The slow path, kept out of line so the common one stays small.
+#[cold]
+#[inline(never)]
+fn contended<S, Req>(shared: &Arc<Shared>, inner: &S, req: Req) -> ResponseFuture<S, Req>
+where
+    S: Service<Req> + Clone,
+{
     match shared.enqueue() {
         // `inner` stays ready for the next call; the queued call gets a fresh
         // clone and waits for its readiness once it holds a permit.

@@ -59,6 +59,7 @@ impl Shared {
 
     /// A permit if one is free right now. Tokio's semaphore is fair: while
     /// calls are queued, released permits go to them and this fails.
+    #[inline]
     pub(crate) fn try_acquire(&self) -> Option<Permit> {
         let permit = self.semaphore.clone().try_acquire_owned().ok()?;
         Some(Permit::new(permit, &self.stats))
@@ -124,6 +125,7 @@ pub(crate) struct Permit {
 }
 
 impl Permit {
+    #[inline]
     pub(crate) fn new(permit: OwnedSemaphorePermit, _stats: &Stats) -> Self {
         #[cfg(feature = "metrics")]
         _stats.in_flight_gauge.increment(1);

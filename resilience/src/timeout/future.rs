@@ -21,7 +21,9 @@ pin_project! {
         response: F,
         #[pin]
         sleep: Sleep,
-        timeout: Duration,
+        // Nanoseconds rather than a `Duration`: measurably cheaper to move
+        // (as fast as tower's future, where a `Duration` here was not).
+        timeout_nanos: u64,
         name: Option<Arc<str>>,
     }
 }
@@ -31,7 +33,7 @@ impl<F> ResponseFuture<F> {
         Self {
             response,
             sleep: tokio::time::sleep(timeout),
-            timeout,
+            timeout_nanos: u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX),
             name,
         }
     }
@@ -55,11 +57,12 @@ where
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
                 let name = this.name.as_deref().unwrap_or(super::DEFAULT_NAME);
-                tracing::debug!(name, timeout = ?this.timeout, "call timed out");
+                let timeout = Duration::from_nanos(*this.timeout_nanos);
+                tracing::debug!(name, ?timeout, "call timed out");
                 #[cfg(feature = "metrics")]
                 metrics::counter!("palisade_timeout_elapsed_total", "name" => name.to_owned())
                     .increment(1);
-                Poll::Ready(Err(Elapsed::new(*this.timeout).into()))
+                Poll::Ready(Err(Elapsed::new(timeout).into()))
             }
         }
     }
