@@ -4,7 +4,7 @@
 //! [`Signer`] that turns `(id, timestamp, body)` into the `webhook-id`,
 //! `webhook-timestamp` and `webhook-signature` headers of
 //! [Standard Webhooks](https://www.standardwebhooks.com/). With the `ed25519`
-//! feature a [`SigningKey`] adds asymmetric `v1a` signatures.
+//! feature a `SigningKey` adds asymmetric `v1a` signatures.
 //!
 //! ```
 //! use palisade_webhooks::sign::{Secret, Signer};

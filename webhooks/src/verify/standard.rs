@@ -67,7 +67,7 @@ impl Family {
 /// space-separated `v1,<base64>` entry is the HMAC-SHA256 of
 /// `{id}.{timestamp}.{body}` under any configured secret (several secrets let a
 /// receiver overlap a rotation). With the `ed25519` feature, `v1a,<base64>`
-/// entries are checked against configured [`PublicKey`]s. Unknown versions are
+/// entries are checked against configured `PublicKey`s. Unknown versions are
 /// ignored. Signatures are compared as decoded bytes, in constant time.
 ///
 /// ```
