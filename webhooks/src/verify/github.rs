@@ -98,3 +98,48 @@ impl fmt::Debug for GitHub {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-hub-signature-256",
+            http::HeaderValue::from_bytes(value).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn answers_say_what_is_wrong() {
+        let github = GitHub::new("It's a Secret to Everybody");
+        let err = github.verify(&HeaderMap::new(), b"", 0).unwrap_err();
+        assert_eq!(err, VerifyError::MissingHeader("x-hub-signature-256"));
+        assert_eq!(err.status(), 401);
+        let err = github.verify(&with(b"sha1=abcd"), b"", 0).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.status().as_u16()),
+            ("malformed_header", 400)
+        );
+        let err = github.verify(&with(b"sha256=zz\xff"), b"", 0).unwrap_err();
+        assert_eq!(err, VerifyError::InvalidSignature);
+    }
+
+    #[test]
+    fn a_second_secret_is_accepted_while_changing_secrets() {
+        let old = GitHub::new("old");
+        let both = GitHub::new("new").add_secret("old");
+        let header = old.sign(b"Hello, World!");
+        assert!(
+            both.verify(&with(header.as_bytes()), b"Hello, World!", 0)
+                .is_ok()
+        );
+        assert!(
+            GitHub::new("new")
+                .verify(&with(header.as_bytes()), b"Hello, World!", 0)
+                .is_err()
+        );
+    }
+}

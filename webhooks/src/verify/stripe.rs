@@ -139,3 +139,54 @@ impl fmt::Debug for Stripe {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("stripe-signature", value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn header_problems_have_their_own_kinds() {
+        let stripe = Stripe::new("whsec_test_secret");
+        let kind = |v: &str| stripe.verify(&with(v), BODY, 1_700_000_000).unwrap_err();
+        assert_eq!(kind("v1,t=1").kind(), "malformed_header");
+        assert_eq!(kind("v1=abcd").kind(), "malformed_header");
+        assert_eq!(kind("t=soon,v1=abcd").kind(), "invalid_timestamp");
+        assert_eq!(kind("t=1700000000,v0=abcd"), VerifyError::NoSignature);
+        assert_eq!(kind(" ").kind(), "missing_header");
+        assert_eq!(
+            stripe.verify(&HeaderMap::new(), BODY, 0),
+            Err(VerifyError::MissingHeader("stripe-signature"))
+        );
+    }
+
+    #[test]
+    fn rolling_secrets_sign_and_verify_with_each() {
+        let old = Stripe::new("whsec_old");
+        let both = Stripe::new("whsec_new").add_secret("whsec_old");
+        let header = both.sign(1_700_000_000, BODY);
+        assert_eq!(header.matches(",v1=").count(), 2);
+        assert!(old.verify(&with(&header), BODY, 1_700_000_000).is_ok());
+        let from_old = old.sign(1_700_000_000, BODY);
+        assert!(both.verify(&with(&from_old), BODY, 1_700_000_000).is_ok());
+    }
+
+    #[test]
+    fn only_age_is_limited() {
+        let stripe = Stripe::new("whsec_test_secret").tolerance(Duration::from_secs(60));
+        let header = stripe.sign(1_700_000_000, BODY);
+        assert!(stripe.verify(&with(&header), BODY, 1_700_000_060).is_ok());
+        assert_eq!(
+            stripe.verify(&with(&header), BODY, 1_700_000_061),
+            Err(VerifyError::TimestampTooOld { age_secs: 61 })
+        );
+        assert!(stripe.verify(&with(&header), BODY, 1_600_000_000).is_ok());
+    }
+}
