@@ -1,5 +1,8 @@
-//! Resilience layers for [`tower`] services: a circuit breaker and retries with
-//! jittered backoff and a retry budget, each an independent [`Layer`].
+//! Resilience layers for [`tower`] services, each an independent [`Layer`]: a
+//! circuit breaker, retries with jittered backoff and a retry budget,
+//! bulkheads, rate limiting (local GCRA or shared through Redis), timeouts,
+//! fallbacks, fault injection, and a health registry that reports on all of
+//! them.
 //!
 //! Every layer works with any `tower::Service`, so it wraps axum handlers,
 //! hyper clients and plain async functions alike. Time goes through
@@ -10,9 +13,17 @@
 //!
 //! | feature           | default | what it enables                                             |
 //! |-------------------|---------|-------------------------------------------------------------|
-//! | `circuit-breaker` | yes     | [`circuit_breaker`]: `CircuitBreakerLayer`, keyed breakers  |
-//! | `retry`           | yes     | [`retry`]: `RetryLayer`, backoff with jitter, retry budget  |
-//! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After` |
+//! | `circuit-breaker` | yes     | `circuit_breaker`: `CircuitBreakerLayer`, keyed breakers    |
+//! | `retry`           | yes     | `retry`: `RetryLayer`, backoff with jitter, retry budget    |
+//! | `bulkhead`        | yes     | `bulkhead`: `BulkheadLayer`, keyed bulkheads                |
+//! | `rate-limit`      | yes     | `rate_limit`: `RateLimitLayer` (GCRA on governor, global or keyed), `RateLimit-*` headers |
+//! | `timeout`         | yes     | `timeout`: `TimeoutLayer`                                   |
+//! | `fallback`        | yes     | `fallback`: `FallbackLayer`                                 |
+//! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
+//! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
+//! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
+//! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
+//! | `redis`           | no      | a rate limit shared by several instances through Redis (one atomic Lua script) |
 //! | `metrics`         | no      | counters and gauges through the [`metrics`] facade          |
 //! | `full`            | no      | all of the above                                            |
 //!
@@ -34,6 +45,8 @@ pub mod bulkhead;
 pub mod chaos;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "axum")]
+pub mod edge;
 #[cfg(feature = "fallback")]
 pub mod fallback;
 #[cfg(feature = "health")]
