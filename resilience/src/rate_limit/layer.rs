@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
+use super::handle::{RateLimitHandle, Stats};
 use super::headers::NoHeaders;
 use super::key::KeyExtractor;
 use super::keyed::Keyed;
@@ -25,6 +26,7 @@ use crate::ConfigError;
 #[must_use]
 pub struct RateLimitLayer<P, H = NoHeaders> {
     policy: Arc<P>,
+    stats: Arc<Stats>,
     name: &'static str,
     _headers: PhantomData<fn() -> H>,
 }
@@ -65,6 +67,7 @@ impl<P> RateLimitLayer<P> {
     pub fn new(policy: P) -> Self {
         Self {
             policy: Arc::new(policy),
+            stats: Stats::new(),
             name: "default",
             _headers: PhantomData,
         }
@@ -85,12 +88,20 @@ impl<P, H> RateLimitLayer<P, H> {
         &self.policy
     }
 
+    /// A handle to the counts of every service this layer (or a clone of it)
+    /// builds, for health checks and dashboards.
+    #[must_use]
+    pub fn handle(&self) -> RateLimitHandle {
+        RateLimitHandle::new(Arc::clone(&self.stats))
+    }
+
     /// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to
     /// every allowed `http::Response`.
     #[cfg(feature = "http")]
     pub fn http(self) -> RateLimitLayer<P, super::headers::HttpHeaders> {
         RateLimitLayer {
             policy: self.policy,
+            stats: self.stats,
             name: self.name,
             _headers: PhantomData,
         }
@@ -101,6 +112,7 @@ impl<P, H> Clone for RateLimitLayer<P, H> {
     fn clone(&self) -> Self {
         Self {
             policy: Arc::clone(&self.policy),
+            stats: Arc::clone(&self.stats),
             name: self.name,
             _headers: PhantomData,
         }
@@ -120,6 +132,11 @@ impl<S, P, H> Layer<S> for RateLimitLayer<P, H> {
     type Service = RateLimit<S, P, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit::from_parts(inner, Arc::clone(&self.policy), self.name)
+        RateLimit::from_parts(
+            inner,
+            Arc::clone(&self.policy),
+            Arc::clone(&self.stats),
+            self.name,
+        )
     }
 }

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use super::future::ResponseFuture;
+use super::handle::{RateLimitHandle, Stats};
 use super::headers::{NoHeaders, ResponseHeaders};
 use super::policy::Policy;
 use super::telemetry;
@@ -26,15 +27,22 @@ use crate::BoxError;
 pub struct RateLimit<S, P, H = NoHeaders> {
     inner: S,
     policy: Arc<P>,
+    stats: Arc<Stats>,
     name: &'static str,
     _headers: PhantomData<fn() -> H>,
 }
 
 impl<S, P, H> RateLimit<S, P, H> {
-    pub(crate) fn from_parts(inner: S, policy: Arc<P>, name: &'static str) -> Self {
+    pub(crate) fn from_parts(
+        inner: S,
+        policy: Arc<P>,
+        stats: Arc<Stats>,
+        name: &'static str,
+    ) -> Self {
         Self {
             inner,
             policy,
+            stats,
             name,
             _headers: PhantomData,
         }
@@ -44,6 +52,12 @@ impl<S, P, H> RateLimit<S, P, H> {
     #[must_use]
     pub fn policy(&self) -> &P {
         &self.policy
+    }
+
+    /// A handle to the counts this service shares with its layer.
+    #[must_use]
+    pub fn handle(&self) -> RateLimitHandle {
+        RateLimitHandle::new(Arc::clone(&self.stats))
     }
 
     /// The inner service.
@@ -83,8 +97,12 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         match self.policy.check(&req) {
-            Ok(info) => ResponseFuture::called(self.inner.call(req), info),
+            Ok(info) => {
+                self.stats.record_allowed();
+                ResponseFuture::called(self.inner.call(req), info)
+            }
             Err(error) => {
+                self.stats.record_limited();
                 telemetry::limited(self.name, &error);
                 ResponseFuture::limited(error)
             }
@@ -94,7 +112,12 @@ where
 
 impl<S: Clone, P, H> Clone for RateLimit<S, P, H> {
     fn clone(&self) -> Self {
-        Self::from_parts(self.inner.clone(), Arc::clone(&self.policy), self.name)
+        Self::from_parts(
+            self.inner.clone(),
+            Arc::clone(&self.policy),
+            Arc::clone(&self.stats),
+            self.name,
+        )
     }
 }
 

@@ -14,6 +14,7 @@ use super::script::GCRA_LUA;
 use super::service::RedisRateLimit;
 use super::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, FailurePolicy};
 use crate::ConfigError;
+use crate::rate_limit::handle::{RateLimitHandle, Stats};
 use crate::rate_limit::headers::NoHeaders;
 use crate::rate_limit::key::KeyExtractor;
 use crate::rate_limit::quota::{Quota, Validated};
@@ -29,6 +30,7 @@ pub(crate) struct Shared<E> {
     pub(super) timeout: Duration,
     pub(super) failure: FailurePolicy,
     pub(super) name: &'static str,
+    pub(super) stats: Arc<Stats>,
 }
 
 /// Builds a [`RedisRateLimitLayer`]; see [`RedisRateLimitLayer::builder`].
@@ -97,6 +99,7 @@ impl<E> RedisRateLimitBuilder<E> {
                 timeout: self.timeout,
                 failure: self.failure,
                 name: self.name,
+                stats: Stats::new(),
             }),
             _headers: PhantomData,
         })
@@ -157,6 +160,13 @@ impl<E, H> RedisRateLimitLayer<E, H> {
             shared: self.shared,
             _headers: PhantomData,
         }
+    }
+
+    /// A handle to the counts of every service this layer (or a clone of it)
+    /// builds, including whether the last call to Redis failed.
+    #[must_use]
+    pub fn handle(&self) -> RateLimitHandle {
+        RateLimitHandle::new(Arc::clone(&self.shared.stats))
     }
 
     /// The Redis key of a request's bucket (`None`: requests without a key).

@@ -12,6 +12,7 @@ use super::future::RedisResponseFuture;
 use super::key::RedisKey;
 use super::layer::Shared;
 use crate::BoxError;
+use crate::rate_limit::handle::RateLimitHandle;
 use crate::rate_limit::headers::{NoHeaders, ResponseHeaders};
 use crate::rate_limit::key::ExtractKey;
 
@@ -30,6 +31,12 @@ impl<S, E, H> RedisRateLimit<S, E, H> {
             shared,
             _headers: PhantomData,
         }
+    }
+
+    /// A handle to the counts this service shares with its layer.
+    #[must_use]
+    pub fn handle(&self) -> RateLimitHandle {
+        RateLimitHandle::new(Arc::clone(&self.shared.stats))
     }
 
     /// The inner service.
