@@ -1,0 +1,237 @@
+//! [`ServiceBuilderExt`]: our layers as `ServiceBuilder` methods.
+//!
+//! Nothing here depends on axum: it can move to its own module of the crate.
+
+use tower::ServiceBuilder;
+#[cfg(any(
+    feature = "circuit-breaker",
+    feature = "retry",
+    feature = "bulkhead",
+    feature = "rate-limit",
+    feature = "timeout",
+    feature = "fallback",
+    feature = "chaos"
+))]
+use tower_layer::Stack;
+
+/// Adds this crate's layers to a [`ServiceBuilder`] by name, so a stack reads
+/// top (outermost) to bottom (closest to the service). Each method is
+/// `self.layer(layer)` and needs its layer's feature.
+///
+/// The retry, rate-limit and timeout methods are `retry_with`,
+/// `rate_limit_with` and `timeout_per_call` because `ServiceBuilder` has
+/// inherent `retry`, `rate_limit` and `timeout` methods (tower features
+/// `retry`, `limit`, `timeout`); an inherent method wins over a trait method
+/// of the same name, so with those tower features on (`tower/full` turns
+/// them on) methods named like them would silently resolve to tower's.
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_resilience::bulkhead::BulkheadLayer;
+/// use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
+/// use palisade_resilience::edge::ServiceBuilderExt;
+/// use palisade_resilience::fallback::FallbackLayer;
+/// use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
+/// use palisade_resilience::retry::RetryLayer;
+/// use palisade_resilience::timeout::TimeoutLayer;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), palisade_resilience::BoxError> {
+/// let upstream = service_fn(|id: u32| async move { Ok::<_, std::io::Error>(format!("user {id}")) });
+/// let client = ServiceBuilder::new()
+///     .fallback(FallbackLayer::value(|_| "guest".to_owned()).on_rejection())
+///     .rate_limit_with(RateLimitLayer::global(Quota::per_second(100))?)
+///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(10))?) // overall
+///     .retry_with(RetryLayer::builder().max_attempts(3).build()?)
+///     .circuit_breaker(CircuitBreakerLayer::builder().name("users").build()?)
+///     .bulkhead(BulkheadLayer::new(32)?)
+///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(2))?) // per attempt
+///     .service(upstream);
+///
+/// assert_eq!(client.oneshot(7).await?, "user 7");
+/// # Ok(())
+/// # }
+/// ```
+pub trait ServiceBuilderExt<L>: sealed::Sealed {
+    /// Adds a [`CircuitBreakerLayer`](crate::circuit_breaker::CircuitBreakerLayer).
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        layer: crate::circuit_breaker::CircuitBreakerLayer<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>>;
+
+    /// Adds a [`KeyedCircuitBreakerLayer`](crate::circuit_breaker::KeyedCircuitBreakerLayer).
+    #[cfg(feature = "circuit-breaker")]
+    fn keyed_circuit_breaker<K, X, C>(
+        self,
+        layer: crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>, L>>;
+
+    /// Adds a [`RetryLayer`](crate::retry::RetryLayer).
+    #[cfg(feature = "retry")]
+    fn retry_with<P>(
+        self,
+        layer: crate::retry::RetryLayer<P>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>>;
+
+    /// Adds the HTTP retry preset,
+    /// [`HttpRetryLayer`](crate::retry::http::HttpRetryLayer).
+    #[cfg(all(feature = "retry", feature = "http"))]
+    fn http_retry(
+        self,
+        layer: crate::retry::http::HttpRetryLayer,
+    ) -> ServiceBuilder<Stack<crate::retry::http::HttpRetryLayer, L>>;
+
+    /// Adds a [`BulkheadLayer`](crate::bulkhead::BulkheadLayer).
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        layer: crate::bulkhead::BulkheadLayer,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>>;
+
+    /// Adds a [`KeyedBulkheadLayer`](crate::bulkhead::KeyedBulkheadLayer).
+    #[cfg(feature = "bulkhead")]
+    fn keyed_bulkhead<F, K>(
+        self,
+        layer: crate::bulkhead::KeyedBulkheadLayer<F, K>,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::KeyedBulkheadLayer<F, K>, L>>;
+
+    /// Adds a [`RateLimitLayer`](crate::rate_limit::RateLimitLayer), global
+    /// or keyed.
+    #[cfg(feature = "rate-limit")]
+    fn rate_limit_with<P, H>(
+        self,
+        layer: crate::rate_limit::RateLimitLayer<P, H>,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<P, H>, L>>;
+
+    /// Adds a rate limit shared through Redis,
+    /// [`RedisRateLimitLayer`](crate::rate_limit::redis::RedisRateLimitLayer).
+    #[cfg(feature = "redis")]
+    fn redis_rate_limit<E, H>(
+        self,
+        layer: crate::rate_limit::redis::RedisRateLimitLayer<E, H>,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::redis::RedisRateLimitLayer<E, H>, L>>;
+
+    /// Adds a [`TimeoutLayer`](crate::timeout::TimeoutLayer): it bounds each
+    /// call that reaches this point, so it bounds every attempt when added
+    /// after (inside) a retry layer and the whole call when added before it.
+    #[cfg(feature = "timeout")]
+    fn timeout_per_call(
+        self,
+        layer: crate::timeout::TimeoutLayer,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>>;
+
+    /// Adds a [`FallbackLayer`](crate::fallback::FallbackLayer); it answers
+    /// the errors of every layer added after it.
+    #[cfg(feature = "fallback")]
+    fn fallback<H, P>(
+        self,
+        layer: crate::fallback::FallbackLayer<H, P>,
+    ) -> ServiceBuilder<Stack<crate::fallback::FallbackLayer<H, P>, L>>;
+
+    /// Adds a [`ChaosLayer`](crate::chaos::ChaosLayer).
+    #[cfg(feature = "chaos")]
+    fn chaos(
+        self,
+        layer: crate::chaos::ChaosLayer,
+    ) -> ServiceBuilder<Stack<crate::chaos::ChaosLayer, L>>;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    #[cfg(feature = "circuit-breaker")]
+    fn circuit_breaker<C>(
+        self,
+        layer: crate::circuit_breaker::CircuitBreakerLayer<C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::CircuitBreakerLayer<C>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "circuit-breaker")]
+    fn keyed_circuit_breaker<K, X, C>(
+        self,
+        layer: crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>,
+    ) -> ServiceBuilder<Stack<crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "retry")]
+    fn retry_with<P>(
+        self,
+        layer: crate::retry::RetryLayer<P>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(all(feature = "retry", feature = "http"))]
+    fn http_retry(
+        self,
+        layer: crate::retry::http::HttpRetryLayer,
+    ) -> ServiceBuilder<Stack<crate::retry::http::HttpRetryLayer, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "bulkhead")]
+    fn bulkhead(
+        self,
+        layer: crate::bulkhead::BulkheadLayer,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::BulkheadLayer, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "bulkhead")]
+    fn keyed_bulkhead<F, K>(
+        self,
+        layer: crate::bulkhead::KeyedBulkheadLayer<F, K>,
+    ) -> ServiceBuilder<Stack<crate::bulkhead::KeyedBulkheadLayer<F, K>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn rate_limit_with<P, H>(
+        self,
+        layer: crate::rate_limit::RateLimitLayer<P, H>,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::RateLimitLayer<P, H>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "redis")]
+    fn redis_rate_limit<E, H>(
+        self,
+        layer: crate::rate_limit::redis::RedisRateLimitLayer<E, H>,
+    ) -> ServiceBuilder<Stack<crate::rate_limit::redis::RedisRateLimitLayer<E, H>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "timeout")]
+    fn timeout_per_call(
+        self,
+        layer: crate::timeout::TimeoutLayer,
+    ) -> ServiceBuilder<Stack<crate::timeout::TimeoutLayer, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "fallback")]
+    fn fallback<H, P>(
+        self,
+        layer: crate::fallback::FallbackLayer<H, P>,
+    ) -> ServiceBuilder<Stack<crate::fallback::FallbackLayer<H, P>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "chaos")]
+    fn chaos(
+        self,
+        layer: crate::chaos::ChaosLayer,
+    ) -> ServiceBuilder<Stack<crate::chaos::ChaosLayer, L>> {
+        self.layer(layer)
+    }
+}
+
+mod sealed {
+    /// Only `ServiceBuilder` implements the extension trait, so methods can
+    /// be added without breaking anyone.
+    pub trait Sealed {}
+
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}
