@@ -341,6 +341,8 @@ mod redis_backend {
     use palisade_resilience::rate_limit::redis::{
         FailurePolicy, RedisRateLimitLayer, lazy_connection,
     };
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+    use tokio::net::{TcpListener, TcpStream};
 
     #[tokio::test]
     async fn a_limiter_whose_redis_is_unreachable_is_degraded() {
@@ -381,5 +383,127 @@ mod redis_backend {
         assert_eq!(shared.status, Status::Degraded);
         assert_eq!(shared.state, "backend_unavailable");
         assert_eq!(registry.check().status, Status::Degraded);
+    }
+
+    /// The test Redis, or `None` (after printing why) when it is unreachable
+    /// and the environment does not require it.
+    #[allow(clippy::print_stdout)]
+    async fn redis_addr() -> Option<String> {
+        let addr = std::env::var("PALISADE_TEST_REDIS_ADDR")
+            .unwrap_or_else(|_| "127.0.0.1:6379".to_owned());
+        let reachable = time::timeout(Duration::from_secs(2), TcpStream::connect(addr.as_str()))
+            .await
+            .is_ok_and(|connected| connected.is_ok());
+        if reachable {
+            return Some(addr);
+        }
+        assert!(
+            std::env::var("PALISADE_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "redis unreachable at {addr} and PALISADE_REQUIRE_SERVICES=1"
+        );
+        println!("skipped: redis unreachable at {addr}");
+        None
+    }
+
+    /// Copies bytes from `from` to `to` until either side closes (without
+    /// tokio's `io-util`, which this crate does not enable).
+    async fn pump(from: OwnedReadHalf, to: OwnedWriteHalf) {
+        let mut buf = vec![0; 16 * 1024];
+        loop {
+            if from.readable().await.is_err() {
+                return;
+            }
+            let n = match from.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            };
+            let mut sent = 0;
+            while sent < n {
+                if to.writable().await.is_err() {
+                    return;
+                }
+                match to.try_write(&buf[sent..n]) {
+                    Ok(written) => sent += written,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+
+    /// Forwards every connection accepted on `listener` to `target`.
+    async fn proxy(listener: TcpListener, target: String) {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(target.as_str()).await else {
+                continue;
+            };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pump(client_read, server_write));
+            tokio::spawn(pump(server_read, client_write));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_limiter_is_healthy_again_once_redis_answers() {
+        let Some(redis) = redis_addr().await else {
+            return;
+        };
+        // Nothing listens on `port` at first; later a proxy to Redis does.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let conn = lazy_connection(
+            &format!("redis://127.0.0.1:{port}"),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        let prefix = format!("palisade-test:health:{}:{port}:", std::process::id());
+        let layer = RedisRateLimitLayer::builder(
+            conn,
+            Quota::per_second(1),
+            key_fn(|_: &u32| Some("tenant")),
+        )
+        .prefix(prefix)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+        let handle = layer.handle();
+        let registry = HealthRegistry::new();
+        registry.register("shared-api", handle.clone());
+        let service = layer.layer(service_fn(|n: u32| async move { Ok::<_, Infallible>(n) }));
+        let call = |n: u32| {
+            let service = service.clone();
+            async move {
+                time::timeout(Duration::from_secs(5), service.oneshot(n))
+                    .await
+                    .expect("the call hung")
+            }
+        };
+
+        assert_eq!(call(1).await.unwrap(), 1, "fail-open admits the call");
+        assert_eq!(registry.check().status, Status::Degraded);
+
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        tokio::spawn(proxy(listener, redis));
+        // The connection manager reconnects on a later call; bounded.
+        let mut attempts = 0;
+        while !handle.backend_available() {
+            attempts += 1;
+            assert!(attempts <= 20, "the limiter never reached Redis");
+            let _ = call(attempts + 1).await;
+        }
+        assert_eq!(handle.allowed_total(), 1, "Redis decided one call");
+        assert_eq!(registry.check().status, Status::Healthy);
+
+        // Redis now decides: the bucket of one call is empty.
+        let err = call(100).await.unwrap_err();
+        assert!(err.downcast_ref::<RateLimited>().is_some(), "{err}");
+        assert_eq!(handle.limited_total(), 1);
+        let shared = component(&registry, "shared-api");
+        assert_eq!((shared.status, shared.rejections), (Status::Healthy, 1));
     }
 }
