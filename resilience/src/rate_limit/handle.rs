@@ -61,7 +61,8 @@ impl Stats {
 /// Calls a Redis limiter admits under `FailurePolicy::FailOpen` because Redis
 /// did not answer are counted in [`backend_errors_total`](Self::backend_errors_total),
 /// not in [`allowed_total`](Self::allowed_total): the limiter did not decide
-/// them.
+/// them. A Redis call whose response future is dropped before Redis answers
+/// is not counted at all.
 #[derive(Clone)]
 pub struct RateLimitHandle {
     stats: Arc<Stats>,
