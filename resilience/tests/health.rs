@@ -325,12 +325,19 @@ mod keyed {
         assert_eq!(tenants.kind, "keyed_bulkhead");
         assert_eq!(tenants.in_flight, Some(2));
         assert_eq!(tenants.rejections, 1);
+        assert_eq!(tenants.status, Status::Degraded);
+        assert_eq!(tenants.state, "2 of 2 partitions full");
 
         respond_a.send_response("a");
-        respond_b.send_response("b");
         assert_eq!(first.await.unwrap(), "a");
+        let tenants = component(&registry, "tenants");
+        assert_eq!(tenants.status, Status::Degraded, "b is still full");
+        assert_eq!(tenants.state, "1 of 2 partitions full");
+        respond_b.send_response("b");
         assert_eq!(second.await.unwrap(), "b");
-        assert_eq!(component(&registry, "tenants").in_flight, Some(0));
+        let tenants = component(&registry, "tenants");
+        assert_eq!(tenants.in_flight, Some(0));
+        assert_eq!(tenants.status, Status::Healthy);
     }
 }
 

@@ -293,6 +293,19 @@ impl<K> KeyedBulkheadHandle<K> {
             .sum()
     }
 
+    /// Partitions with no permit free right now (their next call queues or
+    /// is rejected).
+    #[must_use]
+    pub fn full_partitions(&self) -> usize {
+        self.partitions
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|p| p.semaphore.available_permits() == 0)
+            .count()
+    }
+
     /// Calls rejected by any partition since the layer was built.
     #[must_use]
     pub fn rejected_total(&self) -> u64 {

@@ -17,6 +17,8 @@
 //! |-----------------|-------------------------|--------------------------------------------|-----------------------------|
 //! | circuit breaker | Closed, Disabled        | HalfOpen                                   | Open, ForcedOpen            |
 //! | bulkhead        | permits available       | no permit free (calls queue or are rejected) | —                         |
+//! | keyed breaker   | every key Closed or Disabled | some key not closed                   | every key Open or ForcedOpen |
+//! | keyed bulkhead  | no partition full       | some partition has no permit free          | —                           |
 //! | rate limiter    | deciding normally       | its shared backend (Redis) is unreachable  | —                           |
 //!
 //! On top of that, a component whose rolling success rate is known and below

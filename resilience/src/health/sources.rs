@@ -134,18 +134,20 @@ mod bulkhead {
     use crate::bulkhead::KeyedBulkheadHandle;
     use crate::health::{ComponentHealth, HealthSource, Status};
 
-    /// In-flight calls summed over the partitions, and the rejections of all
-    /// partitions.
-    ///
-    /// The status is always **healthy** for now: whether some partition is
-    /// full needs a look inside the partitions, which
-    /// [`KeyedBulkheadHandle`] does not offer without naming a key. The
-    /// rejection count shows a partition that sheds load.
+    /// Degraded while some partition has no permit free (one key's calls
+    /// queue or are rejected), healthy otherwise; in-flight calls summed over
+    /// the partitions, and the rejections of all partitions.
     impl<K: Send + Sync + 'static> HealthSource for KeyedBulkheadHandle<K> {
         fn health(&self) -> ComponentHealth {
             let partitions = self.partitions();
-            ComponentHealth::new("keyed_bulkhead", Status::Healthy)
-                .with_state(format!("{partitions} partitions"))
+            let full = self.full_partitions();
+            let status = if full > 0 {
+                Status::Degraded
+            } else {
+                Status::Healthy
+            };
+            ComponentHealth::new("keyed_bulkhead", status)
+                .with_state(format!("{full} of {partitions} partitions full"))
                 .with_in_flight(self.in_flight_total() as u64)
                 .with_rejections(self.rejected_total())
         }
