@@ -5,8 +5,9 @@ use palisade_server::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or_default() {
-        Command::Serve(args) => palisade_server::serve::run(args),
-        Command::Webhook(args) => palisade_server::cli::webhook::run(args),
+    match cli.command {
+        None => palisade_server::serve::run(cli.serve),
+        Some(Command::Serve(args)) => palisade_server::serve::run(args),
+        Some(Command::Webhook(args)) => palisade_server::cli::webhook::run(args),
     }
 }

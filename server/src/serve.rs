@@ -20,24 +20,19 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
-impl Default for ServeArgs {
-    fn default() -> Self {
-        Self {
-            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 8080,
-        }
-    }
-}
-
 /// Runs the server; returns a failing exit code if it cannot start.
 #[must_use]
+#[allow(clippy::needless_pass_by_value)] // clap hands the arguments over by value
 pub fn run(args: ServeArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(%err, "cannot start the async runtime");
@@ -53,12 +48,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+async fn serve(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let state = AppState::new()?;
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "palisade listening");
-    axum::serve(listener, app(AppState::default()))
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await?;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what orchestrators send).

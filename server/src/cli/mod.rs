@@ -8,11 +8,19 @@ pub mod webhook;
 
 /// Palisade: resilience, webhooks and feature flags for tower services.
 #[derive(Debug, Parser)]
-#[command(name = "palisade", version, about)]
+#[command(
+    name = "palisade",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The server's options, for `palisade` without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// The subcommands of `palisade`.
@@ -22,10 +30,4 @@ pub enum Command {
     Serve(ServeArgs),
     /// Sign and verify webhooks, and generate secrets.
     Webhook(webhook::WebhookArgs),
-}
-
-impl Default for Command {
-    fn default() -> Self {
-        Self::Serve(ServeArgs::default())
-    }
 }

@@ -5,11 +5,14 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+pub mod demo;
 mod health;
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/demo/upstream", get(demo::upstream))
         .with_state(state)
 }
