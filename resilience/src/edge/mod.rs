@@ -74,6 +74,13 @@
 //!     .service(upstream)              // 8
 //! ```
 //!
+//! Readiness comes first: `poll_ready` goes down the whole stack before
+//! `call`, and the breaker decides there. So while it is open, a call that
+//! the rate limiter then rejects in `call` has still been counted as a
+//! breaker rejection (`Snapshot::rejected`, the `rejected` metric); a
+//! HalfOpen probe permit reserved that way is given back when the unused
+//! service is dropped.
+//!
 //! On the way in:
 //!
 //! 1. **Fallback** passes the call on, keeping a clone of the request only if
