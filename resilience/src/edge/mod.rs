@@ -108,35 +108,37 @@
 //!
 //! On the way out:
 //!
-//! 7. A hung attempt becomes `Elapsed`.
-//! 6. The permit is released when the attempt's future completes or is
-//!    dropped.
-//! 5. The breaker classifies the attempt. With the default classifier every
-//!    error is a failure: `Elapsed` from the per-attempt timeout and also
-//!    `BulkheadFull` from the bulkhead below it, so saturation alone can open
-//!    the breaker — use a classifier that ignores `BulkheadFull` (the
-//!    breaker's error type is `BoxError`, so it can `downcast_ref`) or put
-//!    the bulkhead above the breaker if that is not wanted. Its own
-//!    `CircuitOpen` rejections are not recorded.
-//! 4. Retry asks its predicate. The default ([`RetryErrors`]) and the HTTP
-//!    preset retry **every** error, rejections included: an attempt rejected
-//!    with `CircuitOpen` (or `BulkheadFull`) is retried after the backoff
-//!    like any other, using up attempts and retry budget, and when attempts
-//!    run out the last result — typically `CircuitOpen` once the breaker has
-//!    opened — is returned. A predicate that declines `CircuitOpen`
-//!    (`|r: &Result<_, BoxError>| r.as_ref().is_err_and(|e| !e.is::<CircuitOpen>())`)
-//!    stops retrying as soon as the breaker opens.
-//! 3. Overall timeout: `Elapsed` if its deadline passed first.
-//! 2. Rate limit: an allowed response gets the `RateLimit-*` headers (with
-//!    `RateLimitLayer::http`); errors pass through.
-//! 1. Fallback answers the final error if its predicate accepts it. With
-//!    `on_rejection` that is `CircuitOpen`, `BulkheadFull`, `RateLimited`
-//!    and `Elapsed` — including the limiter's own `RateLimited`, since the
-//!    limiter is inside the fallback: to send 429s to clients, put the rate
-//!    limit outside the fallback. Other errors (the upstream's own, chaos
-//!    faults, `BackendUnavailable`) pass through to the edge.
+//! - **7, per-attempt timeout**: a hung attempt becomes `Elapsed`.
+//! - **6, bulkhead**: the permit is released when the attempt's future
+//!   completes or is dropped.
+//! - **5, breaker**: it classifies the attempt. With the default classifier
+//!   every error is a failure: `Elapsed` from the per-attempt timeout and
+//!   also `BulkheadFull` from the bulkhead below it, so saturation alone can
+//!   open the breaker — use a classifier that ignores `BulkheadFull` (the
+//!   breaker's error type is `BoxError`, so it can `downcast_ref`) or put the
+//!   bulkhead above the breaker if that is not wanted. Its own `CircuitOpen`
+//!   rejections are not recorded.
+//! - **4, retry**: it asks its predicate. The default ([`RetryErrors`]) and
+//!   the HTTP preset (for idempotent requests) retry **every** error,
+//!   rejections included: an attempt rejected with `CircuitOpen` (or
+//!   `BulkheadFull`) is retried after the backoff like any other, using up
+//!   attempts and retry budget, and when attempts run out the last result —
+//!   typically `CircuitOpen` once the breaker has opened — is returned. A
+//!   predicate that declines `CircuitOpen` (`|r: &Result<_, BoxError>|
+//!   r.as_ref().is_err_and(|e| !e.is::<CircuitOpen>())`) stops retrying as
+//!   soon as the breaker opens.
+//! - **3, overall timeout**: `Elapsed` if its deadline passed first.
+//! - **2, rate limit**: an allowed response gets the `RateLimit-*` headers
+//!   (with `RateLimitLayer::http`); errors pass through.
+//! - **1, fallback**: it answers the final error if its predicate accepts it.
+//!   With `on_rejection` that is `CircuitOpen`, `BulkheadFull`, `RateLimited`
+//!   and `Elapsed` — including the limiter's own `RateLimited`, since the
+//!   limiter is inside the fallback: to send 429s to clients, put the rate
+//!   limit outside the fallback. Other errors (the upstream's own, chaos
+//!   faults, `BackendUnavailable`) pass through to the edge.
 //!
 //! At the HTTP edge, [`handle_error`] turns what is left into a response.
+//! The workspace's `tests/tests/composition.rs` checks each of these steps.
 //!
 //! [`BoxError`]: crate::BoxError
 //! [`RetryErrors`]: https://docs.rs/palisade-resilience/latest/palisade_resilience/retry/struct.RetryErrors.html
