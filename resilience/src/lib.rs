@@ -27,6 +27,21 @@
 //! | `metrics`         | no      | counters and gauges through the [`metrics`] facade          |
 //! | `full`            | no      | all of the above                                            |
 //!
+//! # Composing layers
+//!
+//! A full stack — fallback → rate limit → overall timeout → retry → circuit
+//! breaker → bulkhead → per-attempt timeout → service — behaves as follows.
+//! The rate limit counts each call once, whatever the retries. The overall
+//! timeout bounds every attempt and backoff sleep. Retry (by default) retries
+//! every error, the breaker's `CircuitOpen` and the bulkhead's `BulkheadFull`
+//! included — give it a predicate that declines them to stop at once. The
+//! breaker decides in `poll_ready` and counts per-attempt `Elapsed` — and,
+//! with the default classifier, `BulkheadFull` — as failures. The per-attempt
+//! timeout starts once a bulkhead permit is held. The fallback answers the
+//! final error. The `edge` module (feature `axum`) describes each step, offers
+//! `ServiceBuilderExt`, and turns errors into RFC 9457 problem+json responses;
+//! `tests/tests/composition.rs` in the repository asserts every step.
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.88.
@@ -63,6 +78,6 @@ pub use config::ConfigError;
 /// The boxed error type our layers return, as in `tower`.
 ///
 /// Errors that a layer originates (such as
-/// [`CircuitOpen`](crate::circuit_breaker::error::CircuitOpen)) are public
-/// structs that can be recovered with [`downcast_ref`](std::error::Error).
+/// `CircuitOpen`) are public
+/// structs that can be recovered with `downcast_ref`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
