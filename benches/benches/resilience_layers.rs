@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use palisade_benches::peers::{BareGovernor, BareGovernorKeyed};
+use palisade_benches::peers::{BareGovernor, BareGovernorKeyed, BareGovernorStateInfo};
 use palisade_benches::{
     ALLOCATION_CALLS, Noop, allocations_per_call, bench_service, current_thread, drive,
     report_allocations,
@@ -81,6 +81,14 @@ fn rate_limit(c: &mut Criterion) {
         .expect("valid tower-resilience rate limiter");
     bench_service(&mut group, GROUP, &rt, "tower_resilience", peer.layer(Noop));
     bench_service(&mut group, GROUP, &rt, "governor_bare", BareGovernor::new());
+    // Diagnostic: bare governor plus the state-information middleware ours uses.
+    bench_service(
+        &mut group,
+        GROUP,
+        &rt,
+        "governor_bare_state_info",
+        BareGovernorStateInfo::new(),
+    );
     group.finish();
 }
 

@@ -217,3 +217,36 @@ where
             .unwrap_or_default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inner_service_does_not_allocate() {
+        let rt = current_thread();
+        assert!(allocations_per_call(&rt, &mut Noop, 1_000).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn allocations_are_counted_per_call() {
+        let rt = current_thread();
+        let boxed = |i: u64| async move { Ok::<_, NoopError>(Box::new(i)) };
+        let per_call = allocations_per_call_fn(&rt, boxed, 1_000);
+        assert!((per_call - 1.0).abs() < f64::EPSILON, "{per_call}");
+    }
+
+    #[test]
+    fn every_thread_makes_every_call() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&calls);
+        let svc = tower::service_fn(move |i: u64| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            ready(Ok::<_, NoopError>(i))
+        });
+        drive_threads(&svc, 2, 500);
+        assert_eq!(calls.load(Ordering::Relaxed), 1_000);
+    }
+}

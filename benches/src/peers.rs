@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use governor::clock::DefaultClock;
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tower::Service;
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
@@ -138,6 +141,53 @@ impl Service<u64> for BareGovernor {
     }
 }
 
+/// [`BareGovernor`] with governor's `StateInformationMiddleware` (the
+/// middleware our limiter uses to report the remaining burst), to tell the
+/// middleware's cost from the limiter's.
+#[derive(Debug, Clone)]
+pub struct BareGovernorStateInfo {
+    limiter: Arc<RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>>,
+}
+
+impl BareGovernorStateInfo {
+    /// With [`never_limiting_quota`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            limiter: Arc::new(
+                RateLimiter::direct(never_limiting_quota())
+                    .with_middleware::<StateInformationMiddleware>(),
+            ),
+        }
+    }
+}
+
+impl Default for BareGovernorStateInfo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Service<u64> for BareGovernorStateInfo {
+    type Response = u64;
+    type Error = NoopError;
+    type Future = Ready<Result<u64, NoopError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), NoopError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u64) -> Self::Future {
+        match self.limiter.check() {
+            Ok(snapshot) => {
+                std::hint::black_box(snapshot.remaining_burst_capacity());
+                Noop.call(req)
+            }
+            Err(_) => ready(Err(NoopError)),
+        }
+    }
+}
+
 /// A bare governor keyed limiter (its default dashmap store) in front of
 /// [`Noop`]: `check_key(&(req % keys))` in `call`, nothing else.
 #[derive(Debug, Clone)]
@@ -171,5 +221,38 @@ impl Service<u64> for BareGovernorKeyed {
             Ok(()) => Noop.call(req),
             Err(_) => ready(Err(NoopError)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// The never-limiting peers must admit every call a bench makes, or the
+    /// benches would time rejections instead of admissions.
+    #[test]
+    fn bare_limiters_never_reject() {
+        let mut direct = BareGovernor::new();
+        let mut state_info = BareGovernorStateInfo::new();
+        let mut keyed = BareGovernorKeyed::new(10);
+        crate::current_thread().block_on(async {
+            for i in 0..50_000 {
+                assert_eq!(direct.ready().await.unwrap().call(i).await.unwrap(), i);
+                assert_eq!(state_info.ready().await.unwrap().call(i).await.unwrap(), i);
+                assert_eq!(keyed.ready().await.unwrap().call(i).await.unwrap(), i);
+            }
+        });
+    }
+
+    #[test]
+    fn policies_never_retry_a_success_and_copy_the_request() {
+        let mut ok: Result<u64, NoopError> = Ok(1);
+        assert!(Policy::retry(&mut NoRetry, &mut 1, &mut ok).is_none());
+        assert!(Policy::retry(&mut BudgetRetry::new(), &mut 1, &mut ok).is_none());
+        assert_eq!(
+            Policy::<u64, u64, NoopError>::clone_request(&mut NoRetry, &7),
+            Some(7)
+        );
     }
 }
