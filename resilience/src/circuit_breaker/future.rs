@@ -7,8 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::error::CircuitOpen;
-use super::state::{Admission, Breaker, Ticket, is_disabled};
+use super::state::{Admission, Breaker, Ticket};
 use crate::BoxError;
 use crate::classify::{Classify, ErrorsAreFailures};
 
@@ -16,7 +15,8 @@ pin_project! {
     /// The future of [`CircuitBreaker`](super::CircuitBreaker) and
     /// [`KeyedCircuitBreaker`](super::KeyedCircuitBreaker): the inner
     /// service's future, whose result is classified and recorded when it
-    /// resolves, or an immediately ready [`CircuitOpen`] error.
+    /// resolves, or an immediately ready
+    /// [`CircuitOpen`](super::error::CircuitOpen) error.
     ///
     /// Dropping it before it resolves records nothing; a HalfOpen probe gives
     /// its permit back so another call can probe.
@@ -34,11 +34,11 @@ pin_project! {
         Called {
             #[pin]
             future: F,
-            ticket: Option<Ticket>,
+            ticket: Ticket,
             classifier: C,
         },
         Rejected {
-            error: CircuitOpen,
+            error: Option<BoxError>,
         },
     }
 }
@@ -56,16 +56,15 @@ impl<F, C> ResponseFuture<F, C> {
         C: Clone,
     {
         let ticket = match admission {
-            Admission::Rejected(error) => {
+            Admission::Rejected { state, retry_after } => {
+                let error: BoxError = Box::new(breaker.open_error(state, retry_after));
                 return Self {
-                    kind: Kind::Rejected { error },
+                    kind: Kind::Rejected { error: Some(error) },
                 };
             }
-            Admission::Pass { word } if is_disabled(word) => None,
-            Admission::Pass { word } => Some(Ticket::closed(Arc::clone(breaker), word)),
-            Admission::Probe(ticket) => Some(ticket),
+            Admission::Pass { word } => Ticket::new(Arc::clone(breaker), word),
+            Admission::Probe(ticket) => ticket,
         };
-        let ticket = ticket.map(Ticket::started);
         Self {
             kind: Kind::Called {
                 future: call(),
@@ -93,12 +92,14 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                if let Some(ticket) = ticket.take() {
-                    ticket.finish(classifier.classify(&result).is_failure());
-                }
+                ticket.finish(classifier.classify(&result).is_failure());
                 Poll::Ready(result.map_err(Into::into))
             }
-            KindProj::Rejected { error } => Poll::Ready(Err(Box::new(error.clone()))),
+            // Polled again after completion (a contract violation): stay
+            // pending, as a fused future would.
+            KindProj::Rejected { error } => {
+                error.take().map_or(Poll::Pending, |e| Poll::Ready(Err(e)))
+            }
         }
     }
 }

@@ -22,7 +22,9 @@ use crate::classify::{Classify, ErrorsAreFailures};
 /// [`CircuitOpen`](super::error::CircuitOpen) error without calling it.
 /// Otherwise it is ready when the inner service is, and a HalfOpen probe
 /// permit taken for the call is held until then (and given back if the
-/// service is dropped unused).
+/// service is dropped unused). In Closed nothing is reserved: `call` checks
+/// the state again, so a breaker that opened in between rejects the call
+/// (the inner service's readiness then goes unused, which tower allows).
 #[must_use]
 pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
     inner: S,
@@ -74,8 +76,14 @@ where
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let admission = self.admission.get_or_insert_with(|| self.breaker.admit());
-        if let Admission::Rejected(_) = admission {
+        if self.admission.is_none() {
+            match self.breaker.admit() {
+                // Closed: nothing to remember, `call` looks again (one load).
+                Admission::Pass { .. } => return self.inner.poll_ready(cx).map_err(Into::into),
+                admission => self.admission = Some(admission),
+            }
+        }
+        if let Some(Admission::Rejected { .. }) = self.admission {
             return Poll::Ready(Ok(()));
         }
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -83,12 +91,10 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        // Without a preceding `poll_ready` (a contract violation) decide now
-        // rather than panic.
-        let admission = self
-            .admission
-            .take()
-            .unwrap_or_else(|| self.breaker.admit());
+        let admission = match self.admission.take() {
+            Some(admission) => admission,
+            None => self.breaker.admit(),
+        };
         let inner = &mut self.inner;
         ResponseFuture::new(admission, &self.breaker, &self.classifier, || {
             inner.call(request)

@@ -28,7 +28,7 @@ use super::config::{Settings, SlidingWindow};
 use super::error::CircuitOpen;
 use super::listener::{self, Transition};
 use super::metrics::Metrics;
-use super::window::{CountWindow, Sample, Tally, TimeWindow, Window};
+use super::window::{self, CountWindow, Sample, Tally, TimeWindow, Window};
 
 /// The state of a breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +117,12 @@ fn deadline_of(word: u64) -> Duration {
     Duration::from_millis(word >> DEADLINE_SHIFT)
 }
 
+/// Whether a call admitted under `word` is a HalfOpen probe.
+#[inline]
+fn is_half_open(word: u64) -> bool {
+    word & STATE_MASK == u64::from(State::HalfOpen.code())
+}
+
 /// Whether a call admitted under `word` goes unrecorded.
 #[inline]
 pub(crate) fn is_disabled(word: u64) -> bool {
@@ -151,62 +157,68 @@ fn older(a: u64, b: u64) -> bool {
 
 // ----- admission ----------------------------------------------------------------
 
-/// The verdict on a call about to be made.
+/// The verdict on a call about to be made. Kept small: it is stored in the
+/// service between `poll_ready` and `call`.
 #[derive(Debug)]
 pub(crate) enum Admission {
     /// Closed or Disabled: `word` is the state word it was admitted under.
-    Pass {
-        word: u64,
-    },
+    Pass { word: u64 },
     /// One of HalfOpen's probes.
     Probe(Ticket),
-    Rejected(CircuitOpen),
+    /// Rejected (already counted); the error is built in `call`.
+    Rejected {
+        state: State,
+        retry_after: Option<Duration>,
+    },
 }
+
+/// Marks a ticket whose outcome has been recorded.
+const FINISHED: u64 = u64::MAX;
 
 /// An admitted call that will be recorded: lives in the response future, so
 /// a dropped future gives a HalfOpen permit back instead of leaking it (and
-/// records nothing).
+/// records nothing). A ticket admitted under a HalfOpen word is a probe; one
+/// admitted under a Disabled word records nothing.
 #[derive(Debug)]
 pub(crate) struct Ticket {
     breaker: Arc<Breaker>,
     word: u64,
-    probe: bool,
-    start: Option<Instant>,
-    finished: bool,
+    /// When the call started, in ns since the breaker was built (slow-call
+    /// detection only; 0 otherwise).
+    start: u64,
 }
 
 impl Ticket {
-    /// A ticket for a call admitted in Closed under `word`.
+    /// A ticket for a call admitted under `word`; starts the call's clock if
+    /// slow calls are detected.
     #[inline]
-    pub(crate) fn closed(breaker: Arc<Breaker>, word: u64) -> Self {
+    pub(crate) fn new(breaker: Arc<Breaker>, word: u64) -> Self {
+        let start = if breaker.slow_calls {
+            breaker.nanos(Instant::now())
+        } else {
+            0
+        };
         Self {
             breaker,
             word,
-            probe: false,
-            start: None,
-            finished: false,
+            start,
         }
     }
 
-    /// Starts the call's clock if slow calls are detected.
+    /// Records the call's outcome (once).
     #[inline]
-    pub(crate) fn started(mut self) -> Self {
-        self.start = self.breaker.start();
-        self
-    }
-
-    /// Records the call's outcome.
-    #[inline]
-    pub(crate) fn finish(mut self, failure: bool) {
-        self.finished = true;
-        self.breaker
-            .complete(self.word, self.probe, failure, self.start);
+    pub(crate) fn finish(&mut self, failure: bool) {
+        let word = std::mem::replace(&mut self.word, FINISHED);
+        if word != FINISHED && !is_disabled(word) {
+            self.breaker.complete(word, failure, self.start);
+        }
     }
 }
 
 impl Drop for Ticket {
+    #[inline]
     fn drop(&mut self) {
-        if self.probe && !self.finished {
+        if is_half_open(self.word) {
             self.breaker.release_probe(self.word);
         }
     }
@@ -222,6 +234,8 @@ pub(crate) struct Breaker {
     base: Instant,
     /// Whether completing a call reads the clock (time window or slow calls).
     clock_at_end: bool,
+    /// Whether slow calls are detected.
+    slow_calls: bool,
     settings: Settings,
     metrics: Metrics,
 }
@@ -239,6 +253,7 @@ impl Breaker {
             state: AtomicU64::new(CLOSED),
             half_open: AtomicU64::new(0),
             clock_at_end: window.needs_clock() || settings.slow_call_duration.is_some(),
+            slow_calls: settings.slow_call_duration.is_some(),
             window,
             rejected: AtomicU64::new(0),
             base,
@@ -263,10 +278,10 @@ impl Breaker {
         self.window.totals(Instant::now())
     }
 
-    /// When the call should start its clock (slow-call detection only).
+    /// `now` in ns since the breaker was built.
     #[inline]
-    pub(crate) fn start(&self) -> Option<Instant> {
-        self.settings.slow_call_duration.map(|_| Instant::now())
+    fn nanos(&self, now: Instant) -> u64 {
+        window::nanos_since(self.base, now)
     }
 
     /// Decides whether a call may pass. The Closed path is one load.
@@ -289,13 +304,7 @@ impl Breaker {
                 State::ForcedOpen => return self.reject(State::ForcedOpen, None),
                 State::HalfOpen => {
                     if self.take_probe(word) {
-                        return Admission::Probe(Ticket {
-                            breaker: Arc::clone(self),
-                            word,
-                            probe: true,
-                            start: None,
-                            finished: false,
-                        });
+                        return Admission::Probe(Ticket::new(Arc::clone(self), word));
                     }
                     if self.state.load(Ordering::Acquire) == word {
                         return self.reject(State::HalfOpen, None);
@@ -322,11 +331,12 @@ impl Breaker {
     fn reject(&self, state: State, retry_after: Option<Duration>) -> Admission {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         self.metrics.rejected();
-        Admission::Rejected(CircuitOpen::new(
-            Arc::clone(&self.settings.name),
-            state,
-            retry_after,
-        ))
+        Admission::Rejected { state, retry_after }
+    }
+
+    /// The error for a rejected call.
+    pub(crate) fn open_error(&self, state: State, retry_after: Option<Duration>) -> CircuitOpen {
+        CircuitOpen::new(Arc::clone(&self.settings.name), state, retry_after)
     }
 
     fn take_probe(&self, word: u64) -> bool {
@@ -352,17 +362,52 @@ impl Breaker {
     }
 
     /// Records the outcome of a call admitted under `word` (never Disabled:
-    /// those calls get no ticket).
+    /// those calls get no ticket). The common case — Closed, a count window,
+    /// no slow-call detection — is inlined into the response future and
+    /// reads no clock.
     #[inline]
-    fn complete(&self, word: u64, probe: bool, failure: bool, start: Option<Instant>) {
+    fn complete(&self, word: u64, failure: bool, start: u64) {
+        if let Window::Count(window) = &self.window
+            && !self.clock_at_end
+            && !is_half_open(word)
+        {
+            self.metrics.outcome(failure);
+            if self.state.load(Ordering::Acquire) != word {
+                return;
+            }
+            let sample = Sample {
+                failure,
+                slow: false,
+            };
+            if let Some(tally) = window.record(sample)
+                && self.exceeds(tally, self.settings.minimum_calls)
+            {
+                self.trip(word);
+            }
+            return;
+        }
+        self.complete_timed(word, failure, start);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trip(&self, word: u64) {
+        self.transition(word, State::Open, None);
+    }
+
+    /// Everything but the common case: probes, time windows, slow calls.
+    #[inline(never)]
+    fn complete_timed(&self, word: u64, failure: bool, start: u64) {
         self.metrics.outcome(failure);
         let now = self.clock_at_end.then(Instant::now);
-        let slow = match (start, now, self.settings.slow_call_duration) {
-            (Some(start), Some(now), Some(limit)) => now.saturating_duration_since(start) >= limit,
+        let slow = match (now, self.settings.slow_call_duration) {
+            (Some(now), Some(limit)) => {
+                Duration::from_nanos(self.nanos(now).saturating_sub(start)) >= limit
+            }
             _ => false,
         };
         let sample = Sample { failure, slow };
-        if probe {
+        if is_half_open(word) {
             self.complete_probe(word, sample, now);
             return;
         }
@@ -383,8 +428,7 @@ impl Breaker {
         };
         tally.calls >= minimum
             && (over(tally.failures, self.settings.failure_bp)
-                || (self.settings.slow_call_duration.is_some()
-                    && over(tally.slow, self.settings.slow_bp)))
+                || (self.slow_calls && over(tally.slow, self.settings.slow_bp)))
     }
 
     /// Counts a finished probe; the one that finishes the last permitted probe
@@ -554,7 +598,10 @@ mod tests {
             assert_eq!(breaker.state(), State::HalfOpen);
             std::thread::scope(|scope| {
                 for ticket in tickets {
-                    scope.spawn(move || ticket.finish(false));
+                    scope.spawn(move || {
+                        let mut ticket = ticket;
+                        ticket.finish(false);
+                    });
                 }
             });
             assert_eq!(breaker.state(), State::Closed);
@@ -564,7 +611,7 @@ mod tests {
     #[test]
     fn a_probe_of_an_earlier_half_open_period_does_not_count() {
         let breaker = half_open_breaker(1);
-        let Admission::Probe(stale) = breaker.admit() else {
+        let Admission::Probe(mut stale) = breaker.admit() else {
             panic!("expected a probe")
         };
         // Forced open and back to HalfOpen: a new period with its own permit.
@@ -573,7 +620,7 @@ mod tests {
         assert!(breaker.transition(forced, State::HalfOpen, None));
         stale.finish(true);
         assert_eq!(breaker.state(), State::HalfOpen);
-        let Admission::Probe(fresh) = breaker.admit() else {
+        let Admission::Probe(mut fresh) = breaker.admit() else {
             panic!("the new period's permit is free")
         };
         fresh.finish(false);

@@ -57,12 +57,13 @@ pub(crate) enum Window {
 }
 
 impl Window {
-    /// Records one call and returns the totals to judge, or `None` when they
-    /// cannot be read consistently right now (the next call judges instead).
+    /// Records one call and returns the totals to judge, or `None` when there
+    /// is nothing new to judge or they cannot be read consistently right now
+    /// (the next call judges instead).
     #[inline]
     pub(crate) fn record(&self, sample: Sample, now: Option<Instant>) -> Option<Tally> {
         match self {
-            Self::Count(w) => Some(w.record(sample)),
+            Self::Count(w) => w.record(sample),
             Self::Time(w) => w.record(sample, now.unwrap_or_else(Instant::now)),
         }
     }
@@ -150,24 +151,30 @@ impl CountWindow {
         }
     }
 
+    /// Records one call; returns the new totals, or `None` when they did not
+    /// change (the same outcome left the window as entered it), in which case
+    /// they were already judged by whoever last changed them.
     #[inline]
-    pub(crate) fn record(&self, sample: Sample) -> Tally {
+    pub(crate) fn record(&self, sample: Sample) -> Option<Tally> {
         let len = self.slots.len() as u64;
         let index = self.seq.fetch_add(1, Ordering::Relaxed) % len;
         let new = sample.code();
-        // `index < len`, so the conversion and the lookup cannot fail.
-        let old = match self.slots.get(index as usize) {
-            Some(slot) => slot.swap(new, Ordering::Relaxed),
-            None => return self.totals(),
-        };
+        // `index < len`, so the lookup cannot fail.
+        let slot = self.slots.get(index as usize)?;
+        // Replacing an outcome by the same one changes nothing: skip the
+        // write (this is as if the swap happened at the load).
+        if slot.load(Ordering::Relaxed) == new {
+            return None;
+        }
+        let old = slot.swap(new, Ordering::Relaxed);
         if old == new {
-            return self.totals();
+            return None;
         }
         let (nc, nf, ns) = code_delta(new);
         let (oc, of, os) = code_delta(old);
         let delta = pack(nc - oc, nf - of, ns - os);
         let before = self.totals.fetch_add(delta, Ordering::Relaxed);
-        unpack(before.wrapping_add(delta))
+        Some(unpack(before.wrapping_add(delta)))
     }
 
     #[inline]
@@ -263,8 +270,9 @@ pub(crate) struct TimeWindow {
     calls: AtomicU64,
     failures: AtomicU64,
     slow: AtomicU64,
-    /// `buckets + 1` snapshots: the one after the oldest live bucket can be
-    /// rewritten for the next epoch while the oldest is still being read.
+    /// At least `buckets + 1` snapshots (a power of two, so finding a slot is
+    /// a mask): the one after the oldest live bucket can be rewritten for the
+    /// next epoch while the oldest is still being read.
     snapshots: Box<[Snapshot]>,
 }
 
@@ -272,7 +280,8 @@ impl TimeWindow {
     /// `bucket_nanos` and `buckets` are non-zero (checked by the builder).
     pub(crate) fn new(duration: Duration, buckets: u32, base: Instant) -> Self {
         let bucket_nanos = bucket_nanos(duration, buckets).unwrap_or(1);
-        let snapshots: Box<[Snapshot]> = (0..=buckets).map(|_| Snapshot::default()).collect();
+        let ring = (u64::from(buckets) + 1).next_power_of_two();
+        let snapshots: Box<[Snapshot]> = (0..ring).map(|_| Snapshot::default()).collect();
         if let Some(first) = snapshots.first() {
             first.write(0, Tally::default(), false);
         }
@@ -291,18 +300,14 @@ impl TimeWindow {
 
     #[inline]
     fn epoch(&self, now: Instant) -> u64 {
-        let elapsed = now.saturating_duration_since(self.base);
-        let nanos = elapsed
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(elapsed.subsec_nanos()));
-        nanos / self.bucket_nanos
+        nanos_since(self.base, now) / self.bucket_nanos
     }
 
     #[inline]
     fn slot(&self, epoch: u64) -> Option<&Snapshot> {
-        let len = self.snapshots.len() as u64;
-        self.snapshots.get((epoch % len) as usize)
+        // The ring's length is a power of two.
+        let mask = self.snapshots.len() as u64 - 1;
+        self.snapshots.get((epoch & mask) as usize)
     }
 
     #[inline]
@@ -343,10 +348,19 @@ impl TimeWindow {
 
     #[inline]
     pub(crate) fn record(&self, sample: Sample, now: Instant) -> Option<Tally> {
-        let epoch = self.epoch(now);
-        if epoch > self.head.load(Ordering::Acquire) {
-            self.advance(epoch);
-        }
+        let nanos = nanos_since(self.base, now);
+        let head = self.head.load(Ordering::Acquire);
+        // Most calls fall in the head bucket: no division.
+        let epoch = if nanos.wrapping_sub(head.wrapping_mul(self.bucket_nanos)) < self.bucket_nanos
+        {
+            head
+        } else {
+            let epoch = nanos / self.bucket_nanos;
+            if epoch > head {
+                self.advance(epoch);
+            }
+            epoch
+        };
         self.calls.fetch_add(1, Ordering::Relaxed);
         if sample.failure {
             self.failures.fetch_add(1, Ordering::Relaxed);
@@ -411,6 +425,16 @@ impl TimeWindow {
     }
 }
 
+/// `now` in nanoseconds since `base` (saturating: 584 years).
+#[inline]
+pub(crate) fn nanos_since(base: Instant, now: Instant) -> u64 {
+    let elapsed = now.saturating_duration_since(base);
+    elapsed
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(elapsed.subsec_nanos()))
+}
+
 /// The length of one bucket in nanoseconds, `None` when it would be zero.
 pub(crate) fn bucket_nanos(duration: Duration, buckets: u32) -> Option<u64> {
     let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX) / u64::from(buckets.max(1));
@@ -468,7 +492,8 @@ mod tests {
                 let s = sample(*code);
                 history.push(s);
                 let tail = &history[history.len().saturating_sub(size as usize)..];
-                prop_assert_eq!(window.record(s), naive(tail));
+                window.record(s);
+                prop_assert_eq!(window.totals(), naive(tail));
             }
         }
 

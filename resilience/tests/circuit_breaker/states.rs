@@ -220,8 +220,17 @@ async fn rejecting_poll_ready_does_not_wait_for_the_inner_service() {
     upstream.allow(0);
     assert!(service.poll_ready().is_pending());
 
+    // Rejected: ready at once although the inner service is not.
     handle.force_open();
-    // The breaker already decided to admit this instance's next call.
+    assert!(matches!(
+        service.poll_ready(),
+        std::task::Poll::Ready(Ok(()))
+    ));
+    let open = rejection(service.call(Call::Ok).await);
+    assert_eq!(open.state(), State::ForcedOpen);
+    assert!(upstream.poll_request().is_pending());
+
+    handle.reset();
     upstream.allow(1);
     assert!(service.poll_ready().is_ready());
     let admitted = service.call(Call::Ok);
@@ -229,14 +238,17 @@ async fn rejecting_poll_ready_does_not_wait_for_the_inner_service() {
     assert_eq!(request, Call::Ok);
     respond.send_response("ok");
     assert_eq!(admitted.await.unwrap(), "ok");
+}
 
-    // Now rejected: ready at once although the inner service is not.
-    upstream.allow(0);
-    assert!(matches!(
-        service.poll_ready(),
-        std::task::Poll::Ready(Ok(()))
-    ));
-    let open = rejection(service.call(Call::Ok).await);
-    assert_eq!(open.state(), State::ForcedOpen);
+#[tokio::test(start_paused = true)]
+async fn a_breaker_that_opens_after_poll_ready_rejects_the_call() {
+    let layer = builder().build().unwrap();
+    let handle = layer.handle();
+    let (mut service, mut upstream) =
+        mock::spawn_with::<Call, &'static str, _, _>(|inner| layer.layer(inner));
+    upstream.allow(1);
+    assert!(service.poll_ready().is_ready());
+    handle.force_open();
+    rejection(service.call(Call::Ok).await);
     assert!(upstream.poll_request().is_pending());
 }
