@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::keyed::KeyedCircuitBreakerLayer;
 use super::layer::CircuitBreakerLayer;
 use super::listener::{Listeners, Transition};
-use super::window::{self, MAX_BUCKETS, MAX_COUNT_WINDOW};
+use super::time_window::{self, MAX_BUCKETS};
+use super::window::MAX_COUNT_WINDOW;
 use crate::ConfigError;
 use crate::classify::ErrorsAreFailures;
 use crate::config::check_range;
@@ -323,7 +324,7 @@ impl<C> CircuitBreakerBuilder<C> {
                     1.0,
                     f64::from(MAX_BUCKETS),
                 )?;
-                if window::bucket_nanos(duration, buckets).is_none() {
+                if time_window::bucket_nanos(duration, buckets).is_none() {
                     return Err(ConfigError::Zero {
                         field: "sliding_window.duration",
                     });

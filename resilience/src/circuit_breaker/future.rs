@@ -7,7 +7,8 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::state::{Admission, Breaker, Ticket};
+use super::state::Breaker;
+use super::ticket::{Admission, Ticket};
 use crate::BoxError;
 use crate::classify::{Classify, ErrorsAreFailures};
 

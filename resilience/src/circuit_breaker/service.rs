@@ -8,7 +8,8 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use super::handle::CircuitBreakerHandle;
-use super::state::{Admission, Breaker};
+use super::state::Breaker;
+use super::ticket::Admission;
 use crate::BoxError;
 use crate::classify::{Classify, ErrorsAreFailures};
 

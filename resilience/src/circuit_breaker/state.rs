@@ -28,7 +28,9 @@ use super::config::{Settings, SlidingWindow};
 use super::error::CircuitOpen;
 use super::listener::{self, Transition};
 use super::metrics::Metrics;
-use super::window::{self, CountWindow, Sample, Tally, TimeWindow, Window};
+use super::ticket::{Admission, Ticket};
+use super::time_window::{self, TimeWindow};
+use super::window::{CountWindow, Sample, Tally, Window};
 
 /// The state of a breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,13 +121,13 @@ fn deadline_of(word: u64) -> Duration {
 
 /// Whether a call admitted under `word` is a HalfOpen probe.
 #[inline]
-fn is_half_open(word: u64) -> bool {
+pub(super) fn is_half_open(word: u64) -> bool {
     word & STATE_MASK == u64::from(State::HalfOpen.code())
 }
 
 /// Whether a call admitted under `word` goes unrecorded.
 #[inline]
-pub(crate) fn is_disabled(word: u64) -> bool {
+pub(super) fn is_disabled(word: u64) -> bool {
     word & STATE_MASK == u64::from(State::Disabled.code())
 }
 
@@ -157,73 +159,6 @@ fn older(a: u64, b: u64) -> bool {
 
 // ----- admission ----------------------------------------------------------------
 
-/// The verdict on a call about to be made. Kept small: it is stored in the
-/// service between `poll_ready` and `call`.
-#[derive(Debug)]
-pub(crate) enum Admission {
-    /// Closed or Disabled: `word` is the state word it was admitted under.
-    Pass { word: u64 },
-    /// One of HalfOpen's probes.
-    Probe(Ticket),
-    /// Rejected (already counted); the error is built in `call`.
-    Rejected {
-        state: State,
-        retry_after: Option<Duration>,
-    },
-}
-
-/// Marks a ticket whose outcome has been recorded.
-const FINISHED: u64 = u64::MAX;
-
-/// An admitted call that will be recorded: lives in the response future, so
-/// a dropped future gives a HalfOpen permit back instead of leaking it (and
-/// records nothing). A ticket admitted under a HalfOpen word is a probe; one
-/// admitted under a Disabled word records nothing.
-#[derive(Debug)]
-pub(crate) struct Ticket {
-    breaker: Arc<Breaker>,
-    word: u64,
-    /// When the call started, in ns since the breaker was built (slow-call
-    /// detection only; 0 otherwise).
-    start: u64,
-}
-
-impl Ticket {
-    /// A ticket for a call admitted under `word`; starts the call's clock if
-    /// slow calls are detected.
-    #[inline]
-    pub(crate) fn new(breaker: Arc<Breaker>, word: u64) -> Self {
-        let start = if breaker.slow_calls {
-            breaker.nanos(Instant::now())
-        } else {
-            0
-        };
-        Self {
-            breaker,
-            word,
-            start,
-        }
-    }
-
-    /// Records the call's outcome (once).
-    #[inline]
-    pub(crate) fn finish(&mut self, failure: bool) {
-        let word = std::mem::replace(&mut self.word, FINISHED);
-        if word != FINISHED && !is_disabled(word) {
-            self.breaker.complete(word, failure, self.start);
-        }
-    }
-}
-
-impl Drop for Ticket {
-    #[inline]
-    fn drop(&mut self) {
-        if is_half_open(self.word) {
-            self.breaker.release_probe(self.word);
-        }
-    }
-}
-
 /// The state shared by every service, future and handle of one breaker.
 #[derive(Debug)]
 pub(crate) struct Breaker {
@@ -235,7 +170,7 @@ pub(crate) struct Breaker {
     /// Whether completing a call reads the clock (time window or slow calls).
     clock_at_end: bool,
     /// Whether slow calls are detected.
-    slow_calls: bool,
+    pub(super) slow_calls: bool,
     settings: Settings,
     metrics: Metrics,
 }
@@ -280,8 +215,8 @@ impl Breaker {
 
     /// `now` in ns since the breaker was built.
     #[inline]
-    fn nanos(&self, now: Instant) -> u64 {
-        window::nanos_since(self.base, now)
+    pub(super) fn nanos(&self, now: Instant) -> u64 {
+        time_window::nanos_since(self.base, now)
     }
 
     /// Decides whether a call may pass. The Closed path is one load.
@@ -352,7 +287,7 @@ impl Breaker {
 
     /// A probe that never completed gives its permit back, so a cancelled
     /// probe cannot leave HalfOpen waiting forever.
-    fn release_probe(&self, word: u64) {
+    pub(super) fn release_probe(&self, word: u64) {
         let generation = gen_of(word);
         let _ = self
             .half_open
@@ -366,7 +301,7 @@ impl Breaker {
     /// no slow-call detection — is inlined into the response future and
     /// reads no clock.
     #[inline]
-    fn complete(&self, word: u64, failure: bool, start: u64) {
+    pub(super) fn complete(&self, word: u64, failure: bool, start: u64) {
         if let Window::Count(window) = &self.window
             && !self.clock_at_end
             && !is_half_open(word)
