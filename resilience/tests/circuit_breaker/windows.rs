@@ -112,3 +112,25 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn slow_calls_in_a_time_window_open_the_breaker_and_expire() {
+    let (mut service, handle, _) = breaker(
+        CircuitBreakerLayer::builder()
+            .sliding_window(SlidingWindow::time(Duration::from_secs(10), 10))
+            .minimum_calls(2)
+            .slow_call_duration(Duration::from_millis(500))
+            .slow_call_rate_threshold(100.0),
+    );
+    let slow = Call::Slow(Duration::from_secs(1));
+    send_all(&mut service, &[slow]).await;
+    assert_eq!(handle.snapshot().slow_calls, 1);
+    // The slow call leaves the window before the next one comes.
+    time::advance(Duration::from_secs(10)).await;
+    send_all(&mut service, &[slow]).await;
+    assert_eq!(handle.state(), State::Closed);
+    let snapshot = handle.snapshot();
+    assert_eq!((snapshot.calls, snapshot.slow_calls), (1, 1));
+    send_all(&mut service, &[slow]).await;
+    assert_eq!(handle.state(), State::Open);
+}
