@@ -64,7 +64,10 @@ impl<F, C> ResponseFuture<F, C> {
                 };
             }
             Admission::Pass { word } => Ticket::new(Arc::clone(breaker), word),
-            Admission::Probe(ticket) => ticket,
+            Admission::Probe(mut ticket) => {
+                ticket.restart();
+                ticket
+            }
         };
         Self {
             kind: Kind::Called {

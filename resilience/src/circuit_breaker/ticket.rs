@@ -55,6 +55,15 @@ impl Ticket {
         }
     }
 
+    /// Restarts the call's clock: a probe's ticket is taken in `poll_ready`,
+    /// but its duration counts from `call`.
+    #[inline]
+    pub(crate) fn restart(&mut self) {
+        if self.breaker.slow_calls {
+            self.start = self.breaker.nanos(Instant::now());
+        }
+    }
+
     /// Records the call's outcome (once).
     #[inline]
     pub(crate) fn finish(&mut self, failure: bool) {
