@@ -30,7 +30,7 @@ use super::listener::{self, Transition};
 use super::metrics::Metrics;
 use super::ticket::{Admission, Ticket};
 use super::time_window::{self, TimeWindow};
-use super::window::{CountWindow, Sample, Tally, Window};
+use super::window::{CountWindow, Padded, Sample, Tally, Window};
 
 /// The state of a breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,7 +162,9 @@ fn older(a: u64, b: u64) -> bool {
 /// The state shared by every service, future and handle of one breaker.
 #[derive(Debug)]
 pub(crate) struct Breaker {
-    state: AtomicU64,
+    /// Read by every call: on its own cache line, away from the `Arc`'s
+    /// reference count and the window's counters.
+    state: Padded<AtomicU64>,
     half_open: AtomicU64,
     window: Window,
     rejected: AtomicU64,
@@ -185,7 +187,7 @@ impl Breaker {
             }
         };
         Self {
-            state: AtomicU64::new(CLOSED),
+            state: Padded(AtomicU64::new(CLOSED)),
             half_open: AtomicU64::new(0),
             clock_at_end: window.needs_clock() || settings.slow_call_duration.is_some(),
             slow_calls: settings.slow_call_duration.is_some(),

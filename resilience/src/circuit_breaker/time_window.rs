@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::window::{Sample, Tally};
+use super::window::{Padded, Sample, Tally};
 
 /// The largest number of buckets in a time window.
 pub(crate) const MAX_BUCKETS: u32 = 10_000;
@@ -80,6 +80,14 @@ impl Snapshot {
     }
 }
 
+/// Every call ever recorded, written by every call (on its own cache line).
+#[derive(Debug, Default)]
+struct Counters {
+    calls: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+}
+
 /// The calls of the last `buckets × bucket length`.
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
@@ -90,9 +98,7 @@ pub(crate) struct TimeWindow {
     head: AtomicU64,
     /// The epoch of the last reset; older snapshots do not count.
     floor: AtomicU64,
-    calls: AtomicU64,
-    failures: AtomicU64,
-    slow: AtomicU64,
+    counters: Padded<Counters>,
     /// At least `buckets + 1` snapshots (a power of two, so finding a slot is
     /// a mask): the one after the oldest live bucket can be rewritten for the
     /// next epoch while the oldest is still being read.
@@ -114,9 +120,7 @@ impl TimeWindow {
             buckets: u64::from(buckets),
             head: AtomicU64::new(0),
             floor: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+            counters: Padded::default(),
             snapshots,
         }
     }
@@ -136,9 +140,9 @@ impl TimeWindow {
     #[inline]
     fn cumulative(&self) -> Tally {
         Tally {
-            calls: self.calls.load(Ordering::Relaxed),
-            failures: self.failures.load(Ordering::Relaxed),
-            slow: self.slow.load(Ordering::Relaxed),
+            calls: self.counters.calls.load(Ordering::Relaxed),
+            failures: self.counters.failures.load(Ordering::Relaxed),
+            slow: self.counters.slow.load(Ordering::Relaxed),
         }
     }
 
@@ -184,12 +188,12 @@ impl TimeWindow {
             }
             epoch
         };
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
         if sample.failure {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+            self.counters.failures.fetch_add(1, Ordering::Relaxed);
         }
         if sample.slow {
-            self.slow.fetch_add(1, Ordering::Relaxed);
+            self.counters.slow.fetch_add(1, Ordering::Relaxed);
         }
         self.window_at(epoch)
     }

@@ -14,6 +14,22 @@ use tokio::time::Instant;
 
 pub(crate) use super::time_window::TimeWindow;
 
+/// Keeps a value on its own cache line (128 bytes covers adjacent-line
+/// prefetching), so a counter every call writes does not slow down reads of
+/// its neighbours, such as the state word or the `Arc`'s reference count.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The largest count window: the packed totals hold 21-bit signed fields.
 pub(crate) const MAX_COUNT_WINDOW: u32 = 1_000_000;
 
@@ -128,16 +144,16 @@ fn code_delta(code: u8) -> (i64, i64, i64) {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU8]>,
-    seq: AtomicU64,
-    totals: AtomicU64,
+    seq: Padded<AtomicU64>,
+    totals: Padded<AtomicU64>,
 }
 
 impl CountWindow {
     pub(crate) fn new(size: u32) -> Self {
         Self {
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
-            seq: AtomicU64::new(0),
-            totals: AtomicU64::new(0),
+            seq: Padded(AtomicU64::new(0)),
+            totals: Padded(AtomicU64::new(0)),
         }
     }
 
