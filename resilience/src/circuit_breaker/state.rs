@@ -8,7 +8,7 @@
 //! | 0–2   | the [`State`]                                                |
 //! | 3–18  | generation, bumped by every transition (16 bits, wrapping)   |
 //! | 19–25 | consecutive trips without closing in between (saturating)    |
-//! | 26–63 | Open: when probes may start, in ms since the breaker was built |
+//! | 26–63 | Open: when probes may start, in ms since the breaker was built (saturates after about 8.7 years) |
 //!
 //! A call remembers the word it was admitted under and only counts if the
 //! word is unchanged when it completes, so outcomes of calls that straddle a
@@ -157,7 +157,7 @@ fn older(a: u64, b: u64) -> bool {
     diff != 0 && diff < 0x8000
 }
 
-// ----- admission ----------------------------------------------------------------
+// ----- the breaker ----------------------------------------------------------------
 
 /// The state shared by every service, future and handle of one breaker.
 #[derive(Debug)]
