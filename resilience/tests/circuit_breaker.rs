@@ -18,8 +18,6 @@ mod half_open;
 mod http;
 #[path = "circuit_breaker/keyed.rs"]
 mod keyed;
-#[path = "circuit_breaker/observe.rs"]
-mod observe;
 #[path = "circuit_breaker/states.rs"]
 mod states;
 #[path = "circuit_breaker/windows.rs"]

@@ -105,6 +105,9 @@ impl Subscriber for Capture {
 async fn transitions_are_tracing_events_with_name_from_and_to() {
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
+    // A callsite first reached by another thread before this dispatcher existed
+    // may have cached "never"; recompute every callsite's interest now.
+    tracing::callsite::rebuild_interest_cache();
     full_cycle(builder("traced")).await;
 
     let events = capture.0.lock().unwrap();
