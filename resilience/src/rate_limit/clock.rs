@@ -28,8 +28,13 @@ impl Clock for TokioClock {
 
     #[inline]
     fn now(&self) -> Nanos {
-        // Saturates after ~584 years of uptime instead of panicking.
-        let nanos = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        // Saturates after ~584 years of uptime instead of panicking; u64
+        // arithmetic rather than `as_nanos()`'s u128, as this runs per call.
+        let elapsed = self.origin.elapsed();
+        let nanos = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos()));
         Nanos::from(nanos)
     }
 }

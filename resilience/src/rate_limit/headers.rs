@@ -12,6 +12,13 @@ pub struct RateLimitInfo {
 }
 
 impl RateLimitInfo {
+    /// What [`ResponseHeaders::apply`] gets when it does not use the info.
+    pub(crate) const UNUSED: Self = Self {
+        limit: 0,
+        remaining: 0,
+        reset: Duration::ZERO,
+    };
+
     /// The burst size: how many calls pass at once after a quiet period.
     #[must_use]
     pub const fn limit(&self) -> u32 {
@@ -68,6 +75,12 @@ pub(crate) fn delta_seconds(d: Duration) -> http::HeaderValue {
 /// [`NoHeaders`] leaves any response alone; `HttpHeaders` (feature `http`)
 /// adds the `RateLimit-*` headers to an `http::Response`.
 pub trait ResponseHeaders<R> {
+    /// Whether [`apply`](Self::apply) reads its `info`. When false, the
+    /// limiter does not compute the quota state of allowed calls (see
+    /// [`Policy::admit`](super::Policy::admit)) and `apply` gets a
+    /// placeholder with every value zero.
+    const USES_INFO: bool = true;
+
     /// Called with the inner service's response to an allowed call.
     fn apply(response: &mut R, info: &RateLimitInfo);
 }
@@ -77,6 +90,8 @@ pub trait ResponseHeaders<R> {
 pub struct NoHeaders;
 
 impl<R> ResponseHeaders<R> for NoHeaders {
+    const USES_INFO: bool = false;
+
     #[inline]
     fn apply(_: &mut R, _: &RateLimitInfo) {}
 }

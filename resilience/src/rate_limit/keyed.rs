@@ -97,6 +97,7 @@ impl<E: KeyExtractor> Keyed<E> {
     /// Removes keys whose bucket is full again and shrinks the map.
     ///
     /// Concurrent callers skip the purge while another one runs it.
+    #[cold]
     pub fn purge_stale(&self) {
         if self
             .purging
@@ -119,14 +120,30 @@ impl<E: KeyExtractor> Keyed<E> {
     /// # Errors
     ///
     /// [`RateLimited`] when that bucket is empty.
+    #[inline]
     pub fn check_key(&self, key: &Option<E::Key>) -> Result<RateLimitInfo, RateLimited> {
-        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if calls.is_multiple_of(self.purge_every.load(Ordering::Relaxed)) {
-            self.purge_stale();
-        }
+        self.count_call();
         match self.limiter.check_key(key) {
             Ok(snapshot) => Ok(allowed(&snapshot, self.quota)),
             Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
+        }
+    }
+
+    /// `check_key` without the quota state of an allowed call.
+    #[inline]
+    fn admit_key(&self, key: &Option<E::Key>) -> Result<(), RateLimited> {
+        self.count_call();
+        match self.limiter.check_key(key) {
+            Ok(_) => Ok(()),
+            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
+        }
+    }
+
+    #[inline]
+    fn count_call(&self) {
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if calls.is_multiple_of(self.purge_every.load(Ordering::Relaxed)) {
+            self.purge_stale();
         }
     }
 }
@@ -135,6 +152,11 @@ impl<Req, E: ExtractKey<Req>> Policy<Req> for Keyed<E> {
     #[inline]
     fn check(&self, req: &Req) -> Result<RateLimitInfo, RateLimited> {
         self.check_key(&self.extractor.extract(req))
+    }
+
+    #[inline]
+    fn admit(&self, req: &Req) -> Result<(), RateLimited> {
+        self.admit_key(&self.extractor.extract(req))
     }
 }
 

@@ -23,6 +23,22 @@ pub trait Policy<Req> {
     ///
     /// [`RateLimited`] when the request is over the limit.
     fn check(&self, req: &Req) -> Result<RateLimitInfo, RateLimited>;
+
+    /// Takes one cell for `req` like [`check`](Self::check), without
+    /// computing the quota state of an allowed call.
+    ///
+    /// The layer calls this instead of `check` when its responses carry no
+    /// headers ([`ResponseHeaders::USES_INFO`](super::ResponseHeaders::USES_INFO)
+    /// is false), so a policy whose `RateLimitInfo` costs something to build
+    /// should override it; the default calls `check` and drops the info.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`] when the request is over the limit.
+    #[inline]
+    fn admit(&self, req: &Req) -> Result<(), RateLimited> {
+        self.check(req).map(drop)
+    }
 }
 
 type DirectLimiter =
@@ -61,6 +77,7 @@ impl Global {
     /// # Errors
     ///
     /// [`RateLimited`] when the bucket is empty.
+    #[inline]
     pub fn check_now(&self) -> Result<RateLimitInfo, RateLimited> {
         match self.limiter.check() {
             Ok(snapshot) => Ok(allowed(&snapshot, self.quota)),
@@ -73,6 +90,16 @@ impl<Req> Policy<Req> for Global {
     #[inline]
     fn check(&self, _req: &Req) -> Result<RateLimitInfo, RateLimited> {
         self.check_now()
+    }
+
+    // Skips `allowed`: its division by the interval is a tenth of an allowed
+    // call, and a layer without headers throws the result away.
+    #[inline]
+    fn admit(&self, _req: &Req) -> Result<(), RateLimited> {
+        match self.limiter.check() {
+            Ok(_) => Ok(()),
+            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
+        }
     }
 }
 
@@ -102,6 +129,11 @@ pub(crate) fn allowed(snapshot: &StateSnapshot, quota: Validated) -> RateLimitIn
 
 /// The error of a rejected call: wait until the next cell, reset once the
 /// whole burst is back (one wait plus `burst - 1` intervals).
+///
+/// Cold and out of line so the allowed path that calls it stays small enough
+/// to inline into the service's `call`.
+#[cold]
+#[inline(never)]
 pub(crate) fn limited(
     not_until: &NotUntil<Nanos>,
     clock: &TokioClock,
@@ -110,4 +142,73 @@ pub(crate) fn limited(
     let wait = not_until.wait_time_from(clock.now());
     let refill = quota.replenish_1_per.saturating_mul(quota.burst.get() - 1);
     RateLimited::new(wait, quota.burst.get(), wait.saturating_add(refill))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use super::*;
+    use crate::rate_limit::RateLimitLayer;
+
+    #[tokio::test(start_paused = true)]
+    async fn admit_takes_the_same_cell_as_check() {
+        let global = Global::new(Quota::per_second(4).burst(3)).unwrap();
+        assert_eq!(Policy::<()>::admit(&global, &()), Ok(()));
+        assert_eq!(global.check_now().map(|info| info.remaining()), Ok(1));
+        assert_eq!(Policy::<()>::admit(&global, &()), Ok(()));
+        let by_admit = Policy::<()>::admit(&global, &()).unwrap_err();
+        let by_check = global.check_now().unwrap_err();
+        assert_eq!(by_admit, by_check);
+        assert_eq!(by_admit.retry_after(), Duration::from_millis(250));
+        assert_eq!(by_admit.info().reset(), Duration::from_millis(750));
+    }
+
+    /// A policy written before `admit` existed: only `check`.
+    struct EveryOther(AtomicU32);
+
+    impl Policy<u32> for EveryOther {
+        fn check(&self, _: &u32) -> Result<RateLimitInfo, RateLimited> {
+            if self.0.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
+                Ok(RateLimitInfo {
+                    limit: 1,
+                    remaining: 0,
+                    reset: Duration::from_secs(1),
+                })
+            } else {
+                Err(RateLimited::new(
+                    Duration::from_secs(1),
+                    1,
+                    Duration::from_secs(1),
+                ))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_check_only_policy_still_decides_without_headers() {
+        let layer = RateLimitLayer::new(EveryOther(AtomicU32::new(0)));
+        let svc = layer.layer(service_fn(|n: u32| async move {
+            Ok::<_, std::convert::Infallible>(n)
+        }));
+        assert_eq!(svc.clone().oneshot(1).await.unwrap(), 1);
+        let err = svc.clone().oneshot(2).await.unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<RateLimited>()
+                .map(RateLimited::retry_after),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(svc.oneshot(3).await.unwrap(), 3);
+        assert_eq!(layer.policy().0.load(Ordering::Relaxed), 3);
+        assert_eq!(
+            (
+                layer.handle().allowed_total(),
+                layer.handle().limited_total()
+            ),
+            (2, 1)
+        );
+    }
 }

@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use super::handle::{RateLimitHandle, Stats};
-use super::headers::{NoHeaders, ResponseHeaders};
+use super::headers::{NoHeaders, RateLimitInfo, ResponseHeaders};
 use super::policy::Policy;
 use super::telemetry;
 use crate::BoxError;
@@ -96,7 +96,13 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        match self.policy.check(&req) {
+        // A constant per layer type: without headers, skip building the info.
+        let decision = if H::USES_INFO {
+            self.policy.check(&req)
+        } else {
+            self.policy.admit(&req).map(|()| RateLimitInfo::UNUSED)
+        };
+        match decision {
             Ok(info) => {
                 self.stats.record_allowed();
                 ResponseFuture::called(self.inner.call(req), info)
