@@ -1,6 +1,5 @@
-//! Transitions reach listeners, `tracing` and `metrics`: in a test binary of
-//! their own, because a `tracing` dispatcher and a `metrics` recorder are
-//! process-wide state that the other breaker tests must not race with.
+//! Transitions reach listeners and `metrics`: in a test binary of their own,
+//! because the `metrics` recorder is process-wide state.
 // `allow` first: a false crate-level `cfg` strips the attributes after it.
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used)]
@@ -9,6 +8,9 @@
 #[path = "circuit_breaker/support.rs"]
 #[allow(dead_code)] // shared with the main breaker tests, which use all of it
 mod support;
+
+#[path = "circuit_breaker/cycle.rs"]
+mod cycle;
 
 #[path = "circuit_breaker/observe.rs"]
 mod observe;
