@@ -20,7 +20,7 @@ use palisade_benches::{
 };
 use palisade_resilience::bulkhead::BulkheadLayer;
 use palisade_resilience::rate_limit::redis::{FailurePolicy, RedisRateLimitLayer, lazy_connection};
-use palisade_resilience::rate_limit::{Quota, RateLimitLayer, key_fn};
+use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use palisade_resilience::timeout::TimeoutLayer;
 use tower::limit::{ConcurrencyLimit, RateLimit, rate::Rate};
 use tower::timeout::Timeout;
@@ -103,8 +103,7 @@ fn rate_limit_keyed(c: &mut Criterion) {
     // One cell a second, a burst of a billion: never limits, and every call
     // pushes its key's bucket a second ahead, so no purge ever drops a key.
     let quota = Quota::per_second(1).burst(BILLION);
-    let ours =
-        RateLimitLayer::keyed(quota, key_fn(|req: &u64| Some(*req % KEYS))).expect("valid quota");
+    let ours = RateLimitLayer::keyed(quota, |req: &u64| Some(*req % KEYS)).expect("valid quota");
     let mut svc = ours.layer(Noop);
     rt.block_on(drive(&mut svc, KEYS));
     bench_service(&mut group, GROUP, &rt, "palisade_keyed", svc);
@@ -168,7 +167,7 @@ fn redis_round_trip(_: &mut Criterion) {
     let layer = RedisRateLimitLayer::builder(
         conn,
         Quota::per_second(1_000_000).burst(1_000_000),
-        key_fn(|req: &u64| Some(*req % 100)),
+        |req: &u64| Some(*req % 100),
     )
     .prefix("palisade:bench:")
     .timeout(Duration::from_millis(500))

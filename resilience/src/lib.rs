@@ -53,6 +53,7 @@
 
 pub mod classify;
 mod config;
+pub mod key;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;

@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -242,7 +243,7 @@ async fn queued_call_honours_the_inner_services_readiness() {
 async fn keyed_partitions_are_isolated() {
     let layer = BulkheadLayer::builder()
         .max_concurrent(1)
-        .keyed(|req: &(char, u32)| req.0)
+        .keyed(|req: &(char, u32)| Some(req.0))
         .build()
         .unwrap();
     let keyed = layer.handle();
@@ -273,8 +274,8 @@ async fn keyed_partitions_are_isolated() {
 async fn keyed_bulkhead_bounds_partitions_and_drops_idle_ones() {
     let layer = BulkheadLayer::builder()
         .max_concurrent(1)
-        .keyed(|req: &&str| req.to_owned())
-        .max_partitions(1)
+        .keyed(|req: &&'static str| Some(*req))
+        .max_keys(NonZeroUsize::MIN)
         .build()
         .unwrap();
     let keyed = layer.handle();
@@ -284,10 +285,7 @@ async fn keyed_bulkhead_bounds_partitions_and_drops_idle_ones() {
     let a = svc.ready().await.unwrap().call("a");
     let mut b = Box::pin(svc.ready().await.unwrap().call("b"));
     let full = expect_full(poll_once(&mut b));
-    assert_eq!(
-        full.reason(),
-        Reason::TooManyPartitions { max_partitions: 1 }
-    );
+    assert_eq!(full.reason(), Reason::TooManyPartitions { max_keys: 1 });
 
     let (_, send) = handle.next_request().await.unwrap();
     send.send_response("a");
@@ -302,6 +300,20 @@ async fn keyed_bulkhead_bounds_partitions_and_drops_idle_ones() {
     assert_eq!(keyed.partitions(), 1);
 }
 
+#[tokio::test]
+async fn keyed_bulkhead_refuses_a_request_without_a_key() {
+    let layer = BulkheadLayer::builder()
+        .max_concurrent(1)
+        .keyed(|req: &&'static str| (!req.is_empty()).then_some(*req))
+        .build()
+        .unwrap();
+    let keyed = layer.handle();
+    let (mock, _handle) = mock::pair::<&str, &str>();
+    let err = layer.layer(mock).oneshot("").await.unwrap_err();
+    assert!(err.is::<palisade_resilience::key::MissingKey>());
+    assert_eq!(keyed.partitions(), 0);
+}
+
 #[test]
 fn configuration_is_validated() {
     assert_eq!(
@@ -314,16 +326,6 @@ fn configuration_is_validated() {
         BulkheadLayer::new(usize::MAX).unwrap_err(),
         ConfigError::OutOfRange { .. }
     ));
-    assert_eq!(
-        BulkheadLayer::builder()
-            .keyed(|r: &u8| *r)
-            .max_partitions(0)
-            .build()
-            .unwrap_err(),
-        ConfigError::Zero {
-            field: "max_partitions"
-        }
-    );
     // A zero max_wait is allowed: it means "do not wait".
     let layer = BulkheadLayer::builder()
         .max_waiters(5)
@@ -395,7 +397,7 @@ fn services_are_send_sync_and_futures_send() {
     fn assert_send<T: Send>() {}
     assert_send_sync::<Bulkhead<Mock>>();
     assert_send::<<Bulkhead<Mock> as Service<String>>::Future>();
-    type Keyed = KeyedBulkhead<Mock, fn(&String) -> usize, usize>;
+    type Keyed = KeyedBulkhead<Mock, fn(&String) -> Option<usize>, usize>;
     assert_send_sync::<Keyed>();
     assert_send::<<Keyed as Service<String>>::Future>();
 }

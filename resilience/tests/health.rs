@@ -275,7 +275,10 @@ mod keyed {
             .minimum_calls(2)
             .failure_rate_threshold(60.0)
             .wait_duration_in_open(WAIT)
-            .build_keyed(|request: &Request| request.0.to_owned(), 16)
+            .build_keyed(
+                |request: &Request| Some(request.0.to_owned()),
+                std::num::NonZeroUsize::new(16).unwrap(),
+            )
             .unwrap();
         let handles: KeyedCircuitBreakerHandle<String> = layer.handle();
         let registry = HealthRegistry::new();
@@ -303,7 +306,7 @@ mod keyed {
     async fn a_keyed_bulkhead_reports_in_flight_calls_over_its_partitions() {
         let layer = BulkheadLayer::builder()
             .max_concurrent(1)
-            .keyed(|request: &&'static str| *request)
+            .keyed(|request: &&'static str| Some(*request))
             .build()
             .unwrap();
         let handle: KeyedBulkheadHandle<&'static str> = layer.handle();
@@ -344,7 +347,6 @@ mod keyed {
 #[cfg(feature = "redis")]
 mod redis_backend {
     use super::*;
-    use palisade_resilience::rate_limit::key_fn;
     use palisade_resilience::rate_limit::redis::{
         FailurePolicy, RedisRateLimitLayer, lazy_connection,
     };
@@ -363,15 +365,12 @@ mod redis_backend {
             Duration::from_millis(200),
         )
         .unwrap();
-        let layer = RedisRateLimitLayer::builder(
-            conn,
-            Quota::per_second(10),
-            key_fn(|_: &u32| Some("tenant")),
-        )
-        .timeout(Duration::from_millis(200))
-        .failure_policy(FailurePolicy::FailOpen)
-        .build()
-        .unwrap();
+        let layer =
+            RedisRateLimitLayer::builder(conn, Quota::per_second(10), |_: &u32| Some("tenant"))
+                .timeout(Duration::from_millis(200))
+                .failure_policy(FailurePolicy::FailOpen)
+                .build()
+                .unwrap();
         let handle = layer.handle();
         let registry = HealthRegistry::new();
         registry.register("shared-api", handle.clone());
@@ -469,15 +468,12 @@ mod redis_backend {
         )
         .unwrap();
         let prefix = format!("palisade-test:health:{}:{port}:", std::process::id());
-        let layer = RedisRateLimitLayer::builder(
-            conn,
-            Quota::per_second(1),
-            key_fn(|_: &u32| Some("tenant")),
-        )
-        .prefix(prefix)
-        .timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
+        let layer =
+            RedisRateLimitLayer::builder(conn, Quota::per_second(1), |_: &u32| Some("tenant"))
+                .prefix(prefix)
+                .timeout(Duration::from_millis(500))
+                .build()
+                .unwrap();
         let handle = layer.handle();
         let registry = HealthRegistry::new();
         registry.register("shared-api", handle.clone());

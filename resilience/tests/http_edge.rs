@@ -31,9 +31,10 @@ use palisade_resilience::BoxError;
 use palisade_resilience::bulkhead::error::{BulkheadFull, Reason};
 use palisade_resilience::chaos::error::ChaosError;
 use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, SlidingWindow};
-use palisade_resilience::edge::{self, PeerAddrLayer, Problem};
+use palisade_resilience::edge::{self, Problem};
+use palisade_resilience::key::{MissingKey, PeerIp};
 use palisade_resilience::rate_limit::error::RateLimited;
-use palisade_resilience::rate_limit::{PeerIp, Quota, RateLimitLayer};
+use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use palisade_resilience::retry::RetryLayer;
 use palisade_resilience::retry::error::BodyTooLargeToRetry;
 use palisade_resilience::retry::http::RetryBody;
@@ -222,7 +223,6 @@ async fn chaos_error_is_500_fault_injected() {
 #[tokio::test]
 async fn backend_unavailable_is_503() {
     use palisade_resilience::rate_limit::error::BackendUnavailable;
-    use palisade_resilience::rate_limit::key_fn;
     use palisade_resilience::rate_limit::redis::{
         FailurePolicy, RedisRateLimitLayer, lazy_connection,
     };
@@ -237,12 +237,11 @@ async fn backend_unavailable_is_503() {
         Duration::from_millis(50),
     )
     .unwrap();
-    let layer =
-        RedisRateLimitLayer::builder(conn, Quota::per_second(1), key_fn(|_: &()| Some("k")))
-            .timeout(Duration::from_millis(50))
-            .failure_policy(FailurePolicy::FailClosed)
-            .build()
-            .unwrap();
+    let layer = RedisRateLimitLayer::builder(conn, Quota::per_second(1), |_: &()| Some("k"))
+        .timeout(Duration::from_millis(50))
+        .failure_policy(FailurePolicy::FailClosed)
+        .build()
+        .unwrap();
     let svc = layer.layer(service_fn(|(): ()| async { Ok::<_, Infallible>("ok") }));
     let err = tokio::time::timeout(Duration::from_secs(10), svc.oneshot(()))
         .await
@@ -401,38 +400,17 @@ fn from(ip: [u8; 4]) -> Request<()> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn peer_addr_layer_gives_each_client_ip_its_own_bucket() {
+async fn peer_ip_reads_axum_connect_info_so_each_client_ip_has_its_own_bucket() {
     let echo = service_fn(|_: Request<()>| async { Ok::<_, Infallible>("ok") });
-    let per_ip = || RateLimitLayer::keyed(Quota::per_minute(1), PeerIp).unwrap();
-
-    let svc = ServiceBuilder::new()
-        .layer(PeerAddrLayer::new())
-        .layer(per_ip())
-        .service(echo);
+    let svc = RateLimitLayer::keyed(Quota::per_minute(1), PeerIp)
+        .unwrap()
+        .layer(echo);
     svc.clone().oneshot(from([192, 0, 2, 1])).await.unwrap();
     let err = svc.clone().oneshot(from([192, 0, 2, 1])).await.unwrap_err();
     assert!(err.is::<RateLimited>());
     svc.clone().oneshot(from([192, 0, 2, 2])).await.unwrap();
 
-    // Without the layer `PeerIp` finds no address: every client shares one bucket.
-    let shared = per_ip().layer(echo);
-    shared.clone().oneshot(from([192, 0, 2, 1])).await.unwrap();
-    let err = shared.oneshot(from([192, 0, 2, 2])).await.unwrap_err();
-    assert!(err.is::<RateLimited>());
-}
-
-#[tokio::test]
-async fn peer_addr_layer_keeps_an_existing_socket_addr() {
-    let seen = service_fn(|request: Request<()>| async move {
-        Ok::<_, Infallible>(*request.extensions().get::<SocketAddr>().unwrap())
-    });
-    let mut request = from([192, 0, 2, 1]);
-    let proxy = SocketAddr::from(([198, 51, 100, 9], 1));
-    request.extensions_mut().insert(proxy);
-    let addr = PeerAddrLayer::new()
-        .layer(seen)
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(addr, proxy);
+    // No address at all: refused with `MissingKey`, not pooled with anyone.
+    let err = svc.oneshot(Request::new(())).await.unwrap_err();
+    assert!(err.is::<MissingKey>());
 }

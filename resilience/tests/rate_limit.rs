@@ -2,13 +2,14 @@
 #![allow(missing_docs)]
 #![cfg(feature = "rate-limit")]
 
-use std::num::NonZeroU64;
+use std::num::NonZeroUsize;
 use std::task::Poll;
 use std::time::Duration;
 
 use palisade_resilience::ConfigError;
+use palisade_resilience::key::{MissingKey, PoolMissing};
 use palisade_resilience::rate_limit::error::RateLimited;
-use palisade_resilience::rate_limit::{Quota, RateLimitLayer, key_fn};
+use palisade_resilience::rate_limit::{Keyed, Quota, RateLimitLayer};
 use tokio::time::advance;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_test::mock;
@@ -125,7 +126,7 @@ fn echo()
 
 #[tokio::test(start_paused = true)]
 async fn keyed_buckets_are_isolated() {
-    let layer = RateLimitLayer::keyed(Quota::per_minute(2), key_fn(|r: &Req| Some(r.0))).unwrap();
+    let layer = RateLimitLayer::keyed(Quota::per_minute(2), |r: &Req| Some(r.0)).unwrap();
     let svc = layer.layer(echo());
 
     assert!(svc.clone().oneshot(("a", 1)).await.is_ok());
@@ -141,53 +142,63 @@ async fn keyed_buckets_are_isolated() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn requests_without_a_key_share_one_bucket() {
-    let layer = RateLimitLayer::keyed(
-        Quota::per_minute(1),
-        key_fn(|r: &Req| (!r.0.is_empty()).then_some(r.0)),
-    )
+async fn requests_without_a_key_are_refused_not_pooled() {
+    let layer = RateLimitLayer::keyed(Quota::per_minute(1), |r: &Req| {
+        (!r.0.is_empty()).then_some(r.0)
+    })
     .unwrap();
     let svc = layer.layer(echo());
-    assert!(svc.clone().oneshot(("", 1)).await.is_ok());
-    assert!(svc.clone().oneshot(("", 2)).await.is_err());
+    for n in 0..3 {
+        let err = svc.clone().oneshot(("", n)).await.unwrap_err();
+        assert!(err.is::<MissingKey>(), "{err}");
+    }
+    // Refusals are not rate-limit decisions: nothing was counted or limited.
+    assert_eq!(layer.handle().limited_total(), 0);
     assert!(svc.clone().oneshot(("a", 3)).await.is_ok());
 }
 
 #[tokio::test(start_paused = true)]
-async fn stale_keys_are_purged() {
-    // One call per second, burst 1; purge on every 4th call.
-    let layer = RateLimitLayer::keyed(Quota::per_second(1), key_fn(|r: &Req| Some(r.0)))
-        .unwrap()
-        .purge_every(NonZeroU64::new(4).unwrap());
+async fn pooling_keyless_requests_is_an_explicit_choice() {
+    let layer = RateLimitLayer::keyed(
+        Quota::per_minute(1),
+        PoolMissing(|r: &Req| (!r.0.is_empty()).then_some(r.0)),
+    )
+    .unwrap();
     let svc = layer.layer(echo());
-
-    svc.clone().oneshot(("a", 1)).await.unwrap();
-    svc.clone().oneshot(("b", 2)).await.unwrap();
-    advance(Duration::from_millis(9_500)).await;
-    svc.clone().oneshot(("c", 3)).await.unwrap();
-    assert_eq!(layer.policy().key_count(), 3);
-
-    advance(Duration::from_millis(500)).await;
-    // The 4th call purges: a and b refilled long ago, c is still refilling.
-    svc.clone().oneshot(("d", 4)).await.unwrap();
-    assert_eq!(layer.policy().key_count(), 2);
-
-    // A purged key starts over with a full bucket; c kept its state.
-    assert!(svc.clone().oneshot(("a", 5)).await.is_ok());
-    advance(Duration::from_millis(500)).await;
+    assert!(svc.clone().oneshot(("", 1)).await.is_ok());
     assert!(
-        svc.clone().oneshot(("c", 6)).await.is_ok(),
-        "c refilled at 10.5 s"
+        limited(&svc.clone().oneshot(("", 2)).await.unwrap_err()).retry_after() > Duration::ZERO
     );
-    assert!(
-        svc.clone().oneshot(("d", 7)).await.is_err(),
-        "d is empty until 11 s"
-    );
+    assert!(svc.clone().oneshot(("a", 3)).await.is_ok());
+}
 
-    // An explicit purge after everything refilled empties the map.
-    advance(Duration::from_secs(5)).await;
-    layer.policy().purge_stale();
-    assert_eq!(layer.policy().key_count(), 0);
+#[tokio::test(start_paused = true)]
+async fn the_key_map_stays_bounded_and_keeps_recent_keys() {
+    // One call per second, burst 1, at most 64 keys.
+    let policy = Keyed::new(
+        Quota::per_second(1),
+        |r: &(u32, u32)| Some(r.0),
+        NonZeroUsize::new(64).unwrap(),
+    )
+    .unwrap();
+    let layer = RateLimitLayer::new(policy);
+    let svc = layer.layer(service_fn(|(_, n): (u32, u32)| async move {
+        Ok::<_, std::convert::Infallible>(n)
+    }));
+    svc.clone().oneshot((0, 0)).await.unwrap();
+    for key in 1..10_000 {
+        svc.clone().oneshot((key, key)).await.unwrap();
+        // Key 0 stays in use, so it is never the least recently used.
+        if key % 8 == 0 {
+            assert!(
+                svc.clone().oneshot((0, key)).await.is_err(),
+                "key 0 kept its empty bucket"
+            );
+        }
+        assert!(layer.policy().key_count() <= 64);
+    }
+    assert_eq!(layer.policy().key_count(), 64);
+    assert_eq!(layer.policy().max_keys(), 64);
 }
 
 #[test]
@@ -197,8 +208,10 @@ fn invalid_quotas_are_config_errors() {
         ConfigError::Zero { field: "count" }
     );
     assert_eq!(
-        RateLimitLayer::keyed(Quota::per_second(10).burst(0), key_fn(|r: &Req| Some(r.0)))
-            .unwrap_err(),
+        RateLimitLayer::<Keyed<_, &str>>::keyed(Quota::per_second(10).burst(0), |r: &Req| Some(
+            r.0
+        ))
+        .unwrap_err(),
         ConfigError::Zero { field: "burst" }
     );
     assert!(RateLimitLayer::global(Quota::new(5, Duration::ZERO)).is_err());
@@ -240,7 +253,7 @@ async fn limited_calls_are_counted_by_name() {
 mod http_headers {
     use super::*;
     use http::{HeaderValue, Request, Response};
-    use palisade_resilience::rate_limit::{HeaderKey, PeerIp};
+    use palisade_resilience::key::{HeaderKey, PeerIp};
 
     fn ok_service()
     -> impl Service<

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use palisade_resilience::rate_limit::Quota;
 use palisade_resilience::rate_limit::error::{BackendUnavailable, RateLimited};
 use palisade_resilience::rate_limit::redis::{FailurePolicy, RedisRateLimitLayer, lazy_connection};
-use palisade_resilience::rate_limit::{Quota, key_fn};
 use redis::aio::ConnectionManager;
 use tokio::time::timeout;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -85,9 +85,9 @@ fn shared_layer(
     conn: ConnectionManager,
     prefix: &str,
     quota: Quota,
-) -> RedisRateLimitLayer<impl palisade_resilience::rate_limit::ExtractKey<u32, Key = &'static str>>
+) -> RedisRateLimitLayer<impl palisade_resilience::key::ExtractKey<u32, Key = &'static str> + use<>>
 {
-    RedisRateLimitLayer::builder(conn, quota, key_fn(|_: &u32| Some("shared")))
+    RedisRateLimitLayer::builder(conn, quota, |_: &u32| Some("shared"))
         .prefix(prefix)
         .timeout(SLOW_OK)
         .failure_policy(FailurePolicy::FailClosed)
@@ -151,7 +151,7 @@ async fn the_key_expires_by_itself() {
     let (inner, _) = counting();
     bounded(layer.layer(inner).oneshot(1)).await.unwrap();
 
-    let key = layer.redis_key(Some(&"shared"));
+    let key = layer.redis_key(&"shared");
     assert!(key.starts_with(prefix.as_bytes()));
     let pttl: i64 = redis::cmd("PTTL")
         .arg(&key)
@@ -170,7 +170,7 @@ async fn allowed_responses_carry_ratelimit_headers() {
     let layer = RedisRateLimitLayer::builder(
         lazy_connection(&url, SLOW_OK).unwrap(),
         Quota::per_hour(10),
-        key_fn(|_: &http::Request<()>| Some("client")),
+        |_: &http::Request<()>| Some("client"),
     )
     .prefix(fresh_prefix("headers"))
     .timeout(SLOW_OK)
@@ -198,12 +198,11 @@ async fn allowed_responses_carry_ratelimit_headers() {
 async fn assert_policies(url: &str) {
     for policy in [FailurePolicy::FailOpen, FailurePolicy::FailClosed] {
         let conn = lazy_connection(url, Duration::from_millis(50)).unwrap();
-        let layer =
-            RedisRateLimitLayer::builder(conn, Quota::per_second(1), key_fn(|_: &u32| Some("k")))
-                .timeout(Duration::from_millis(50))
-                .failure_policy(policy)
-                .build()
-                .unwrap();
+        let layer = RedisRateLimitLayer::builder(conn, Quota::per_second(1), |_: &u32| Some("k"))
+            .timeout(Duration::from_millis(50))
+            .failure_policy(policy)
+            .build()
+            .unwrap();
         let (inner, calls) = counting();
         let result = bounded(layer.layer(inner).oneshot(7)).await;
         match policy {
@@ -319,13 +318,13 @@ async fn invalid_settings_are_config_errors() {
 
     // A lazy connection does not touch the network, so no Redis is needed.
     let conn = lazy_connection("redis://127.0.0.1:6379", SLOW_OK).unwrap();
-    let keys = key_fn(|_: &u32| Some("k"));
-    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(1), keys.clone())
+    let keys = |_: &u32| Some("k");
+    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(1), keys)
         .timeout(Duration::ZERO)
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::Zero { field: "timeout" });
-    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(0), keys.clone())
+    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(0), keys)
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::Zero { field: "count" });

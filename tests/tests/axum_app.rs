@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
+use axum::extract::ConnectInfo;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get};
-use axum::{Extension, Router};
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -24,9 +25,10 @@ use palisade_resilience::BoxError;
 use palisade_resilience::bulkhead::BulkheadLayer;
 use palisade_resilience::chaos::ChaosLayer;
 use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, SlidingWindow, State};
-use palisade_resilience::edge::{self, PeerAddrLayer, ServiceBuilderExt};
+use palisade_resilience::edge::{self, ServiceBuilderExt};
 use palisade_resilience::fallback::FallbackLayer;
-use palisade_resilience::rate_limit::{PeerIp, Quota, RateLimitLayer};
+use palisade_resilience::key::PeerIp;
+use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use palisade_resilience::retry::{Backoff, Jitter, RetryLayer};
 use palisade_resilience::timeout::TimeoutLayer;
 use serde_json::Value;
@@ -195,17 +197,13 @@ async fn the_rate_limit_answers_429_with_its_headers_per_client_ip() {
     let limit = RateLimitLayer::keyed(Quota::per_minute(2), PeerIp)
         .unwrap()
         .http();
-    // The handler reads the plain `SocketAddr` that `PeerAddrLayer` copies
-    // from `ConnectInfo`, which is also what `PeerIp` keys on.
-    let whoami = get(|Extension(peer): Extension<SocketAddr>| async move { peer.ip().to_string() });
+    // `PeerIp` keys on the `ConnectInfo` that the server records, as the
+    // handler's extractor reads it.
+    let whoami =
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() });
     let app = Router::new().route(
         "/",
-        guarded!(
-            whoami,
-            ServiceBuilder::new()
-                .layer(PeerAddrLayer::new())
-                .rate_limit_with(limit)
-        ),
+        guarded!(whoami, ServiceBuilder::new().rate_limit_with(limit)),
     );
     let http = Http::start(app).await;
 

@@ -34,11 +34,11 @@ pub enum Reason {
         /// How long the call waited.
         max_wait: Duration,
     },
-    /// A keyed bulkhead already had `max_partitions` busy partitions and no
-    /// idle one to drop for this call's new key.
+    /// A keyed bulkhead already had `max_keys` partitions and none of the
+    /// sampled ones was idle, so there was no room for this call's new key.
     TooManyPartitions {
         /// The configured bound on partitions.
-        max_partitions: usize,
+        max_keys: usize,
     },
 }
 
@@ -103,8 +103,8 @@ impl fmt::Display for BulkheadFull {
                 "bulkhead full: no permit within {max_wait:?} ({} calls in flight)",
                 self.max_concurrent
             ),
-            Reason::TooManyPartitions { max_partitions } => {
-                write!(f, "bulkhead full: all {max_partitions} partitions are busy")
+            Reason::TooManyPartitions { max_keys } => {
+                write!(f, "bulkhead full: all {max_keys} partitions are busy")
             }
         }
     }

@@ -107,10 +107,13 @@ where
     }
 
     pub(crate) fn rejected(error: BulkheadFull) -> Self {
+        Self::failed(error.into())
+    }
+
+    /// A call refused before reaching a partition.
+    pub(crate) fn failed(error: BoxError) -> Self {
         Self {
-            state: State::Rejected {
-                error: Some(error.into()),
-            },
+            state: State::Rejected { error: Some(error) },
         }
     }
 }

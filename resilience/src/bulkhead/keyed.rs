@@ -1,11 +1,11 @@
 //! [`KeyedBulkheadLayer`]: one bulkhead per key (host, tenant, route …).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use tower_layer::Layer;
@@ -16,6 +16,7 @@ use super::future::ResponseFuture;
 use super::layer::BulkheadBuilder;
 use super::service::start;
 use super::shared::{Limits, Shared, Stats};
+use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
 use crate::{BoxError, ConfigError};
 
 /// Settings for a [`KeyedBulkheadLayer`]; from
@@ -24,7 +25,7 @@ use crate::{BoxError, ConfigError};
 pub struct KeyedBulkheadBuilder<F, K> {
     base: BulkheadBuilder,
     key: F,
-    max_partitions: usize,
+    max_keys: NonZeroUsize,
     _key: PhantomData<fn() -> K>,
 }
 
@@ -33,17 +34,18 @@ impl<F, K> KeyedBulkheadBuilder<F, K> {
         Self {
             base,
             key,
-            max_partitions: 1024,
+            max_keys: DEFAULT_MAX_KEYS,
             _key: PhantomData,
         }
     }
 
-    /// The most partitions kept at once (default 1024). When a call brings a
-    /// new key and the bound is reached, idle partitions (no call holding or
-    /// waiting for a permit) are dropped; if none is idle the call is rejected
-    /// with [`Reason::TooManyPartitions`].
-    pub fn max_partitions(mut self, max_partitions: usize) -> Self {
-        self.max_partitions = max_partitions;
+    /// The most partitions (keys) kept at once (default
+    /// [`DEFAULT_MAX_KEYS`]). When a call brings a new key and the bound is
+    /// reached, the least recently used of a few sampled idle partitions (no
+    /// call holding or waiting for a permit) is dropped; if none of them is
+    /// idle the call is rejected with [`Reason::TooManyPartitions`].
+    pub fn max_keys(mut self, max_keys: NonZeroUsize) -> Self {
+        self.max_keys = max_keys;
         self
     }
 
@@ -51,23 +53,20 @@ impl<F, K> KeyedBulkheadBuilder<F, K> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] when `max_concurrent` or `max_partitions` is
-    /// zero, [`ConfigError::OutOfRange`] when `max_concurrent` is above
-    /// tokio's semaphore limit.
-    pub fn build(self) -> Result<KeyedBulkheadLayer<F, K>, ConfigError> {
+    /// [`ConfigError::Zero`] when `max_concurrent` is zero,
+    /// [`ConfigError::OutOfRange`] when `max_concurrent` is above tokio's
+    /// semaphore limit.
+    pub fn build(self) -> Result<KeyedBulkheadLayer<F, K>, ConfigError>
+    where
+        K: Hash + Eq,
+    {
         let limits = self.base.limits()?;
-        if self.max_partitions == 0 {
-            return Err(ConfigError::Zero {
-                field: "max_partitions",
-            });
-        }
         Ok(KeyedBulkheadLayer {
-            key: Arc::new(self.key),
+            key: Arc::new(KeyOf::new(self.key, "bulkhead")),
             partitions: Arc::new(Partitions {
                 limits,
-                max_partitions: self.max_partitions,
                 stats: Stats::new(self.base.name_ref().clone()),
-                map: Mutex::new(HashMap::new()),
+                map: KeyedMap::new(self.max_keys),
             }),
         })
     }
@@ -77,7 +76,7 @@ impl<F, K> fmt::Debug for KeyedBulkheadBuilder<F, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedBulkheadBuilder")
             .field("base", &self.base)
-            .field("max_partitions", &self.max_partitions)
+            .field("max_keys", &self.max_keys)
             .finish_non_exhaustive()
     }
 }
@@ -85,40 +84,26 @@ impl<F, K> fmt::Debug for KeyedBulkheadBuilder<F, K> {
 /// The partitions of one keyed bulkhead.
 struct Partitions<K> {
     limits: Limits,
-    max_partitions: usize,
     stats: Arc<Stats>,
-    map: Mutex<HashMap<K, Arc<Shared>>>,
+    map: KeyedMap<K, Arc<Shared>>,
 }
 
-impl<K: Eq + Hash> Partitions<K> {
-    /// The partition for `key`, created (after dropping idle ones if the map
-    /// is at its bound) when missing.
-    fn get(&self, key: K) -> Result<Arc<Shared>, BulkheadFull> {
-        {
-            let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(partition) = map.get(&key) {
-                return Ok(partition.clone());
-            }
-            if map.len() >= self.max_partitions {
-                // Under the lock nobody can clone a partition out of the map,
-                // so a count of one means no caller is about to use it.
-                map.retain(|_, p| Arc::strong_count(p) > 1 || !p.is_idle());
-            }
-            if map.len() < self.max_partitions {
-                let partition = Shared::new(self.limits, self.stats.clone());
-                map.insert(key, partition.clone());
-                return Ok(partition);
-            }
-        }
-        let reason = Reason::TooManyPartitions {
-            max_partitions: self.max_partitions,
-        };
-        Err(self.stats.reject(self.limits.max_concurrent, reason))
-    }
-
-    fn with<T>(&self, key: &K, f: impl FnOnce(Option<&Shared>) -> T) -> T {
-        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        f(map.get(key).map(|p| &**p))
+impl<K: Eq + Hash + Clone> Partitions<K> {
+    /// The partition for `key`, created (after dropping an idle one if the
+    /// map is at its bound) when missing.
+    fn get(&self, key: &K) -> Result<Arc<Shared>, BulkheadFull> {
+        // Eviction runs under the shard's write lock, where nobody can clone
+        // a partition out of the map: a count of one means no caller holds it.
+        let idle = |p: &Arc<Shared>| Arc::strong_count(p) == 1 && p.is_idle();
+        let make = || Shared::new(self.limits, self.stats.clone());
+        self.map
+            .get_or_insert(key, make, idle, Arc::clone)
+            .map_err(|_| {
+                let reason = Reason::TooManyPartitions {
+                    max_keys: self.map.max_keys(),
+                };
+                self.stats.reject(self.limits.max_concurrent, reason)
+            })
     }
 }
 
@@ -126,7 +111,7 @@ impl<K: Eq + Hash> Partitions<K> {
 /// every key the key function returns. Clones share the partitions.
 #[must_use]
 pub struct KeyedBulkheadLayer<F, K> {
-    key: Arc<F>,
+    key: Arc<KeyOf<F>>,
     partitions: Arc<Partitions<K>>,
 }
 
@@ -153,7 +138,7 @@ impl<F, K> fmt::Debug for KeyedBulkheadLayer<F, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedBulkheadLayer")
             .field("name", &&*self.partitions.stats.name)
-            .field("max_partitions", &self.partitions.max_partitions)
+            .field("max_keys", &self.partitions.map.max_keys())
             .finish_non_exhaustive()
     }
 }
@@ -175,7 +160,7 @@ impl<S, F, K> Layer<S> for KeyedBulkheadLayer<F, K> {
 #[must_use]
 pub struct KeyedBulkhead<S, F, K> {
     inner: S,
-    key: Arc<F>,
+    key: Arc<KeyOf<F>>,
     partitions: Arc<Partitions<K>>,
 }
 
@@ -227,8 +212,8 @@ impl<S, F, K, Req> Service<Req> for KeyedBulkhead<S, F, K>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
-    F: Fn(&Req) -> K,
-    K: Eq + Hash,
+    F: ExtractKey<Req, Key = K>,
+    K: Eq + Hash + Clone,
 {
     type Response = S::Response;
     type Error = BoxError;
@@ -239,8 +224,11 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let key = (self.key)(&req);
-        match self.partitions.get(key) {
+        let key = match self.key.extract(&req) {
+            Ok(key) => key,
+            Err(missing) => return ResponseFuture::failed(missing.into()),
+        };
+        match self.partitions.get(&key) {
             Ok(partition) => start(&partition, &mut self.inner, req),
             Err(error) => ResponseFuture::rejected(error),
         }
@@ -257,16 +245,19 @@ impl<K: Eq + Hash> KeyedBulkheadHandle<K> {
     #[must_use]
     pub fn in_flight(&self, key: &K) -> usize {
         self.partitions
-            .with(key, |p| p.map_or(0, Shared::in_flight))
+            .map
+            .peek(key, |p| p.in_flight())
+            .unwrap_or(0)
     }
 
     /// Permits of `key`'s partition free right now (all of them when the key
     /// has no partition).
     #[must_use]
     pub fn available(&self, key: &K) -> usize {
-        let max = self.partitions.limits.max_concurrent;
         self.partitions
-            .with(key, |p| p.map_or(max, |p| p.semaphore.available_permits()))
+            .map
+            .peek(key, |p| p.semaphore.available_permits())
+            .unwrap_or(self.partitions.limits.max_concurrent)
     }
 }
 
@@ -274,36 +265,26 @@ impl<K> KeyedBulkheadHandle<K> {
     /// The number of partitions currently kept.
     #[must_use]
     pub fn partitions(&self) -> usize {
-        self.partitions
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.partitions.map.len()
     }
 
     /// Calls holding a permit, summed over all partitions.
     #[must_use]
     pub fn in_flight_total(&self) -> usize {
-        self.partitions
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|p| p.in_flight())
-            .sum()
+        let mut total = 0;
+        self.partitions.map.for_each(|_, p| total += p.in_flight());
+        total
     }
 
     /// Partitions with no permit free right now (their next call queues or
     /// is rejected).
     #[must_use]
     pub fn full_partitions(&self) -> usize {
+        let mut full = 0;
         self.partitions
             .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .filter(|p| p.semaphore.available_permits() == 0)
-            .count()
+            .for_each(|_, p| full += usize::from(p.semaphore.available_permits() == 0));
+        full
     }
 
     /// Calls rejected by any partition since the layer was built.

@@ -1,6 +1,5 @@
 //! [`BulkheadLayer`] and its builder.
 
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,12 +123,10 @@ impl BulkheadBuilder {
     }
 
     /// Continues as a keyed bulkhead: one partition with these limits per key
-    /// that `key` extracts from a request.
-    pub fn keyed<F, Req, K>(self, key: F) -> KeyedBulkheadBuilder<F, K>
-    where
-        F: Fn(&Req) -> K,
-        K: Eq + Hash,
-    {
+    /// that `key` (any [`ExtractKey`](crate::key::ExtractKey)) finds in a
+    /// request; a request whose key it cannot find fails with
+    /// [`MissingKey`](crate::key::MissingKey).
+    pub fn keyed<F, K>(self, key: F) -> KeyedBulkheadBuilder<F, K> {
         KeyedBulkheadBuilder::new(self, key)
     }
 

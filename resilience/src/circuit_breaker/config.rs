@@ -1,6 +1,8 @@
 //! The builder and the validated settings it produces.
 
 use std::fmt;
+use std::hash::Hash;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -274,20 +276,22 @@ impl<C> CircuitBreakerBuilder<C> {
     ///
     /// # Errors
     ///
-    /// As [`build`](Self::build), and [`ConfigError::Zero`] when `max_keys` is
-    /// zero.
+    /// As [`build`](Self::build).
     ///
-    /// The key type `K` is what `extractor` returns; it must implement
-    /// `Hash + Eq + Clone + Display`. Name it when inference cannot:
-    /// `.build_keyed::<String, _>(ByAuthority, 100)`.
+    /// `extractor` is any [`ExtractKey`](crate::key::ExtractKey); a request
+    /// whose key it cannot find fails with
+    /// [`MissingKey`](crate::key::MissingKey). The key type `K` is the
+    /// extractor's, and must also implement `Display` (it names the
+    /// breaker); name it when inference cannot:
+    /// `.build_keyed::<KeyBytes, _>(AuthorityKey::new(), max_keys)`.
     pub fn build_keyed<K, X>(
         self,
         extractor: X,
-        max_keys: usize,
-    ) -> Result<KeyedCircuitBreakerLayer<K, X, C>, ConfigError> {
-        if max_keys == 0 {
-            return Err(ConfigError::Zero { field: "max_keys" });
-        }
+        max_keys: NonZeroUsize,
+    ) -> Result<KeyedCircuitBreakerLayer<K, X, C>, ConfigError>
+    where
+        K: Hash + Eq,
+    {
         let settings = self.settings()?;
         Ok(KeyedCircuitBreakerLayer::from_parts(
             settings,

@@ -45,6 +45,13 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
+    /// A call refused before the breaker was consulted.
+    pub(crate) fn failed(error: BoxError) -> Self {
+        Self {
+            kind: Kind::Rejected { error: Some(error) },
+        }
+    }
+
     /// Turns a verdict into a future: `call` runs only for admitted calls.
     #[inline]
     pub(crate) fn new(

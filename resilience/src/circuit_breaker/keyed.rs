@@ -1,15 +1,15 @@
-//! One breaker per key (host, endpoint, route), in a bounded map.
+//! One breaker per key (host, endpoint, route), in the crate's bounded keyed map.
 //!
-//! Each call looks its key's breaker up in a map behind a `Mutex` (one lock,
-//! one hash, no allocation for a known key), then takes the same lock-free
-//! path as [`CircuitBreaker`](super::CircuitBreaker). A new key allocates its
-//! breaker under the lock; when the map is full, the least recently used key
-//! is found by a scan (O(`max_keys`)) and dropped, state and all.
+//! Each call finds its key's breaker in a [`KeyedMap`](crate::key) (a
+//! shard's read lock, one hash, no allocation for a known key), then takes
+//! the same lock-free path as [`CircuitBreaker`](super::CircuitBreaker). A
+//! new key allocates its breaker; when the map is full, the least recently
+//! used of a few sampled keys is dropped, state and all.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower_layer::Layer;
@@ -21,104 +21,26 @@ use super::handle::CircuitBreakerHandle;
 use super::state::Breaker;
 use crate::BoxError;
 use crate::classify::{Classify, ErrorsAreFailures};
-
-/// Picks the key of a request. Implemented by closures `Fn(&Req) -> K` and,
-/// under feature `http`, by [`ByAuthority`].
-pub trait ExtractKey<Req> {
-    /// The key.
-    type Key;
-
-    /// The key of `request`.
-    fn extract(&self, request: &Req) -> Self::Key;
-}
-
-impl<Req, K, F> ExtractKey<Req> for F
-where
-    F: Fn(&Req) -> K,
-{
-    type Key = K;
-
-    fn extract(&self, request: &Req) -> K {
-        self(request)
-    }
-}
-
-/// Keys HTTP requests by the authority (`host:port`) of their URI, or their
-/// `Host` header for origin-form URIs; `""` when neither is present.
-#[cfg(feature = "http")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ByAuthority;
-
-#[cfg(feature = "http")]
-impl<B> ExtractKey<http::Request<B>> for ByAuthority {
-    type Key = String;
-
-    fn extract(&self, request: &http::Request<B>) -> String {
-        if let Some(authority) = request.uri().authority() {
-            return authority.as_str().to_owned();
-        }
-        request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
-
-struct Entry {
-    breaker: Arc<Breaker>,
-    last_used: u64,
-}
-
-struct KeyMap<K> {
-    entries: HashMap<K, Entry>,
-    tick: u64,
-}
+use crate::key::{ExtractKey, KeyOf, KeyedMap};
 
 /// The breakers of one keyed layer.
 pub(crate) struct Registry<K> {
     settings: Settings,
-    max_keys: usize,
-    map: Mutex<KeyMap<K>>,
+    map: KeyedMap<K, Arc<Breaker>>,
 }
 
 impl<K: Hash + Eq + Clone + fmt::Display> Registry<K> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeyMap<K>> {
-        // Nothing panics while the lock is held, but a poisoned map is still
-        // consistent, so keep serving.
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn breaker(&self, key: K) -> Arc<Breaker> {
-        let mut map = self.lock();
-        map.tick += 1;
-        let tick = map.tick;
-        if let Some(entry) = map.entries.get_mut(&key) {
-            entry.last_used = tick;
-            return Arc::clone(&entry.breaker);
-        }
-        if map.entries.len() >= self.max_keys {
-            let oldest = map
-                .entries
-                .iter()
-                .min_by_key(|(_, entry)| entry.last_used)
-                .map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                map.entries.remove(&oldest);
-            }
-        }
-        let mut settings = self.settings.clone();
-        settings.name = Arc::from(format!("{}:{key}", self.settings.name));
-        let breaker = Arc::new(Breaker::new(settings));
-        map.entries.insert(
-            key,
-            Entry {
-                breaker: Arc::clone(&breaker),
-                last_used: tick,
-            },
-        );
-        breaker
+    fn breaker(&self, key: &K) -> Arc<Breaker> {
+        let make = || {
+            let mut settings = self.settings.clone();
+            settings.name = Arc::from(format!("{}:{key}", self.settings.name));
+            Arc::new(Breaker::new(settings))
+        };
+        // Any breaker may be dropped, so a full map always makes room; the
+        // fallback (a breaker that is not kept) cannot happen.
+        self.map
+            .get_or_insert(key, make, |_| true, Arc::clone)
+            .unwrap_or_else(|_| make())
     }
 }
 
@@ -141,16 +63,15 @@ impl<K: Hash + Eq + Clone + fmt::Display> KeyedCircuitBreakerHandle<K> {
     /// count as use for eviction).
     #[must_use]
     pub fn handle(&self, key: &K) -> Option<CircuitBreakerHandle> {
-        let map = self.registry.lock();
-        map.entries
-            .get(key)
-            .map(|entry| CircuitBreakerHandle::new(Arc::clone(&entry.breaker)))
+        self.registry.map.peek(key, |breaker| {
+            CircuitBreakerHandle::new(Arc::clone(breaker))
+        })
     }
 
     /// How many keys have a breaker.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.registry.lock().entries.len()
+        self.registry.map.len()
     }
 
     /// Whether no key has a breaker yet.
@@ -162,16 +83,11 @@ impl<K: Hash + Eq + Clone + fmt::Display> KeyedCircuitBreakerHandle<K> {
     /// Every key with its breaker's handle, in no particular order.
     #[must_use]
     pub fn handles(&self) -> Vec<(K, CircuitBreakerHandle)> {
-        let map = self.registry.lock();
-        map.entries
-            .iter()
-            .map(|(key, entry)| {
-                (
-                    key.clone(),
-                    CircuitBreakerHandle::new(Arc::clone(&entry.breaker)),
-                )
-            })
-            .collect()
+        let mut handles = Vec::new();
+        self.registry.map.for_each(|key, breaker| {
+            handles.push((key.clone(), CircuitBreakerHandle::new(Arc::clone(breaker))));
+        });
+        handles
     }
 }
 
@@ -179,7 +95,7 @@ impl<K> fmt::Debug for KeyedCircuitBreakerHandle<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedCircuitBreakerHandle")
             .field("name", &self.registry.settings.name)
-            .field("max_keys", &self.registry.max_keys)
+            .field("max_keys", &self.registry.map.max_keys())
             .finish_non_exhaustive()
     }
 }
@@ -190,7 +106,7 @@ impl<K> fmt::Debug for KeyedCircuitBreakerHandle<K> {
 #[must_use]
 pub struct KeyedCircuitBreakerLayer<K, X, C = ErrorsAreFailures> {
     registry: Arc<Registry<K>>,
-    extractor: X,
+    key_of: Arc<KeyOf<X>>,
     classifier: C,
 }
 
@@ -199,18 +115,17 @@ impl<K, X, C> KeyedCircuitBreakerLayer<K, X, C> {
         settings: Settings,
         extractor: X,
         classifier: C,
-        max_keys: usize,
-    ) -> Self {
+        max_keys: NonZeroUsize,
+    ) -> Self
+    where
+        K: Hash + Eq,
+    {
         Self {
             registry: Arc::new(Registry {
                 settings,
-                max_keys,
-                map: Mutex::new(KeyMap {
-                    entries: HashMap::new(),
-                    tick: 0,
-                }),
+                map: KeyedMap::new(max_keys),
             }),
-            extractor,
+            key_of: Arc::new(KeyOf::new(extractor, "circuit breaker")),
             classifier,
         }
     }
@@ -223,11 +138,11 @@ impl<K, X, C> KeyedCircuitBreakerLayer<K, X, C> {
     }
 }
 
-impl<K, X: Clone, C: Clone> Clone for KeyedCircuitBreakerLayer<K, X, C> {
+impl<K, X, C: Clone> Clone for KeyedCircuitBreakerLayer<K, X, C> {
     fn clone(&self) -> Self {
         Self {
             registry: Arc::clone(&self.registry),
-            extractor: self.extractor.clone(),
+            key_of: Arc::clone(&self.key_of),
             classifier: self.classifier.clone(),
         }
     }
@@ -237,20 +152,20 @@ impl<K, X, C: fmt::Debug> fmt::Debug for KeyedCircuitBreakerLayer<K, X, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedCircuitBreakerLayer")
             .field("name", &self.registry.settings.name)
-            .field("max_keys", &self.registry.max_keys)
+            .field("max_keys", &self.registry.map.max_keys())
             .field("classifier", &self.classifier)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, K, X: Clone, C: Clone> Layer<S> for KeyedCircuitBreakerLayer<K, X, C> {
+impl<S, K, X, C: Clone> Layer<S> for KeyedCircuitBreakerLayer<K, X, C> {
     type Service = KeyedCircuitBreaker<S, K, X, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
         KeyedCircuitBreaker {
             inner,
             registry: Arc::clone(&self.registry),
-            extractor: self.extractor.clone(),
+            key_of: Arc::clone(&self.key_of),
             classifier: self.classifier.clone(),
         }
     }
@@ -261,12 +176,13 @@ impl<S, K, X: Clone, C: Clone> Layer<S> for KeyedCircuitBreakerLayer<K, X, C> {
 /// Its `poll_ready` is the inner service's (the key is only known from the
 /// request); the breaker decides in `call`, and a rejection is an immediately
 /// ready [`CircuitOpen`](super::error::CircuitOpen) error — the inner service
-/// is not called.
+/// is not called. A request whose key cannot be found fails the same way
+/// with [`MissingKey`](crate::key::MissingKey).
 #[must_use]
 pub struct KeyedCircuitBreaker<S, K, X, C = ErrorsAreFailures> {
     inner: S,
     registry: Arc<Registry<K>>,
-    extractor: X,
+    key_of: Arc<KeyOf<X>>,
     classifier: C,
 }
 
@@ -311,7 +227,11 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let breaker = self.registry.breaker(self.extractor.extract(&request));
+        let key = match self.key_of.extract(&request) {
+            Ok(key) => key,
+            Err(missing) => return ResponseFuture::failed(missing.into()),
+        };
+        let breaker = self.registry.breaker(&key);
         let admission = breaker.admit();
         let inner = &mut self.inner;
         ResponseFuture::new(admission, &breaker, &self.classifier, || {
@@ -320,12 +240,12 @@ where
     }
 }
 
-impl<S: Clone, K, X: Clone, C: Clone> Clone for KeyedCircuitBreaker<S, K, X, C> {
+impl<S: Clone, K, X, C: Clone> Clone for KeyedCircuitBreaker<S, K, X, C> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             registry: Arc::clone(&self.registry),
-            extractor: self.extractor.clone(),
+            key_of: Arc::clone(&self.key_of),
             classifier: self.classifier.clone(),
         }
     }

@@ -106,11 +106,13 @@
 //! # Keyed breakers
 //!
 //! [`CircuitBreakerBuilder::build_keyed`] makes one independent breaker per
-//! key — per upstream host with [`ByAuthority`] (feature `http`) or any
-//! closure `Fn(&Req) -> K` — keeping at most `max_keys` and dropping the least
-//! recently used.
+//! key — per upstream with `key::AuthorityKey` (feature `http`), per route,
+//! per tenant, or any [`ExtractKey`](crate::key::ExtractKey) of the
+//! [`key`](crate::key) module — keeping at most `max_keys` and dropping the
+//! least recently used.
 //!
 //! ```
+//! use std::num::NonZeroUsize;
 //! use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
 //! use tower::{service_fn, Layer, Service, ServiceExt};
 //!
@@ -118,7 +120,7 @@
 //! # async fn main() -> Result<(), palisade_resilience::BoxError> {
 //! let layer = CircuitBreakerLayer::builder()
 //!     .name("upstreams")
-//!     .build_keyed(|host: &&'static str| host.to_string(), 1_000)?;
+//!     .build_keyed(|host: &&'static str| Some(host.to_string()), NonZeroUsize::new(1_000).unwrap())?;
 //! let handles = layer.handle();
 //! let mut client = layer.layer(service_fn(|host: &'static str| async move {
 //!     Ok::<_, std::convert::Infallible>(host.len())
@@ -148,11 +150,7 @@ mod window;
 
 pub use config::{CircuitBreakerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, Snapshot};
-#[cfg(feature = "http")]
-pub use keyed::ByAuthority;
-pub use keyed::{
-    ExtractKey, KeyedCircuitBreaker, KeyedCircuitBreakerHandle, KeyedCircuitBreakerLayer,
-};
+pub use keyed::{KeyedCircuitBreaker, KeyedCircuitBreakerHandle, KeyedCircuitBreakerLayer};
 pub use layer::CircuitBreakerLayer;
 pub use listener::Transition;
 pub use service::CircuitBreaker;

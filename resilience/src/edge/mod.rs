@@ -4,8 +4,6 @@
 //! - [`error_response`] maps a [`BoxError`] to a response; [`handle_error`]
 //!   is the same as an async fn for axum's `HandleErrorLayer`.
 //! - [`Problem`] is the response type, also for your own errors.
-//! - [`PeerAddrLayer`] makes axum's `ConnectInfo<SocketAddr>` visible to the
-//!   client-IP rate-limit keys (`rate_limit::PeerIp`, `ForwardedIp`).
 //! - [`ServiceBuilderExt`] names our layers on a `tower::ServiceBuilder`.
 //!
 //! ```
@@ -145,14 +143,12 @@
 
 mod builder;
 mod map;
-mod peer_addr;
 mod problem;
 
 use axum::response::{IntoResponse, Response};
 
 pub use builder::ServiceBuilderExt;
 pub use map::BULKHEAD_RETRY_AFTER;
-pub use peer_addr::{PeerAddr, PeerAddrLayer, copy_connect_info};
 pub use problem::{PROBLEM_JSON, Problem};
 
 use crate::BoxError;

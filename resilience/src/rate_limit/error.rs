@@ -102,3 +102,35 @@ impl std::error::Error for BackendUnavailable {
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
+
+/// Why a [`Policy`](super::Policy) refused a call: over the limit, or no key
+/// to find the bucket by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refused {
+    /// The bucket is empty.
+    Limited(RateLimited),
+    /// The request has no key (see [`crate::key`]).
+    MissingKey(crate::key::MissingKey),
+}
+
+impl From<RateLimited> for Refused {
+    fn from(limited: RateLimited) -> Self {
+        Self::Limited(limited)
+    }
+}
+
+impl From<crate::key::MissingKey> for Refused {
+    fn from(missing: crate::key::MissingKey) -> Self {
+        Self::MissingKey(missing)
+    }
+}
+
+impl From<Refused> for crate::BoxError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Limited(limited) => limited.into(),
+            Refused::MissingKey(missing) => missing.into(),
+        }
+    }
+}

@@ -8,14 +8,15 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::error::RateLimited;
+use super::error::Refused;
 use super::headers::{RateLimitInfo, ResponseHeaders};
 use crate::BoxError;
 
 pin_project! {
     /// The future of [`RateLimit`](super::RateLimit): the inner service's
     /// future (whose response gets the `H` headers), or an immediate
-    /// [`RateLimited`] error.
+    /// [`RateLimited`](super::error::RateLimited) or
+    /// [`MissingKey`](crate::key::MissingKey) error.
     pub struct ResponseFuture<F, H> {
         #[pin]
         kind: Kind<F>,
@@ -27,7 +28,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F> {
         Called { #[pin] future: F, info: RateLimitInfo },
-        Limited { error: Option<RateLimited> },
+        Refused { error: Option<Refused> },
     }
 }
 
@@ -39,9 +40,9 @@ impl<F, H> ResponseFuture<F, H> {
         }
     }
 
-    pub(crate) const fn limited(error: RateLimited) -> Self {
+    pub(crate) const fn refused(error: Refused) -> Self {
         Self {
-            kind: Kind::Limited { error: Some(error) },
+            kind: Kind::Refused { error: Some(error) },
             _headers: PhantomData,
         }
     }
@@ -65,7 +66,7 @@ where
                 H::apply(&mut response, info);
                 Poll::Ready(Ok(response))
             }
-            KindProj::Limited { error } => match error.take() {
+            KindProj::Refused { error } => match error.take() {
                 Some(error) => Poll::Ready(Err(error.into())),
                 None => Poll::Ready(Err("rate limit future polled after completion".into())),
             },

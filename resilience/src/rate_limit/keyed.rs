@@ -1,79 +1,80 @@
-//! One bucket per key, with stale keys purged on a call-count schedule.
+//! One bucket per key, in the crate's bounded keyed map.
 
 use std::fmt;
-use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DashMapStateStore;
+use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed, StateStore};
 
 use super::clock::TokioClock;
-use super::error::RateLimited;
+use super::error::Refused;
 use super::headers::RateLimitInfo;
-use super::key::{ExtractKey, KeyExtractor};
 use super::policy::{Policy, allowed, limited};
 use super::quota::{Quota, Validated};
 use crate::ConfigError;
+use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
 
-/// Requests without a key (`None` from the extractor) share one bucket, so a
-/// missing header or address cannot be used to bypass the limit.
-type KeyedLimiter<K> = governor::RateLimiter<
-    Option<K>,
-    DashMapStateStore<Option<K>>,
-    TokioClock,
-    StateInformationMiddleware,
->;
+/// governor's GCRA over buckets kept in a [`KeyedMap`].
+type KeyedLimiter<K> = governor::RateLimiter<K, Buckets<K>, TokioClock, StateInformationMiddleware>;
 
-/// The default number of calls between two purges of stale keys.
-pub const DEFAULT_PURGE_EVERY: u64 = 4096;
-
-/// One bucket per key (client IP, API key, route, …) behind a sharded map.
+/// One bucket per key (client IP, API key, route, …), at most `max_keys`
+/// of them ([`DEFAULT_MAX_KEYS`] unless set).
 ///
-/// # Bounded memory
-///
-/// Every `purge_every` calls (default [`DEFAULT_PURGE_EVERY`]), the call that
-/// crosses the mark removes every key whose bucket has been full again for at
-/// least one replenish interval (governor's `retain_recent`) and shrinks the
-/// map. No background task is involved. Between two purges at most
-/// `purge_every` new keys can be added, so the map holds at most the keys
-/// active within the last refill window plus `purge_every`.
-/// [`purge_stale`](Self::purge_stale) runs a purge on demand.
-///
-/// A call for a known key takes a shard read lock and one compare-and-swap;
-/// only a new key allocates (a map entry, plus whatever the key owns).
-pub struct Keyed<E: KeyExtractor> {
-    limiter: KeyedLimiter<E::Key>,
-    extractor: E,
+/// The buckets live in the crate's bounded keyed map (see
+/// [`key`](crate::key)): a call for a known key takes a shard's read lock
+/// and one compare-and-swap, and allocates nothing; a new key in a full map
+/// replaces the least recently used of a few sampled keys. A replaced key
+/// that comes back starts with a full bucket, so size `max_keys` above the
+/// number of clients active within one refill of the burst. A request whose
+/// key cannot be found is refused with [`MissingKey`](crate::key::MissingKey)
+/// (see [`PoolMissing`](crate::key::PoolMissing) to share one bucket
+/// instead).
+pub struct Keyed<E, K: Hash + Eq + Clone> {
+    limiter: KeyedLimiter<K>,
+    /// The map inside `limiter` (governor does not lend its state store).
+    buckets: Arc<KeyedMap<K, InMemoryState>>,
+    key_of: KeyOf<E>,
     quota: Validated,
-    purge_every: AtomicU64,
-    calls: AtomicU64,
-    purging: AtomicBool,
+    _key: PhantomData<fn() -> K>,
 }
 
-impl<E: KeyExtractor> Keyed<E> {
-    /// A keyed limiter for `quota`, one bucket per key `extractor` finds.
+impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
+    /// A keyed limiter for `quota`, one bucket per key `extractor` finds, at
+    /// most `max_keys` keys.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn new(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
+    pub fn new(quota: Quota, extractor: E, max_keys: NonZeroUsize) -> Result<Self, ConfigError> {
         let quota = quota.validate()?;
-        let limiter =
-            governor::RateLimiter::dashmap_with_clock(quota.to_governor(), TokioClock::new())
-                .with_middleware::<StateInformationMiddleware>();
+        let buckets = Arc::new(KeyedMap::new(max_keys));
+        let store = Buckets(Arc::clone(&buckets));
+        let limiter = governor::RateLimiter::<_, _, _, NoOpMiddleware<Nanos>>::new(
+            quota.to_governor(),
+            store,
+            TokioClock::new(),
+        )
+        .with_middleware::<StateInformationMiddleware>();
         Ok(Self {
             limiter,
-            extractor,
+            buckets,
+            key_of: KeyOf::new(extractor, "rate limiter"),
             quota,
-            purge_every: AtomicU64::new(DEFAULT_PURGE_EVERY),
-            calls: AtomicU64::new(0),
-            purging: AtomicBool::new(false),
+            _key: PhantomData,
         })
     }
 
-    /// Purge stale keys every `calls` calls.
-    pub fn set_purge_every(&self, calls: NonZeroU64) {
-        self.purge_every.store(calls.get(), Ordering::Relaxed);
+    /// A keyed limiter with at most [`DEFAULT_MAX_KEYS`] keys.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
+    pub fn with_default_max_keys(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
+        Self::new(quota, extractor, DEFAULT_MAX_KEYS)
     }
 
     /// The validated quota.
@@ -85,88 +86,89 @@ impl<E: KeyExtractor> Keyed<E> {
     /// The key extractor.
     #[must_use]
     pub const fn extractor(&self) -> &E {
-        &self.extractor
+        self.key_of.extractor()
     }
 
     /// The number of keys currently tracked.
     #[must_use]
     pub fn key_count(&self) -> usize {
-        self.limiter.len()
+        self.buckets().len()
     }
 
-    /// Removes keys whose bucket is full again and shrinks the map.
-    ///
-    /// Concurrent callers skip the purge while another one runs it.
-    #[cold]
-    pub fn purge_stale(&self) {
-        if self
-            .purging
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return;
-        }
-        let before = self.limiter.len();
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
-        let after = self.limiter.len();
-        self.purging.store(false, Ordering::Release);
-        tracing::debug!(before, after, "rate limiter purged stale keys");
+    /// The most keys tracked at once.
+    #[must_use]
+    pub fn max_keys(&self) -> usize {
+        self.buckets().max_keys()
     }
 
-    /// Takes one cell from `key`'s bucket (`None` is the shared bucket of
-    /// requests without a key).
+    fn buckets(&self) -> &KeyedMap<K, InMemoryState> {
+        &self.buckets
+    }
+
+    /// Takes one cell from `key`'s bucket.
     ///
     /// # Errors
     ///
-    /// [`RateLimited`] when that bucket is empty.
+    /// [`RateLimited`](super::error::RateLimited) when that bucket is empty.
     #[inline]
-    pub fn check_key(&self, key: &Option<E::Key>) -> Result<RateLimitInfo, RateLimited> {
-        self.count_call();
+    pub fn check_key(&self, key: &K) -> Result<RateLimitInfo, super::error::RateLimited> {
         match self.limiter.check_key(key) {
             Ok(snapshot) => Ok(allowed(&snapshot, self.quota)),
             Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
         }
     }
+}
 
-    /// `check_key` without the quota state of an allowed call.
+impl<Req, E, K> Policy<Req> for Keyed<E, K>
+where
+    E: ExtractKey<Req, Key = K>,
+    K: Hash + Eq + Clone,
+{
     #[inline]
-    fn admit_key(&self, key: &Option<E::Key>) -> Result<(), RateLimited> {
-        self.count_call();
-        match self.limiter.check_key(key) {
+    fn check(&self, req: &Req) -> Result<RateLimitInfo, Refused> {
+        let key = self.key_of.extract(req)?;
+        Ok(self.check_key(&key)?)
+    }
+
+    #[inline]
+    fn admit(&self, req: &Req) -> Result<(), Refused> {
+        let key = self.key_of.extract(req)?;
+        match self.limiter.check_key(&key) {
             Ok(_) => Ok(()),
-            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
-        }
-    }
-
-    #[inline]
-    fn count_call(&self) {
-        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if calls.is_multiple_of(self.purge_every.load(Ordering::Relaxed)) {
-            self.purge_stale();
+            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
         }
     }
 }
 
-impl<Req, E: ExtractKey<Req>> Policy<Req> for Keyed<E> {
-    #[inline]
-    fn check(&self, req: &Req) -> Result<RateLimitInfo, RateLimited> {
-        self.check_key(&self.extractor.extract(req))
-    }
-
-    #[inline]
-    fn admit(&self, req: &Req) -> Result<(), RateLimited> {
-        self.admit_key(&self.extractor.extract(req))
-    }
-}
-
-impl<E: KeyExtractor + fmt::Debug> fmt::Debug for Keyed<E> {
+impl<E, K: Hash + Eq + Clone> fmt::Debug for Keyed<E, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyed")
-            .field("extractor", &self.extractor)
             .field("quota", &self.quota)
-            .field("purge_every", &self.purge_every.load(Ordering::Relaxed))
-            .field("keys", &self.limiter.len())
+            .field("max_keys", &self.buckets.max_keys())
             .finish_non_exhaustive()
+    }
+}
+
+/// governor's state store over the keyed map: one GCRA cell per key.
+pub(super) struct Buckets<K>(Arc<KeyedMap<K, InMemoryState>>);
+
+impl<K: Hash + Eq + Clone> StateStore for Buckets<K> {
+    type Key = K;
+
+    #[inline]
+    fn measure_and_replace<T, F, E>(&self, key: &K, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        // Every bucket may be evicted, so a full shard always makes room and
+        // the fallback (decide as for a new key, keep nothing) is unreachable.
+        self.0
+            .get_or_insert(
+                key,
+                InMemoryState::default,
+                |_| true,
+                |state| state.measure_and_replace(&NotKeyed::NonKey, &f),
+            )
+            .unwrap_or_else(|_| f(None).map(|(outcome, _)| outcome))
     }
 }

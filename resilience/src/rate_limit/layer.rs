@@ -1,15 +1,14 @@
 //! [`RateLimitLayer`]: the layer, its constructors and settings.
 
 use std::fmt;
+use std::hash::Hash;
 use std::marker::PhantomData;
-use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use tower_layer::Layer;
 
 use super::handle::{RateLimitHandle, Stats};
 use super::headers::NoHeaders;
-use super::key::KeyExtractor;
 use super::keyed::Keyed;
 use super::policy::Global;
 use super::quota::Quota;
@@ -42,23 +41,19 @@ impl RateLimitLayer<Global> {
     }
 }
 
-impl<E: KeyExtractor> RateLimitLayer<Keyed<E>> {
-    /// One bucket per key that `extractor` finds (requests without a key
-    /// share one bucket).
+impl<E, K: Hash + Eq + Clone> RateLimitLayer<Keyed<E, K>> {
+    /// One bucket per key that `extractor` finds (any
+    /// [`ExtractKey`](crate::key::ExtractKey)), at most
+    /// [`DEFAULT_MAX_KEYS`](crate::key::DEFAULT_MAX_KEYS) keys; a request
+    /// without a key is refused with [`MissingKey`](crate::key::MissingKey).
+    /// For another bound, `RateLimitLayer::new(Keyed::new(quota, extractor,
+    /// max_keys)?)`.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
     pub fn keyed(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
-        Keyed::new(quota, extractor).map(Self::new)
-    }
-
-    /// Purge stale keys every `calls` calls (default
-    /// [`DEFAULT_PURGE_EVERY`](super::DEFAULT_PURGE_EVERY)); see
-    /// [`Keyed`] for the memory bound this gives.
-    pub fn purge_every(self, calls: NonZeroU64) -> Self {
-        self.policy.set_purge_every(calls);
-        self
+        Keyed::with_default_max_keys(quota, extractor).map(Self::new)
     }
 }
 

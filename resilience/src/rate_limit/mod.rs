@@ -8,10 +8,11 @@
 //!
 //! - [`RateLimitLayer::global`]: one bucket for all requests, lock-free and
 //!   allocation-free per call.
-//! - [`RateLimitLayer::keyed`]: one bucket per key, found by an extractor:
-//!   `PeerIp` / `ForwardedIp` (client IP), `HeaderKey` (an API key) and
-//!   `PathKey` (the route) with feature `http`, or any closure via [`key_fn`]. Stale keys are
-//!   purged on a call-count schedule, see [`Keyed`].
+//! - [`RateLimitLayer::keyed`]: one bucket per key, found by any
+//!   [`ExtractKey`](crate::key::ExtractKey) of the [`key`](crate::key)
+//!   module (client IP, trusted proxies' `X-Forwarded-For`, an API key
+//!   header, the route, a closure), at most `max_keys` keys; see [`Keyed`].
+//!   A request without a key is refused, never pooled.
 //! - `RateLimitLayer::http` (feature `http`): allowed responses carry
 //!   `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`;
 //!   `RateLimited::headers` gives `Retry-After` and the same headers for the
@@ -68,7 +69,6 @@ pub mod error;
 mod future;
 mod handle;
 mod headers;
-mod key;
 mod keyed;
 mod layer;
 mod policy;
@@ -83,10 +83,7 @@ pub use self::handle::RateLimitHandle;
 #[cfg(feature = "http")]
 pub use self::headers::{HttpHeaders, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 pub use self::headers::{NoHeaders, RateLimitInfo, ResponseHeaders};
-pub use self::key::{ExtractKey, KeyExtractor, KeyFn, key_fn};
-#[cfg(feature = "http")]
-pub use self::key::{ForwardedIp, HeaderKey, PathKey, PeerIp};
-pub use self::keyed::{DEFAULT_PURGE_EVERY, Keyed};
+pub use self::keyed::Keyed;
 pub use self::layer::RateLimitLayer;
 pub use self::policy::{Global, Policy};
 pub use self::quota::{Quota, Validated};

@@ -9,7 +9,7 @@ use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 
 use super::clock::TokioClock;
-use super::error::RateLimited;
+use super::error::{RateLimited, Refused};
 use super::headers::RateLimitInfo;
 use super::quota::{Quota, Validated};
 use crate::ConfigError;
@@ -21,8 +21,9 @@ pub trait Policy<Req> {
     ///
     /// # Errors
     ///
-    /// [`RateLimited`] when the request is over the limit.
-    fn check(&self, req: &Req) -> Result<RateLimitInfo, RateLimited>;
+    /// [`Refused::Limited`] when the request is over the limit,
+    /// [`Refused::MissingKey`] when a keyed policy finds no key.
+    fn check(&self, req: &Req) -> Result<RateLimitInfo, Refused>;
 
     /// Takes one cell for `req` like [`check`](Self::check), without
     /// computing the quota state of an allowed call.
@@ -34,9 +35,9 @@ pub trait Policy<Req> {
     ///
     /// # Errors
     ///
-    /// [`RateLimited`] when the request is over the limit.
+    /// As [`check`](Self::check).
     #[inline]
-    fn admit(&self, req: &Req) -> Result<(), RateLimited> {
+    fn admit(&self, req: &Req) -> Result<(), Refused> {
         self.check(req).map(drop)
     }
 }
@@ -88,17 +89,17 @@ impl Global {
 
 impl<Req> Policy<Req> for Global {
     #[inline]
-    fn check(&self, _req: &Req) -> Result<RateLimitInfo, RateLimited> {
-        self.check_now()
+    fn check(&self, _req: &Req) -> Result<RateLimitInfo, Refused> {
+        Ok(self.check_now()?)
     }
 
     // Skips `allowed`: its division by the interval is a tenth of an allowed
     // call, and a layer without headers throws the result away.
     #[inline]
-    fn admit(&self, _req: &Req) -> Result<(), RateLimited> {
+    fn admit(&self, _req: &Req) -> Result<(), Refused> {
         match self.limiter.check() {
             Ok(_) => Ok(()),
-            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
+            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
         }
     }
 }
@@ -160,7 +161,9 @@ mod tests {
         assert_eq!(Policy::<()>::admit(&global, &()), Ok(()));
         assert_eq!(global.check_now().map(|info| info.remaining()), Ok(1));
         assert_eq!(Policy::<()>::admit(&global, &()), Ok(()));
-        let by_admit = Policy::<()>::admit(&global, &()).unwrap_err();
+        let Err(Refused::Limited(by_admit)) = Policy::<()>::admit(&global, &()) else {
+            panic!("the third call is limited");
+        };
         let by_check = global.check_now().unwrap_err();
         assert_eq!(by_admit, by_check);
         assert_eq!(by_admit.retry_after(), Duration::from_millis(250));
@@ -171,7 +174,7 @@ mod tests {
     struct EveryOther(AtomicU32);
 
     impl Policy<u32> for EveryOther {
-        fn check(&self, _: &u32) -> Result<RateLimitInfo, RateLimited> {
+        fn check(&self, _: &u32) -> Result<RateLimitInfo, Refused> {
             if self.0.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
                 Ok(RateLimitInfo {
                     limit: 1,
@@ -179,11 +182,7 @@ mod tests {
                     reset: Duration::from_secs(1),
                 })
             } else {
-                Err(RateLimited::new(
-                    Duration::from_secs(1),
-                    1,
-                    Duration::from_secs(1),
-                ))
+                Err(RateLimited::new(Duration::from_secs(1), 1, Duration::from_secs(1)).into())
             }
         }
     }

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::error::Refused;
 use super::future::ResponseFuture;
 use super::handle::{RateLimitHandle, Stats};
 use super::headers::{NoHeaders, RateLimitInfo, ResponseHeaders};
@@ -107,10 +108,12 @@ where
                 self.stats.record_allowed();
                 ResponseFuture::called(self.inner.call(req), info)
             }
-            Err(error) => {
-                self.stats.record_limited();
-                telemetry::limited(self.name, &error);
-                ResponseFuture::limited(error)
+            Err(refused) => {
+                if let Refused::Limited(limited) = &refused {
+                    self.stats.record_limited();
+                    telemetry::limited(self.name, limited);
+                }
+                ResponseFuture::refused(refused)
             }
         }
     }

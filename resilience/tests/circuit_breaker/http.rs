@@ -4,9 +4,10 @@
 use std::convert::Infallible;
 
 use http::{Request, Response, StatusCode};
-use palisade_resilience::circuit_breaker::{
-    ByAuthority, CircuitBreakerLayer, ExtractKey, SlidingWindow, State,
-};
+use std::num::NonZeroUsize;
+
+use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, SlidingWindow, State};
+use palisade_resilience::key::{AuthorityKey, KeyBytes};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 /// Answers with the status in the request's path, e.g. `/503`.
@@ -59,25 +60,12 @@ async fn server_errors_open_the_breaker_and_client_errors_do_not() {
     assert_eq!(handle.state(), State::Open);
 }
 
-#[test]
-fn by_authority_keys_by_host_and_port() {
-    assert_eq!(ByAuthority.extract(&request(200)), "upstream.example:8080");
-    let origin_form = Request::builder()
-        .uri("/path")
-        .header("host", "api.example")
-        .body(())
-        .unwrap();
-    assert_eq!(ByAuthority.extract(&origin_form), "api.example");
-    let neither = Request::builder().uri("/path").body(()).unwrap();
-    assert_eq!(ByAuthority.extract(&neither), "");
-}
-
 #[tokio::test(start_paused = true)]
 async fn keyed_by_authority_isolates_upstreams() {
     let layer = CircuitBreakerLayer::http()
         .sliding_window(SlidingWindow::count(2))
         .minimum_calls(2)
-        .build_keyed::<String, _>(ByAuthority, 8)
+        .build_keyed(AuthorityKey::new(), NonZeroUsize::new(8).unwrap())
         .unwrap();
     let handles = layer.handle();
     let mut service = layer.layer(service_fn(echo_status));
@@ -104,7 +92,10 @@ async fn keyed_by_authority_isolates_upstreams() {
         .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(
-        handles.handle(&"bad.example".to_owned()).unwrap().state(),
+        handles
+            .handle(&KeyBytes::from("bad.example"))
+            .unwrap()
+            .state(),
         State::Open
     );
     assert!(

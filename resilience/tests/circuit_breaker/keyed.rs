@@ -1,5 +1,6 @@
 //! One breaker per key.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,9 +15,11 @@ use crate::support::rejection;
 
 type Request = (&'static str, bool);
 
-fn layer(max_keys: usize) -> KeyedCircuitBreakerLayer<String, fn(&Request) -> String> {
-    fn host(request: &Request) -> String {
-        request.0.to_owned()
+type Host = fn(&Request) -> Option<String>;
+
+fn layer(max_keys: usize) -> KeyedCircuitBreakerLayer<String, Host> {
+    fn host(request: &Request) -> Option<String> {
+        Some(request.0.to_owned())
     }
     CircuitBreakerLayer::builder()
         .name("hosts")
@@ -24,12 +27,12 @@ fn layer(max_keys: usize) -> KeyedCircuitBreakerLayer<String, fn(&Request) -> St
         .minimum_calls(2)
         .permitted_calls_in_half_open(1)
         .wait_duration_in_open(Duration::from_secs(10))
-        .build_keyed(host as fn(&Request) -> String, max_keys)
+        .build_keyed(host as Host, NonZeroUsize::new(max_keys).unwrap())
         .unwrap()
 }
 
 fn client(
-    layer: &KeyedCircuitBreakerLayer<String, fn(&Request) -> String>,
+    layer: &KeyedCircuitBreakerLayer<String, Host>,
     calls: &Arc<AtomicUsize>,
 ) -> impl Service<Request, Response = &'static str, Error = palisade_resilience::BoxError> {
     let calls = Arc::clone(calls);
@@ -110,13 +113,28 @@ async fn the_least_recently_used_key_is_evicted() {
     assert_eq!(send(&mut service, ("a", false)).await.unwrap(), "up");
 }
 
-#[test]
-fn zero_keys_is_a_config_error() {
-    let err = CircuitBreakerLayer::builder()
-        .build_keyed::<String, _>(|r: &Request| r.0.to_owned(), 0)
-        .unwrap_err();
-    assert_eq!(
-        err,
-        palisade_resilience::ConfigError::Zero { field: "max_keys" }
-    );
+#[tokio::test]
+async fn a_request_without_a_key_is_refused_not_pooled() {
+    let layer = CircuitBreakerLayer::builder()
+        .build_keyed(
+            |r: &Request| (!r.0.is_empty()).then(|| r.0.to_owned()),
+            NonZeroUsize::new(4).unwrap(),
+        )
+        .unwrap();
+    let handles = layer.handle();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = layer.layer(service_fn({
+        let calls = Arc::clone(&calls);
+        move |_: Request| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, &str>("up") }
+        }
+    }));
+    let err = service.oneshot(("", false)).await.unwrap_err();
+    let missing = err
+        .downcast_ref::<palisade_resilience::key::MissingKey>()
+        .expect("a MissingKey error");
+    assert!(!missing.is_client_error());
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert!(handles.is_empty());
 }

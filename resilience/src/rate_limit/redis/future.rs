@@ -12,6 +12,7 @@ use tower_service::Service;
 use super::FailurePolicy;
 use super::script::DecisionFuture;
 use crate::BoxError;
+use crate::key::MissingKey;
 use crate::rate_limit::error::BackendUnavailable;
 use crate::rate_limit::headers::{RateLimitInfo, ResponseHeaders};
 use crate::rate_limit::telemetry;
@@ -37,6 +38,7 @@ pin_project! {
             failure: FailurePolicy,
         },
         Called { #[pin] future: S::Future, info: Option<RateLimitInfo> },
+        MissingKey { error: MissingKey },
         Done,
     }
 }
@@ -57,6 +59,13 @@ impl<S: Service<Req>, Req, H> RedisResponseFuture<S, Req, H> {
                 name,
                 failure,
             },
+            _headers: PhantomData,
+        }
+    }
+
+    pub(super) const fn missing_key(error: MissingKey) -> Self {
+        Self {
+            state: State::MissingKey { error },
             _headers: PhantomData,
         }
     }
@@ -114,6 +123,11 @@ where
                         H::apply(&mut response, info);
                     }
                     return Poll::Ready(Ok(response));
+                }
+                StateProj::MissingKey { error } => {
+                    let error = *error;
+                    state.set(State::Done);
+                    return Poll::Ready(Err(error.into()));
                 }
                 StateProj::Done => {
                     return Poll::Ready(Err("rate limit future polled after completion".into()));

@@ -40,9 +40,28 @@ impl RedisKey for IpAddr {
     }
 }
 
-#[cfg(feature = "http")]
-impl RedisKey for http::HeaderValue {
+impl RedisKey for crate::key::KeyBytes {
     fn write_redis_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.as_bytes());
+    }
+}
+
+impl RedisKey for Vec<u8> {
+    fn write_redis_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+}
+
+/// The keys of [`PoolMissing`](crate::key::PoolMissing): `s:<key>`, or
+/// `none` for the shared bucket of requests without a key.
+impl<K: RedisKey> RedisKey for Option<K> {
+    fn write_redis_key(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(key) => {
+                out.extend_from_slice(b"s:");
+                key.write_redis_key(out);
+            }
+            None => out.extend_from_slice(b"none"),
+        }
     }
 }

@@ -16,14 +16,13 @@ use super::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, FailurePolicy};
 use crate::ConfigError;
 use crate::rate_limit::handle::{RateLimitHandle, Stats};
 use crate::rate_limit::headers::NoHeaders;
-use crate::rate_limit::key::KeyExtractor;
 use crate::rate_limit::quota::{Quota, Validated};
 
 /// What every service of one layer shares.
 pub(crate) struct Shared<E> {
     pub(super) conn: ConnectionManager,
     pub(super) script: Script,
-    pub(super) extractor: E,
+    pub(super) key_of: crate::key::KeyOf<E>,
     pub(super) quota: Validated,
     pub(super) interval_us: u64,
     pub(super) prefix: Vec<u8>,
@@ -92,7 +91,7 @@ impl<E> RedisRateLimitBuilder<E> {
             shared: Arc::new(Shared {
                 conn: self.conn,
                 script: Script::new(GCRA_LUA),
-                extractor: self.extractor,
+                key_of: crate::key::KeyOf::new(self.extractor, "redis rate limiter"),
                 quota,
                 interval_us,
                 prefix: self.prefix.into_bytes(),
@@ -121,7 +120,9 @@ impl<E> fmt::Debug for RedisRateLimitBuilder<E> {
 /// A keyed GCRA rate limit whose buckets live in Redis, shared by every
 /// instance that uses the same Redis and prefix.
 ///
-/// Requests without a key share one bucket. The decision is made in the
+/// A request without a key is refused with
+/// [`MissingKey`](crate::key::MissingKey) (wrap the extractor in
+/// [`PoolMissing`](crate::key::PoolMissing) to share one bucket). The decision is made in the
 /// response future (it needs a round trip), so the service clones its inner
 /// service into each future, the way tower's `Retry` does: `S: Clone`.
 #[must_use]
@@ -130,7 +131,7 @@ pub struct RedisRateLimitLayer<E, H = NoHeaders> {
     _headers: PhantomData<fn() -> H>,
 }
 
-impl<E: KeyExtractor> RedisRateLimitLayer<E> {
+impl<E> RedisRateLimitLayer<E> {
     /// Starts a layer over `conn` (see [`lazy_connection`](super::lazy_connection)) for `quota`, one
     /// bucket per key `extractor` finds.
     pub fn builder(
@@ -169,31 +170,19 @@ impl<E, H> RedisRateLimitLayer<E, H> {
         RateLimitHandle::new(Arc::clone(&self.shared.stats))
     }
 
-    /// The Redis key of a request's bucket (`None`: requests without a key).
+    /// The Redis key of the bucket of `key`.
     #[must_use]
-    pub fn redis_key(&self, key: Option<&E::Key>) -> Vec<u8>
-    where
-        E: KeyExtractor,
-        E::Key: RedisKey,
-    {
+    pub fn redis_key<K: RedisKey + ?Sized>(&self, key: &K) -> Vec<u8> {
         self.shared.redis_key(key)
     }
 }
 
-impl<E: KeyExtractor> Shared<E> {
-    pub(super) fn redis_key(&self, key: Option<&E::Key>) -> Vec<u8>
-    where
-        E::Key: RedisKey,
-    {
+impl<E> Shared<E> {
+    pub(super) fn redis_key<K: RedisKey + ?Sized>(&self, key: &K) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.prefix.len() + 48);
         out.extend_from_slice(&self.prefix);
-        match key {
-            Some(key) => {
-                out.extend_from_slice(b"k:");
-                key.write_redis_key(&mut out);
-            }
-            None => out.extend_from_slice(b"none"),
-        }
+        out.extend_from_slice(b"k:");
+        key.write_redis_key(&mut out);
         out
     }
 }

@@ -15,11 +15,11 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use palisade_resilience::rate_limit::redis::{lazy_connection, FailurePolicy, RedisRateLimitLayer};
-//! use palisade_resilience::rate_limit::{key_fn, Quota};
+//! use palisade_resilience::rate_limit::Quota;
 //!
 //! # async fn run() -> Result<(), palisade_resilience::BoxError> {
 //! let conn = lazy_connection("redis://127.0.0.1:6379", Duration::from_millis(50))?;
-//! let layer = RedisRateLimitLayer::builder(conn, Quota::per_minute(600), key_fn(|tenant: &String| Some(tenant.clone())))
+//! let layer = RedisRateLimitLayer::builder(conn, Quota::per_minute(600), |tenant: &String| Some(tenant.clone()))
 //!     .prefix("myapp:rl:")
 //!     .failure_policy(FailurePolicy::FailClosed)
 //!     .build()?;

@@ -9,7 +9,6 @@ use super::layer::Shared;
 use crate::BoxError;
 use crate::rate_limit::error::RateLimited;
 use crate::rate_limit::headers::RateLimitInfo;
-use crate::rate_limit::key::KeyExtractor;
 
 pub(super) const GCRA_LUA: &str = include_str!("gcra.lua");
 
@@ -18,7 +17,7 @@ pub(super) type Decision = Result<Result<RateLimitInfo, RateLimited>, BoxError>;
 /// allocation is small next to the network round trip it waits for.
 pub(super) type DecisionFuture = Pin<Box<dyn Future<Output = Decision> + Send>>;
 
-impl<E: KeyExtractor> Shared<E> {
+impl<E: Send + Sync + 'static> Shared<E> {
     pub(super) fn decide(self: &Arc<Self>, key: Vec<u8>) -> DecisionFuture {
         let shared = Arc::clone(self);
         Box::pin(async move {

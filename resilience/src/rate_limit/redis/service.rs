@@ -12,9 +12,9 @@ use super::future::RedisResponseFuture;
 use super::key::RedisKey;
 use super::layer::Shared;
 use crate::BoxError;
+use crate::key::ExtractKey;
 use crate::rate_limit::handle::RateLimitHandle;
 use crate::rate_limit::headers::{NoHeaders, ResponseHeaders};
-use crate::rate_limit::key::ExtractKey;
 
 /// The service of [`RedisRateLimitLayer`](super::RedisRateLimitLayer).
 #[must_use]
@@ -80,7 +80,7 @@ impl<S, E, H, Req> Service<Req> for RedisRateLimit<S, E, H>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
-    E: ExtractKey<Req>,
+    E: ExtractKey<Req> + Send + Sync + 'static,
     E::Key: RedisKey,
     H: ResponseHeaders<S::Response>,
 {
@@ -93,8 +93,11 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let key = self.shared.extractor.extract(&req);
-        let check = self.shared.decide(self.shared.redis_key(key.as_ref()));
+        let key = match self.shared.key_of.extract(&req) {
+            Ok(key) => key,
+            Err(missing) => return RedisResponseFuture::missing_key(missing),
+        };
+        let check = self.shared.decide(self.shared.redis_key(&key));
         // The ready service goes with the request; this one gets a fresh clone.
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
