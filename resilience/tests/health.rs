@@ -345,6 +345,10 @@ mod keyed {
 }
 
 #[cfg(feature = "redis")]
+#[path = "services/redis.rs"]
+mod services;
+
+#[cfg(feature = "redis")]
 mod redis_backend {
     use super::*;
     use palisade_resilience::rate_limit::redis::{
@@ -391,26 +395,6 @@ mod redis_backend {
         assert_eq!(registry.check().status, Status::Degraded);
     }
 
-    /// The test Redis, or `None` (after printing why) when it is unreachable
-    /// and the environment does not require it.
-    #[allow(clippy::print_stdout)]
-    async fn redis_addr() -> Option<String> {
-        let addr = std::env::var("PALISADE_TEST_REDIS_ADDR")
-            .unwrap_or_else(|_| "127.0.0.1:6379".to_owned());
-        let reachable = time::timeout(Duration::from_secs(2), TcpStream::connect(addr.as_str()))
-            .await
-            .is_ok_and(|connected| connected.is_ok());
-        if reachable {
-            return Some(addr);
-        }
-        assert!(
-            std::env::var("PALISADE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "redis unreachable at {addr} and PALISADE_REQUIRE_SERVICES=1"
-        );
-        println!("skipped: redis unreachable at {addr}");
-        None
-    }
-
     /// Copies bytes from `from` to `to` until either side closes (without
     /// tokio's `io-util`, which this crate does not enable).
     async fn pump(from: OwnedReadHalf, to: OwnedWriteHalf) {
@@ -454,9 +438,13 @@ mod redis_backend {
 
     #[tokio::test]
     async fn a_limiter_is_healthy_again_once_redis_answers() {
-        let Some(redis) = redis_addr().await else {
+        let Some(url) =
+            services::redis_url("redis_backend::a_limiter_is_healthy_again_once_redis_answers")
+                .await
+        else {
             return;
         };
+        let redis = services::tcp_addr(&url);
         // Nothing listens on `port` at first; later a proxy to Redis does.
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

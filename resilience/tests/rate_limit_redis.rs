@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(feature = "redis")]
 
+#[path = "services/redis.rs"]
+mod services;
+
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -22,36 +25,6 @@ const HANG_GUARD: Duration = Duration::from_secs(5);
 /// Generous for the functional tests, so a busy machine cannot turn a slow
 /// answer into a fail-closed rejection.
 const SLOW_OK: Duration = Duration::from_secs(2);
-
-/// The Redis URL, or `None` (after printing why) when Redis is unreachable
-/// and the environment does not require it.
-#[allow(clippy::print_stdout)]
-async fn redis_url() -> Option<String> {
-    let url = std::env::var("PALISADE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let reachable = async {
-        let client = redis::Client::open(url.as_str()).ok()?;
-        let mut conn = timeout(SLOW_OK, client.get_multiplexed_async_connection())
-            .await
-            .ok()?
-            .ok()?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .ok()
-    }
-    .await
-    .is_some();
-    if reachable {
-        return Some(url);
-    }
-    assert!(
-        std::env::var("PALISADE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "redis unreachable at {url} and PALISADE_REQUIRE_SERVICES=1"
-    );
-    println!("skipped: redis unreachable at {url}");
-    None
-}
 
 /// A key prefix no other test (or earlier run) uses.
 fn fresh_prefix(test: &str) -> String {
@@ -101,7 +74,9 @@ async fn bounded<F: Future>(f: F) -> F::Output {
 
 #[tokio::test]
 async fn two_instances_share_one_quota() {
-    let Some(url) = redis_url().await else { return };
+    let Some(url) = services::redis_url("two_instances_share_one_quota").await else {
+        return;
+    };
     let prefix = fresh_prefix("shared");
     // Burst 10, one more every 6 minutes: real time cannot refill during the test.
     let quota = Quota::per_hour(10);
@@ -141,7 +116,9 @@ async fn two_instances_share_one_quota() {
 
 #[tokio::test]
 async fn the_key_expires_by_itself() {
-    let Some(url) = redis_url().await else { return };
+    let Some(url) = services::redis_url("the_key_expires_by_itself").await else {
+        return;
+    };
     let prefix = fresh_prefix("expiry");
     let layer = shared_layer(
         lazy_connection(&url, SLOW_OK).unwrap(),
@@ -166,7 +143,9 @@ async fn the_key_expires_by_itself() {
 #[cfg(feature = "http")]
 #[tokio::test]
 async fn allowed_responses_carry_ratelimit_headers() {
-    let Some(url) = redis_url().await else { return };
+    let Some(url) = services::redis_url("allowed_responses_carry_ratelimit_headers").await else {
+        return;
+    };
     let layer = RedisRateLimitLayer::builder(
         lazy_connection(&url, SLOW_OK).unwrap(),
         Quota::per_hour(10),
@@ -267,7 +246,9 @@ async fn a_refused_connection_answers_with_the_policy() {
 
 #[tokio::test]
 async fn a_killed_connection_recovers() {
-    let Some(url) = redis_url().await else { return };
+    let Some(url) = services::redis_url("a_killed_connection_recovers").await else {
+        return;
+    };
     let conn = lazy_connection(&url, SLOW_OK).unwrap();
     let layer = shared_layer(conn.clone(), &fresh_prefix("kill"), Quota::per_hour(100));
     let (inner, _) = counting();
@@ -334,4 +315,53 @@ async fn invalid_settings_are_config_errors() {
         .unwrap_err();
     assert!(matches!(err, ConfigError::Zero { .. }), "{err}");
     assert!(lazy_connection("not a url", SLOW_OK).is_err());
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_visible_skip_or_a_failure() {
+    // A port nobody listens on: connections are refused at once.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+
+    let mut out = Vec::new();
+    let found = services::redis_url_or_skip("my_test", url.clone(), false, &mut out).await;
+    assert_eq!(found, None);
+    let line = String::from_utf8(out).unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "SKIPPED: my_test needs Redis at {url} (set PALISADE_REQUIRE_SERVICES=1 to fail instead): "
+        )),
+        "{line}"
+    );
+    assert!(
+        line.ends_with('\n') && line.lines().count() == 1,
+        "{line:?}"
+    );
+
+    // Required: the test fails, naming what it needed.
+    let required = tokio::spawn({
+        let url = url.clone();
+        async move { services::redis_url_or_skip("my_test", url, true, &mut Vec::new()).await }
+    });
+    let panic = required.await.unwrap_err().into_panic();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains(&format!("my_test needs Redis at {url}")),
+        "{message}"
+    );
+    assert!(message.contains("PALISADE_REQUIRE_SERVICES=1"), "{message}");
+}
+
+#[test]
+fn the_redis_url_names_the_address_tests_connect_to() {
+    assert_eq!(services::tcp_addr(services::DEFAULT_URL), "127.0.0.1:6379");
+    assert_eq!(services::tcp_addr("redis://localhost"), "localhost:6379");
+    assert_eq!(
+        services::tcp_addr("redis://:pw@10.0.0.7:6380/2"),
+        "10.0.0.7:6380"
+    );
+    assert_eq!(services::tcp_addr("redis://[::1]:6379"), "[::1]:6379");
 }

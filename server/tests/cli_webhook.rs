@@ -21,9 +21,18 @@ struct Run {
 }
 
 fn palisade(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+    palisade_with_env_secret(args, stdin, None)
+}
+
+/// Runs with `PALISADE_WEBHOOK_SECRET` set to `secret` (unset for `None`).
+fn palisade_with_env_secret(args: &[&str], stdin: &[u8], secret: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    match secret {
+        Some(secret) => command.env("PALISADE_WEBHOOK_SECRET", secret),
+        None => command.env_remove("PALISADE_WEBHOOK_SECRET"),
+    };
+    let mut child = command
         .args(args)
-        .env_remove("PALISADE_WEBHOOK_SECRET")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -419,6 +428,99 @@ fn usage_errors_exit_2() {
         "x",
     ]);
     assert!(!stderr.contains("hunter2"), "the secret leaked: {stderr}");
+}
+
+/// Runs and expects a usage error (exit 2, nothing on stdout); returns stderr.
+fn usage_error(run: &Run, what: &str) -> String {
+    assert_eq!(run.code, 2, "{what}: {}", run.stderr);
+    assert!(run.stderr.starts_with("error: "), "{what}: {}", run.stderr);
+    assert_eq!(run.stdout, "", "{what}");
+    run.stderr.clone()
+}
+
+#[test]
+fn an_empty_secret_is_refused_by_every_scheme() {
+    let stripe_header = format!("stripe-signature: t={T},v1=00");
+    let ts = T.to_string();
+    for scheme in ["standard", "stripe", "github"] {
+        for blank in ["", " "] {
+            let sign = [
+                "webhook",
+                "sign",
+                "--scheme",
+                scheme,
+                "--secret",
+                blank,
+                "--id",
+                "msg_1",
+                "--timestamp",
+                &ts,
+            ];
+            let stderr = usage_error(&palisade(&sign, BODY), scheme);
+            assert!(stderr.contains("secret is empty"), "{scheme}: {stderr}");
+
+            let verify = [
+                "webhook",
+                "verify",
+                "--scheme",
+                scheme,
+                "--secret",
+                blank,
+                "--header",
+                &stripe_header,
+                "--now",
+                &ts,
+            ];
+            let stderr = usage_error(&palisade(&verify, BODY), scheme);
+            assert!(stderr.contains("secret is empty"), "{scheme}: {stderr}");
+
+            // The same through the environment: refused, never "valid".
+            let run = palisade_with_env_secret(&verify[..4], BODY, Some(blank));
+            usage_error(
+                &run,
+                &format!("{scheme} with PALISADE_WEBHOOK_SECRET={blank:?}"),
+            );
+        }
+        // Also when it is the second of several secrets.
+        let run = palisade(
+            &[
+                "webhook", "verify", "--scheme", scheme, "--secret", SECRET, "--secret", "",
+            ],
+            BODY,
+        );
+        let stderr = usage_error(&run, scheme);
+        assert!(stderr.contains("secret is empty"), "{scheme}: {stderr}");
+    }
+}
+
+#[test]
+fn verifying_with_a_signing_key_names_the_public_key() {
+    let keys = ok(&["webhook", "secret", "--ed25519"], b"");
+    let (signing, public) = keys.split_once('\n').unwrap();
+    let signature = sign_standard(signing, "msg_1", T, BODY);
+
+    let run = verify_standard(
+        &["--secret", signing],
+        &standard_headers(&signature),
+        T,
+        BODY,
+    );
+    let stderr = usage_error(&run, "verify with whsk_");
+    assert!(stderr.contains("whpk_"), "{stderr}");
+    assert!(stderr.contains("public key"), "{stderr}");
+    assert!(!stderr.contains("base64"), "{stderr}");
+    assert!(
+        !stderr.contains(signing),
+        "the signing key leaked: {stderr}"
+    );
+
+    // And the other way round: a public key cannot sign.
+    let run = palisade(
+        &["webhook", "sign", "--secret", public, "--id", "msg_1"],
+        BODY,
+    );
+    let stderr = usage_error(&run, "sign with whpk_");
+    assert!(stderr.contains("whsk_"), "{stderr}");
 }
 
 #[test]

@@ -4,3 +4,9 @@
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// `palisade-resilience`'s README (the crate's page on crates.io): its example
+/// compiles and its assertions hold.
+#[cfg(doctest)]
+#[doc = include_str!("../../resilience/README.md")]
+struct ResilienceReadmeDoctests;

@@ -5,10 +5,11 @@
 //! is [`FromRef`] of, including the verifier itself), the body is read up to
 //! the verifier's limit and verified like [`VerifyWebhookLayer`] does, and a
 //! rejected delivery gets the same problem+json response ([`Rejection`]).
-//! The body is then turned into `T`: [`Bytes`], [`Vec<u8>`], [`String`] or
-//! [`Json<T>`] (ours: deserialized with `serde_json`, no content-type check,
-//! since the signature already proves who sent it), or any type that
-//! implements [`FromVerifiedBody`].
+//! The body is then turned into `T`: [`Bytes`], [`Vec<u8>`], [`String`],
+//! [`Json<T>`] or [`axum::Json<T>`] (both deserialized with `serde_json`
+//! and rejected alike, with no content-type check, since the signature
+//! already proves who sent it), or any type that implements
+//! [`FromVerifiedBody`].
 //!
 //! With [replay protection](WebhookVerifier::replay_protection), the
 //! extractor remembers an id as soon as it is extracted (it cannot see the
@@ -119,15 +120,54 @@ pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned> FromVerifiedBody for Json<T> {
     fn from_verified_body(body: Bytes) -> Result<Self, Rejection> {
-        serde_json::from_slice(&body).map(Json).map_err(|err| {
-            let status = match err.classify() {
-                serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Rejection::InvalidJson {
-                status,
-                detail: err.to_string(),
-            }
-        })
+        from_json(&body).map(Json)
     }
+}
+
+/// axum's own [`Json`](axum::Json), so a handler can extract
+/// `Verified<axum::Json<T>>` and answer with the same type. Deserialized and
+/// rejected exactly like our [`Json`]: 400 for a syntax error, 422 for the
+/// wrong shape, both with the code `invalid_json`, and no content-type check.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use palisade_webhooks::extract::Verified;
+/// use palisade_webhooks::layer::WebhookVerifier;
+/// use palisade_webhooks::{Secret, StandardWebhooks};
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Event {
+///     r#type: String,
+/// }
+///
+/// // Echoes the verified event back as JSON.
+/// async fn receive(Verified { body, .. }: Verified<axum::Json<Event>>) -> axum::Json<Event> {
+///     body
+/// }
+///
+/// let secret: Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?;
+/// let app: Router = Router::new()
+///     .route("/webhooks", post(receive))
+///     .with_state(WebhookVerifier::new(StandardWebhooks::new(secret)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T: DeserializeOwned> FromVerifiedBody for axum::Json<T> {
+    fn from_verified_body(body: Bytes) -> Result<Self, Rejection> {
+        from_json(&body).map(axum::Json)
+    }
+}
+
+/// Deserializes a verified body: 422 when it is JSON of the wrong shape, 400
+/// otherwise (as axum's `Json` answers).
+fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
+    serde_json::from_slice(body).map_err(|err| {
+        let status = match err.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Rejection::InvalidJson {
+            status,
+            detail: err.to_string(),
+        }
+    })
 }

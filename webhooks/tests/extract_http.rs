@@ -68,6 +68,19 @@ async fn json(
     format!("{} {}", event.r#type, event.amount)
 }
 
+/// The same handler with axum's own `Json`, answering with it too.
+async fn axum_json(
+    State(state): State<AppState>,
+    Verified { body, webhook }: Verified<axum::Json<Event>>,
+) -> axum::Json<serde_json::Value> {
+    state.calls.fetch_add(1, Ordering::SeqCst);
+    let axum::Json(event) = body;
+    axum::Json(serde_json::json!({
+        "id": webhook.id,
+        "summary": format!("{} {}", event.r#type, event.amount),
+    }))
+}
+
 fn verifier() -> WebhookVerifier {
     WebhookVerifier::new(StandardWebhooks::new(secret(1)))
         .clock(|| NOW)
@@ -81,6 +94,7 @@ async fn receiver(verifier: WebhookVerifier) -> (std::net::SocketAddr, Arc<Atomi
         .route("/raw", post(raw))
         .route("/text", post(text))
         .route("/json", post(json))
+        .route("/axum-json", post(axum_json))
         .with_state(AppState {
             verifier,
             calls: Arc::clone(&calls),
@@ -158,6 +172,66 @@ async fn json_is_deserialized_after_verification() {
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "invalid_signature");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn axum_json_is_extracted_like_our_json() {
+    let (addr, calls) = receiver(verifier()).await;
+    let ours = Sender::new(addr, "/json");
+    let axums = Sender::new(addr, "/axum-json");
+    let signer = Signer::new(secret(1));
+
+    // No content-type is sent: the signature, not the header, vouches for it.
+    let answer = axums
+        .deliver(
+            &signer,
+            "msg_1",
+            NOW,
+            br#"{"type":"invoice.paid","amount":42}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.headers["content-type"], "application/json");
+    let reply: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        reply,
+        serde_json::json!({"id": "msg_1", "summary": "invoice.paid 42"})
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Every bad body gets the answer our `Json` gives, and no handler runs.
+    let bad: [(&str, &Signer, &[u8], StatusCode, &str); 3] = [
+        (
+            "syntax",
+            &signer,
+            b"{not json",
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "shape",
+            &signer,
+            br#"{"type":"invoice.paid"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_json",
+        ),
+        (
+            "forged",
+            &Signer::new(secret(2)),
+            b"{not json",
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+        ),
+    ];
+    for (n, (case, signer, body, status, code)) in bad.into_iter().enumerate() {
+        let headers = signed(signer, &format!("msg_bad_{n}"), NOW, body);
+        let by_axum = axums.post(&headers, body).await;
+        let by_ours = ours.post(&headers, body).await;
+        assert_eq!(by_axum.status, status, "{case}: {by_axum:?}");
+        assert_eq!(by_axum.code(), code, "{case}");
+        assert_eq!(by_axum.problem(), by_ours.problem(), "{case}");
+    }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 

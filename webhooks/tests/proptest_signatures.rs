@@ -141,13 +141,13 @@ proptest! {
     }
 
     #[test]
-    fn stripe_and_github_round_trip(secret in "[ -~]{1,60}", body in body(), ts in 0i64..4_000_000_000) {
-        let stripe = Stripe::new(secret.clone());
+    fn stripe_and_github_round_trip(secret in "[ -~]{0,30}[!-~][ -~]{0,29}", body in body(), ts in 0i64..4_000_000_000) {
+        let stripe = Stripe::new(&secret).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("stripe-signature", stripe.sign(ts, &body).parse().unwrap());
         prop_assert_eq!(stripe.verify(&headers, &body, ts).map(|v| v.timestamp), Ok(Some(ts)));
 
-        let github = GitHub::new(secret);
+        let github = GitHub::new(&secret).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("x-hub-signature-256", github.sign(&body).parse().unwrap());
         prop_assert!(github.verify(&headers, &body, 0).is_ok());
@@ -181,8 +181,8 @@ proptest! {
                 StandardWebhooks::new(secret)
                     .add_public_key(SigningKey::from_seed(&seed).public_key()),
             ),
-            Box::new(Stripe::new("whsec_test_secret")),
-            Box::new(GitHub::new("It's a Secret to Everybody")),
+            Box::new(Stripe::new("whsec_test_secret").unwrap()),
+            Box::new(GitHub::new("It's a Secret to Everybody").unwrap()),
         ];
         for scheme in &schemes {
             let err: VerifyError = scheme.verify(&headers, &body, now).unwrap_err();

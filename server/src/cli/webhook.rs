@@ -245,12 +245,7 @@ fn sign(args: &SignArgs) -> Result<String, Failure> {
             })?;
             Prepared::Standard(standard_signer(&args.secrets)?, id)
         }
-        SchemeName::Stripe => {
-            let (first, rest) = split_secrets(&args.secrets)?;
-            Prepared::Stripe(rest.iter().fold(Stripe::new(first.as_str()), |s, secret| {
-                s.add_secret(secret.as_str())
-            }))
-        }
+        SchemeName::Stripe => Prepared::Stripe(stripe(&args.secrets)?),
         SchemeName::Github => {
             let (first, rest) = split_secrets(&args.secrets)?;
             if !rest.is_empty() {
@@ -258,7 +253,7 @@ fn sign(args: &SignArgs) -> Result<String, Failure> {
                     "GitHub signs with one secret: give '--secret' once".to_owned(),
                 ));
             }
-            Prepared::Github(GitHub::new(first.as_str()))
+            Prepared::Github(GitHub::new(first).map_err(bad_secret)?)
         }
     };
     let timestamp = args.timestamp.unwrap_or_else(|| SystemClock.now_unix());
@@ -302,11 +297,36 @@ fn split_secrets(secrets: &[String]) -> Result<(&String, &[String]), Failure> {
         .ok_or_else(|| Failure::Usage("'--secret' is required".to_owned()))
 }
 
+/// A Stripe scheme with every `--secret`; an empty one is refused.
+fn stripe(secrets: &[String]) -> Result<Stripe, Failure> {
+    let (first, rest) = split_secrets(secrets)?;
+    let first = Stripe::new(first).map_err(bad_secret)?;
+    rest.iter()
+        .try_fold(first, |s, secret| s.add_secret(secret))
+        .map_err(bad_secret)
+}
+
+/// A GitHub verifier with every `--secret`; an empty one is refused.
+fn github(secrets: &[String]) -> Result<GitHub, Failure> {
+    let (first, rest) = split_secrets(secrets)?;
+    let first = GitHub::new(first).map_err(bad_secret)?;
+    rest.iter()
+        .try_fold(first, |s, secret| s.add_secret(secret))
+        .map_err(bad_secret)
+}
+
 /// A Standard Webhooks signer: `whsk_…` are ed25519 signing keys, anything
 /// else a `whsec_` secret.
 fn standard_signer(secrets: &[String]) -> Result<Signer, Failure> {
     let mut signer: Option<Signer> = None;
     for secret in secrets {
+        if secret.trim().starts_with("whpk_") {
+            return Err(Failure::Usage(
+                "invalid value for '--secret': `whpk_…` is an ed25519 public key, which can only \
+                 verify; sign with its signing key (`whsk_…`)"
+                    .to_owned(),
+            ));
+        }
         signer = Some(if secret.trim().starts_with("whsk_") {
             let key: SigningKey = secret.parse().map_err(bad_secret)?;
             match signer {
@@ -329,6 +349,14 @@ fn standard_signer(secrets: &[String]) -> Result<Signer, Failure> {
 fn standard_verifier(secrets: &[String]) -> Result<StandardWebhooks, Failure> {
     let mut scheme: Option<StandardWebhooks> = None;
     for secret in secrets {
+        if secret.trim().starts_with("whsk_") {
+            return Err(Failure::Usage(
+                "invalid value for '--secret': `whsk_…` is an ed25519 signing key; verify with \
+                 its public key (`whpk_…`, the second line of `palisade webhook secret --ed25519`) \
+                 and keep the signing key with the sender"
+                    .to_owned(),
+            ));
+        }
         scheme = Some(if secret.trim().starts_with("whpk_") {
             let key: PublicKey = secret.parse().map_err(bad_secret)?;
             match scheme {
@@ -357,10 +385,7 @@ fn verify(args: &VerifyArgs) -> Result<String, Failure> {
             })
         }
         SchemeName::Stripe => {
-            let (first, rest) = split_secrets(&args.secrets)?;
-            let scheme = rest.iter().fold(Stripe::new(first.as_str()), |s, secret| {
-                s.add_secret(secret.as_str())
-            });
+            let scheme = stripe(&args.secrets)?;
             Box::new(match tolerance {
                 Some(tolerance) => scheme.tolerance(tolerance),
                 None => scheme,
@@ -372,10 +397,7 @@ fn verify(args: &VerifyArgs) -> Result<String, Failure> {
                     "'--tolerance' does not apply to '--scheme github' (no timestamp)".to_owned(),
                 ));
             }
-            let (first, rest) = split_secrets(&args.secrets)?;
-            Box::new(rest.iter().fold(GitHub::new(first.as_str()), |s, secret| {
-                s.add_secret(secret.as_str())
-            }))
+            Box::new(github(&args.secrets)?)
         }
     };
     let mut headers = HeaderMap::new();
@@ -427,6 +449,26 @@ mod tests {
         assert!(parse_header(": value").is_err());
         assert!(parse_header("bad name: value").is_err());
         assert!(parse_header("x: a\u{7f}b").is_err());
+    }
+
+    #[test]
+    fn empty_secrets_are_usage_errors_for_every_scheme() {
+        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned();
+        for secrets in [vec![String::new()], vec![whsec, " ".to_owned()]] {
+            let err = stripe(&secrets).unwrap_err();
+            assert!(matches!(err, Failure::Usage(_)), "{err}");
+            assert_eq!(
+                err.to_string(),
+                "invalid value for '--secret': secret is empty"
+            );
+            let err = github(&secrets).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid value for '--secret': secret is empty"
+            );
+            let err = standard_verifier(&secrets).unwrap_err();
+            assert!(err.to_string().contains("secret is empty"), "{err}");
+        }
     }
 
     #[test]

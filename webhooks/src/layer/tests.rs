@@ -288,3 +288,39 @@ mod garbage_headers {
         }
     }
 }
+
+#[test]
+fn a_stripe_delivery_from_the_future_waits_for_the_clock() {
+    use std::sync::atomic::AtomicI64;
+
+    use super::{Rejection, WebhookVerifier};
+    use crate::{Stripe, VerifyError};
+
+    const THREE_YEARS: i64 = 3 * 365 * 24 * 3600;
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let now = Arc::clone(&clock);
+    let stripe = Stripe::new("whsec_test_secret").unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "stripe-signature",
+        stripe.sign(NOW + THREE_YEARS, b"{}").parse().unwrap(),
+    );
+    let verifier = WebhookVerifier::new(stripe).clock(move || now.load(Ordering::SeqCst));
+
+    assert_eq!(
+        verifier.verify(&headers, b"{}").unwrap_err(),
+        Rejection::from(VerifyError::TimestampTooNew {
+            ahead_secs: THREE_YEARS
+        })
+    );
+    clock.store(NOW + THREE_YEARS - 301, Ordering::SeqCst);
+    assert_eq!(
+        verifier.verify(&headers, b"{}").unwrap_err(),
+        Rejection::from(VerifyError::TimestampTooNew { ahead_secs: 301 })
+    );
+    clock.store(NOW + THREE_YEARS - 300, Ordering::SeqCst);
+    assert_eq!(
+        verifier.verify(&headers, b"{}").unwrap().timestamp,
+        Some(NOW + THREE_YEARS)
+    );
+}

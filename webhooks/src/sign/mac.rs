@@ -5,6 +5,8 @@ use std::fmt;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::{Digest as _, Sha256};
 
+use super::secret::SecretError;
+
 /// The HMAC-SHA256 block size; keys up to this length are zero-padded, longer
 /// ones hashed first (RFC 2104).
 const BLOCK_LEN: usize = 64;
@@ -30,6 +32,20 @@ impl MacKey {
             block[..key.len()].copy_from_slice(key);
         }
         Self(Hmac::new(&block.into()))
+    }
+
+    /// The key for a secret used as its UTF-8 bytes (Stripe, GitHub).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] `"empty_secret"` when `secret` is empty or only
+    /// whitespace: a MAC keyed with nothing proves nothing, since anyone can
+    /// compute it.
+    pub(crate) fn from_text(secret: &str) -> Result<Self, SecretError> {
+        if secret.trim().is_empty() {
+            return Err(SecretError::EMPTY);
+        }
+        Ok(Self::new(secret.as_bytes()))
     }
 
     /// The MAC of the concatenation of `parts`, fed piece by piece so the

@@ -19,6 +19,12 @@ pub(crate) const SECRET_PREFIX: &str = "whsec_";
 /// and read from configuration. `Debug` never shows the key, and equality is
 /// checked in constant time.
 ///
+/// An empty secret is refused. The specification asks for secrets of 24 to
+/// 64 bytes; one outside that range is accepted (the reference libraries
+/// accept them, and existing senders use them) but logged once per parse with
+/// `tracing::warn!`, since a short secret is easier to guess. [`Secret::generate`]
+/// always draws 32 bytes.
+///
 /// ```
 /// use palisade_webhooks::Secret;
 ///
@@ -42,6 +48,10 @@ impl Secret {
     /// The number of random bytes [`Secret::generate`] draws (the size
     /// Standard Webhooks recommends).
     pub const GENERATED_LEN: usize = 32;
+
+    /// The secret lengths the Standard Webhooks specification asks for, in
+    /// bytes; others are accepted with a warning.
+    const SPEC_LEN: std::ops::RangeInclusive<usize> = 24..=64;
 
     /// Draws a fresh secret of [`GENERATED_LEN`](Self::GENERATED_LEN) bytes
     /// from the operating system's random number generator.
@@ -79,12 +89,24 @@ impl Secret {
 
     /// Wraps raw key bytes.
     ///
+    /// A secret shorter than 24 or longer than 64 bytes is accepted with a
+    /// `tracing::warn!` (the specification's range; see the type's docs).
+    ///
     /// # Errors
     ///
     /// [`SecretError`] with kind `"empty_secret"` when `bytes` is empty.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretError> {
         if bytes.is_empty() {
             return Err(SecretError::EMPTY);
+        }
+        if !Self::SPEC_LEN.contains(&bytes.len()) {
+            tracing::warn!(
+                len = bytes.len(),
+                "webhook secret is {} bytes; Standard Webhooks asks for 24 to 64 bytes \
+                 (a short secret is easier to guess): generate a new one with \
+                 `Secret::generate` or `palisade webhook secret`",
+                bytes.len()
+            );
         }
         Ok(Self {
             bytes: bytes.into(),
@@ -224,6 +246,58 @@ mod tests {
         let secret: Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse().unwrap();
         let debug = format!("{secret:?}");
         assert!(!debug.contains("MfKQ"), "{debug}");
+    }
+
+    /// Runs `f` with a subscriber that records warnings, and returns them.
+    fn warnings(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn secrets_outside_the_spec_range_are_accepted_with_a_warning() {
+        for len in [1, 16, 23, 65, 200] {
+            let mut secret = None;
+            let logged = warnings(|| secret = Some(Secret::from_bytes(&vec![7; len]).unwrap()));
+            assert_eq!(secret.unwrap().as_bytes().len(), len);
+            assert!(logged.contains("WARN"), "{len}: {logged:?}");
+            assert!(
+                logged.contains(&format!("webhook secret is {len} bytes")),
+                "{logged}"
+            );
+            assert!(logged.contains("24 to 64 bytes"), "{logged}");
+        }
+        // Parsing goes through the same check; the key never appears.
+        let logged = warnings(|| {
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS"
+                .parse::<Secret>()
+                .unwrap();
+        });
+        assert!(logged.contains("is 23 bytes"), "{logged}");
+        assert!(!logged.contains("MfKQ"), "{logged}");
+        for len in [24, 32, 64] {
+            let logged = warnings(|| drop(Secret::from_bytes(&vec![7; len]).unwrap()));
+            assert_eq!(logged, "", "{len}");
+        }
+        assert_eq!(warnings(|| drop(Secret::generate())), "");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::parse;
 use super::{Scheme, Verified, VerifyError};
+use crate::sign::SecretError;
 use crate::sign::mac::{MAC_LEN, MacKey};
 
 const X_HUB_SIGNATURE_256: HeaderName = HeaderName::from_static("x-hub-signature-256");
@@ -18,10 +19,13 @@ const HEADER: &str = "x-hub-signature-256";
 /// in the MAC, so GitHub deliveries cannot be protected against replays by the
 /// signature alone.
 ///
+/// An empty (or whitespace-only) secret is refused: anyone can compute a MAC
+/// keyed with nothing.
+///
 /// ```
 /// use palisade_webhooks::{GitHub, Scheme, VerifyError};
 ///
-/// let github = GitHub::new("It's a Secret to Everybody");
+/// let github = GitHub::new("It's a Secret to Everybody")?;
 /// let header = github.sign(b"Hello, World!");
 /// assert_eq!(header, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
 ///
@@ -29,6 +33,8 @@ const HEADER: &str = "x-hub-signature-256";
 /// headers.insert("x-hub-signature-256", header.parse()?);
 /// assert!(github.verify(&headers, b"Hello, World!", 0).is_ok());
 /// assert_eq!(github.verify(&headers, b"Hello, World?", 0), Err(VerifyError::InvalidSignature));
+///
+/// assert_eq!(GitHub::new("").unwrap_err().kind(), "empty_secret");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -39,16 +45,26 @@ pub struct GitHub {
 
 impl GitHub {
     /// A verifier for the webhook secret `secret`.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self {
-            secrets: vec![MacKey::new(secret.into().as_bytes())],
-        }
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] `"empty_secret"` when `secret` is empty or only
+    /// whitespace.
+    pub fn new(secret: impl AsRef<str>) -> Result<Self, SecretError> {
+        Ok(Self {
+            secrets: vec![MacKey::from_text(secret.as_ref())?],
+        })
     }
 
     /// Also accepts signatures made with `secret` (while changing secrets).
-    pub fn add_secret(mut self, secret: impl Into<String>) -> Self {
-        self.secrets.push(MacKey::new(secret.into().as_bytes()));
-        self
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError`] `"empty_secret"` when `secret` is empty or only
+    /// whitespace.
+    pub fn add_secret(mut self, secret: impl AsRef<str>) -> Result<Self, SecretError> {
+        self.secrets.push(MacKey::from_text(secret.as_ref())?);
+        Ok(self)
     }
 
     /// The `X-Hub-Signature-256` value for `body`, made with the first secret.
@@ -114,7 +130,7 @@ mod tests {
 
     #[test]
     fn answers_say_what_is_wrong() {
-        let github = GitHub::new("It's a Secret to Everybody");
+        let github = GitHub::new("It's a Secret to Everybody").unwrap();
         let err = github.verify(&HeaderMap::new(), b"", 0).unwrap_err();
         assert_eq!(err, VerifyError::MissingHeader("x-hub-signature-256"));
         assert_eq!(err.status(), 401);
@@ -129,8 +145,8 @@ mod tests {
 
     #[test]
     fn a_second_secret_is_accepted_while_changing_secrets() {
-        let old = GitHub::new("old");
-        let both = GitHub::new("new").add_secret("old");
+        let old = GitHub::new("old").unwrap();
+        let both = GitHub::new("new").unwrap().add_secret("old").unwrap();
         let header = old.sign(b"Hello, World!");
         assert!(
             both.verify(&with(header.as_bytes()), b"Hello, World!", 0)
@@ -138,8 +154,22 @@ mod tests {
         );
         assert!(
             GitHub::new("new")
+                .unwrap()
                 .verify(&with(header.as_bytes()), b"Hello, World!", 0)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused_so_nobody_can_forge_with_it() {
+        for blank in ["", " ", "\n", "\t \r\n"] {
+            assert_eq!(
+                GitHub::new(blank).unwrap_err(),
+                SecretError::EMPTY,
+                "{blank:?}"
+            );
+            let err = GitHub::new("real").unwrap().add_secret(blank).unwrap_err();
+            assert_eq!(err.kind(), "empty_secret");
+        }
     }
 }

@@ -33,7 +33,6 @@ pub(crate) struct Vector {
     pub(crate) encoding: Option<String>,
     #[allow(dead_code)] // documented field; we accept lenient cases like any other
     pub(crate) lenient: Option<bool>,
-    #[allow(dead_code)]
     pub(crate) source: Vec<String>,
     #[allow(dead_code)]
     pub(crate) note: String,
