@@ -63,7 +63,11 @@ impl std::error::Error for MissingKey {}
 /// Finds keys for one layer and logs the first request without one, at
 /// `ERROR` (a set-up problem; one line per layer is enough to find it).
 #[cfg_attr(
-    not(all(feature = "circuit-breaker", feature = "bulkhead", feature = "rate-limit")),
+    not(all(
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "rate-limit"
+    )),
     allow(dead_code)
 )]
 #[derive(Debug)]
@@ -74,7 +78,11 @@ pub(crate) struct KeyOf<E> {
 }
 
 #[cfg_attr(
-    not(all(feature = "circuit-breaker", feature = "bulkhead", feature = "rate-limit")),
+    not(all(
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "rate-limit"
+    )),
     allow(dead_code)
 )]
 impl<E> KeyOf<E> {

@@ -75,7 +75,11 @@ mod error;
 #[cfg(feature = "http")]
 mod forwarded;
 #[cfg_attr(
-    not(all(feature = "circuit-breaker", feature = "bulkhead", feature = "rate-limit")),
+    not(all(
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "rate-limit"
+    )),
     allow(dead_code, unused_imports)
 )]
 mod map;
@@ -88,7 +92,11 @@ use std::hash::Hash;
 
 pub use self::bytes::{DEFAULT_MAX_KEY_LEN, KeyBytes};
 #[cfg_attr(
-    not(all(feature = "circuit-breaker", feature = "bulkhead", feature = "rate-limit")),
+    not(all(
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "rate-limit"
+    )),
     allow(dead_code, unused_imports)
 )]
 pub(crate) use self::error::KeyOf;
@@ -97,7 +105,11 @@ pub use self::error::MissingKey;
 pub use self::forwarded::ForwardedIp;
 pub use self::map::DEFAULT_MAX_KEYS;
 #[cfg_attr(
-    not(all(feature = "circuit-breaker", feature = "bulkhead", feature = "rate-limit")),
+    not(all(
+        feature = "circuit-breaker",
+        feature = "bulkhead",
+        feature = "rate-limit"
+    )),
     allow(dead_code, unused_imports)
 )]
 pub(crate) use self::map::KeyedMap;

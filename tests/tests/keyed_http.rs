@@ -1,0 +1,359 @@
+//! Every keyed layer (rate limiter, bulkhead, circuit breaker) with every
+//! extractor of `palisade_resilience::key`, over real HTTP: an axum app
+//! served with `into_make_service_with_connect_info`, and two clients on
+//! different loopback addresses (127.0.0.2 and 127.0.0.3) that must get
+//! separate quotas, partitions and breakers. A layer that cannot find the
+//! key fails loudly instead of pooling every client.
+//!
+//! Real sockets need real time: every request is bounded, and nothing
+//! asserts on how long anything took.
+#![allow(missing_docs)]
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Query, Request};
+use axum::routing::get;
+use http::{HeaderName, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use palisade_resilience::bulkhead::BulkheadLayer;
+use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, SlidingWindow};
+use palisade_resilience::edge;
+use palisade_resilience::key::{
+    AuthorityKey, ExtractKey, ForwardedIp, HeaderKey, PeerIp, RouteKey,
+};
+use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+use tower::ServiceBuilder;
+
+/// Bounds every request so a broken layer fails the test instead of hanging it.
+const GUARD: Duration = Duration::from_secs(10);
+
+/// The two clients, each with its own source address and its own identity
+/// in every place an extractor may look.
+const CLIENTS: [Client_; 2] = [
+    Client_ {
+        name: "a",
+        source: [127, 0, 0, 2],
+    },
+    Client_ {
+        name: "b",
+        source: [127, 0, 0, 3],
+    },
+];
+
+#[derive(Clone, Copy)]
+struct Client_ {
+    name: &'static str,
+    source: [u8; 4],
+}
+
+/// What the handler does: answer, fail with 500, or hold until released.
+#[derive(serde::Deserialize, Default)]
+struct Mode {
+    #[serde(default)]
+    fail: bool,
+    #[serde(default)]
+    hold: bool,
+}
+
+#[derive(Clone)]
+struct Gate {
+    started: mpsc::UnboundedSender<()>,
+    release: Arc<Notify>,
+}
+
+async fn handler(gate: Gate, Query(mode): Query<Mode>) -> (StatusCode, &'static str) {
+    if mode.hold {
+        let _ = gate.started.send(());
+        gate.release.notified().await;
+    }
+    if mode.fail {
+        (StatusCode::INTERNAL_SERVER_ERROR, "down")
+    } else {
+        (StatusCode::OK, "ok")
+    }
+}
+
+/// Routes `/a` and `/b` behind `layer` (added with `route_layer`, so the
+/// matched route is known) and the edge's error handler.
+macro_rules! app {
+    ($layer:expr, $gate:expr) => {{
+        let gate: Gate = $gate.clone();
+        let route = get(move |mode| handler(gate.clone(), mode));
+        Router::new()
+            .route("/a", route.clone())
+            .route("/b", route)
+            .route_layer(
+                ServiceBuilder::new()
+                    .layer(HandleErrorLayer::new(edge::handle_error))
+                    .layer($layer),
+            )
+    }};
+}
+
+async fn serve(app: Router, connect_info: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port on 127.0.0.1");
+    let addr = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move {
+        if connect_info {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        } else {
+            axum::serve(listener, app.into_make_service()).await
+        }
+        .expect("the server runs");
+    });
+    addr
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Bytes,
+}
+
+impl Answer {
+    fn code(&self) -> String {
+        let problem: Value = serde_json::from_slice(&self.body).expect("a problem+json body");
+        problem["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, String::from_utf8_lossy(&self.body))
+    }
+}
+
+/// One client: its own source address, and its name in the `Host`,
+/// `X-Forwarded-For`, `x-api-key` and `x-tenant` headers and the path.
+#[derive(Clone)]
+struct Peer {
+    http: Client<HttpConnector, Empty<Bytes>>,
+    server: SocketAddr,
+    who: Client_,
+}
+
+impl Peer {
+    fn new(server: SocketAddr, who: Client_) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_local_address(Some(IpAddr::from(who.source)));
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Self { http, server, who }
+    }
+
+    async fn get(&self, query: &str) -> Answer {
+        let n = self.who.source[3];
+        let request =
+            http::Request::get(format!("http://{}/{}?{query}", self.server, self.who.name))
+                .header("host", format!("{}.test", self.who.name))
+                .header("x-forwarded-for", format!("198.51.100.{n}"))
+                .header("x-api-key", format!("key-{}", self.who.name))
+                .header("x-tenant", self.who.name)
+                .body(Empty::new())
+                .expect("a request");
+        let response = tokio::time::timeout(GUARD, self.http.request(request))
+            .await
+            .expect("the request hung")
+            .expect("an HTTP response");
+        let (parts, body) = response.into_parts();
+        let body = tokio::time::timeout(GUARD, body.collect())
+            .await
+            .expect("the body hung")
+            .expect("a body")
+            .to_bytes();
+        Answer {
+            status: parts.status,
+            body,
+        }
+    }
+}
+
+fn gate() -> (Gate, mpsc::UnboundedReceiver<()>) {
+    let (started, started_rx) = mpsc::unbounded_channel();
+    let gate = Gate {
+        started,
+        release: Arc::new(Notify::new()),
+    };
+    (gate, started_rx)
+}
+
+async fn peers(app: Router) -> [Peer; 2] {
+    let server = serve(app, true).await;
+    CLIENTS.map(|who| Peer::new(server, who))
+}
+
+/// The extractors under test, each of which tells client a from client b.
+trait Extractor: ExtractKey<Request<Body>, Key: fmt::Display> + Clone + Send + Sync + 'static {}
+impl<E> Extractor for E where
+    E: ExtractKey<Request<Body>, Key: fmt::Display> + Clone + Send + Sync + 'static
+{
+}
+
+async fn limiter_keeps_clients_apart(extractor: impl Extractor, what: &str) {
+    let (gate, _) = gate();
+    let layer = RateLimitLayer::keyed(Quota::per_minute(1), extractor).expect("a valid quota");
+    let [a, b] = peers(app!(layer, gate)).await;
+
+    assert_eq!(a.get("").await.status, StatusCode::OK, "{what}");
+    let limited = a.get("").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{what}: {limited:?}"
+    );
+    assert_eq!(limited.code(), "rate_limited");
+    // b has a quota of its own.
+    assert_eq!(b.get("").await.status, StatusCode::OK, "{what}");
+    assert_eq!(
+        b.get("").await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{what}"
+    );
+}
+
+async fn bulkhead_keeps_clients_apart(extractor: impl Extractor, what: &str) {
+    let (gate, mut started) = gate();
+    let layer = BulkheadLayer::builder()
+        .max_concurrent(1)
+        .keyed(extractor)
+        .build()
+        .expect("valid limits");
+    let [a, b] = peers(app!(layer, gate)).await;
+
+    // a holds its only permit…
+    let holding = tokio::spawn({
+        let a = a.clone();
+        async move { a.get("hold=true").await }
+    });
+    tokio::time::timeout(GUARD, started.recv())
+        .await
+        .expect("the held request reached the handler");
+    let full = a.get("").await;
+    assert_eq!(
+        full.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{what}: {full:?}"
+    );
+    assert_eq!(full.code(), "bulkhead_full");
+    // …while b's partition is free.
+    assert_eq!(b.get("").await.status, StatusCode::OK, "{what}");
+
+    gate.release.notify_one();
+    let held = holding.await.expect("the held request completes");
+    assert_eq!(held.status, StatusCode::OK, "{what}");
+}
+
+async fn breaker_keeps_clients_apart(extractor: impl Extractor, what: &str) {
+    let (gate, _) = gate();
+    let layer = CircuitBreakerLayer::http()
+        .sliding_window(SlidingWindow::count(2))
+        .minimum_calls(2)
+        .wait_duration_in_open(Duration::from_secs(600))
+        .build_keyed(extractor, NonZeroUsize::new(16).expect("non-zero"))
+        .expect("a valid breaker");
+    let [a, b] = peers(app!(layer, gate)).await;
+
+    for _ in 0..2 {
+        assert_eq!(
+            a.get("fail=true").await.status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+    let open = a.get("").await;
+    assert_eq!(
+        open.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{what}: {open:?}"
+    );
+    assert_eq!(open.code(), "circuit_open");
+    // b's breaker is closed.
+    assert_eq!(b.get("").await.status, StatusCode::OK, "{what}");
+}
+
+/// Keys on the `x-tenant` header through a plain closure.
+fn tenant(req: &Request<Body>) -> Option<String> {
+    Some(req.headers().get("x-tenant")?.to_str().ok()?.to_owned())
+}
+
+fn trusted_loopback() -> ForwardedIp {
+    ForwardedIp::x_forwarded_for(["127.0.0.0/8".parse().expect("a CIDR")])
+}
+
+fn api_key() -> HeaderKey {
+    HeaderKey::new(HeaderName::from_static("x-api-key"))
+}
+
+macro_rules! every_extractor {
+    ($scenario:ident) => {
+        $scenario(PeerIp, "PeerIp").await;
+        $scenario(trusted_loopback(), "ForwardedIp behind trusted proxies").await;
+        $scenario(api_key(), "HeaderKey").await;
+        $scenario(AuthorityKey::new(), "AuthorityKey").await;
+        $scenario(RouteKey, "RouteKey").await;
+        $scenario(tenant as fn(&Request<Body>) -> Option<String>, "a closure").await;
+    };
+}
+
+#[tokio::test]
+async fn every_extractor_gives_each_client_its_own_rate_limit() {
+    every_extractor!(limiter_keeps_clients_apart);
+}
+
+#[tokio::test]
+async fn every_extractor_gives_each_client_its_own_bulkhead_partition() {
+    every_extractor!(bulkhead_keeps_clients_apart);
+}
+
+#[tokio::test]
+async fn every_extractor_gives_each_client_its_own_breaker() {
+    every_extractor!(breaker_keeps_clients_apart);
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_untrusted_peers_are_ignored() {
+    // Only 127.0.0.1 is a trusted proxy: both clients send the same forged
+    // `X-Forwarded-For` value (and new ones each time) and still get a
+    // quota each, keyed by their own addresses.
+    let (gate, _) = gate();
+    let key = ForwardedIp::x_forwarded_for(["127.0.0.1/32".parse().expect("a CIDR")]);
+    let layer = RateLimitLayer::keyed(Quota::per_minute(1), key).expect("a valid quota");
+    let [a, b] = peers(app!(layer, gate)).await;
+    assert_eq!(a.get("").await.status, StatusCode::OK);
+    assert_eq!(a.get("").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(b.get("").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_limiter_that_cannot_find_the_key_fails_loudly_not_globally() {
+    // Served without connect info: `PeerIp` finds no address for anyone.
+    let (gate, _) = gate();
+    let layer = RateLimitLayer::keyed(Quota::per_minute(1), PeerIp).expect("a valid quota");
+    let server = serve(app!(layer, gate), false).await;
+    let [a, b] = CLIENTS.map(|who| Peer::new(server, who));
+    for peer in [&a, &b, &a, &b] {
+        let answer = peer.get("").await;
+        // Never a 429 that one client's traffic caused for another.
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{answer:?}"
+        );
+    }
+}
