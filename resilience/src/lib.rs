@@ -51,8 +51,10 @@
 //! [`metrics`]: https://docs.rs/metrics
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod builder;
 pub mod classify;
 mod config;
+pub mod rejection;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
@@ -73,6 +75,7 @@ pub mod retry;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
+pub use builder::ServiceBuilderExt;
 pub use config::ConfigError;
 
 /// The boxed error type our layers return, as in `tower`.

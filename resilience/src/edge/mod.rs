@@ -3,10 +3,15 @@
 //!
 //! - [`error_response`] maps a [`BoxError`] to a response; [`handle_error`]
 //!   is the same as an async fn for axum's `HandleErrorLayer`.
-//! - [`Problem`] is the response type, also for your own errors.
+//! - [`Problem`] is the response type, also for your own errors: the one
+//!   problem+json type of the Palisade crates, from `palisade-problem`
+//!   (re-exported here), which `palisade-webhooks` answers with too.
+//! - [`problem_for`] is the mapping itself, for callers that want the
+//!   [`Problem`] before it becomes a response.
 //! - [`PeerAddrLayer`] makes axum's `ConnectInfo<SocketAddr>` visible to the
 //!   client-IP rate-limit keys (`rate_limit::PeerIp`, `ForwardedIp`).
-//! - [`ServiceBuilderExt`] names our layers on a `tower::ServiceBuilder`.
+//! - [`ServiceBuilderExt`] (from the crate root, re-exported here) names our
+//!   layers on a `tower::ServiceBuilder`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -41,8 +46,10 @@
 //! The first error of the [`source`](std::error::Error::source) chain that
 //! one of our layers originated decides, so wrapped errors (such as retry's
 //! `BodyTooLargeToRetry`) are recognised. Every body has `type`, `title`,
-//! `status`, `detail` and a stable `code`; `type` is this page with the code
-//! as fragment (`…/edge/index.html#circuit_open`). The `detail` texts are
+//! `status`, `detail` and a stable `code`; `type` is
+//! `https://palisade-rs.github.io/problems/<code>`, the one scheme of every
+//! Palisade crate (`docs/problems.md` in the repository lists the codes).
+//! Which errors are ours is decided by [`crate::rejection::find_own`]. The `detail` texts are
 //! fixed: no breaker name, capacity or inner error text reaches the client.
 //!
 //! | error (module)                             | status | `code`                   | headers |
@@ -143,22 +150,21 @@
 //! [`BoxError`]: crate::BoxError
 //! [`RetryErrors`]: https://docs.rs/palisade-resilience/latest/palisade_resilience/retry/struct.RetryErrors.html
 
-mod builder;
 mod map;
 mod peer_addr;
-mod problem;
 
 use axum::response::{IntoResponse, Response};
 
-pub use builder::ServiceBuilderExt;
-pub use map::BULKHEAD_RETRY_AFTER;
+/// Re-exported from the crate root, where it lives (it needs no axum).
+pub use crate::ServiceBuilderExt;
+pub use map::{BULKHEAD_RETRY_AFTER, problem_for};
+pub use palisade_problem::{PROBLEM_JSON, Problem};
 pub use peer_addr::{PeerAddr, PeerAddrLayer, copy_connect_info};
-pub use problem::{PROBLEM_JSON, Problem};
 
 use crate::BoxError;
 
 /// The problem+json response for `error`; see the table in the
-/// [module docs](self) and [`Problem::from_error`].
+/// [module docs](self) and [`problem_for`].
 ///
 /// ```
 /// use palisade_resilience::BoxError;
@@ -170,7 +176,7 @@ use crate::BoxError;
 /// ```
 #[must_use]
 pub fn error_response(error: &BoxError) -> Response {
-    Problem::from_error(&**error).into_response()
+    problem_for(&**error).into_response()
 }
 
 /// [`error_response`] as the handler of axum's `HandleErrorLayer`:
