@@ -148,6 +148,9 @@ mod window;
 
 pub use config::{CircuitBreakerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, Snapshot};
+// For the keyed breaker's health report, which lives in `health/sources.rs`.
+#[cfg(feature = "health")]
+pub(crate) use handle::{status_of, success_rate};
 #[cfg(feature = "http")]
 pub use keyed::ByAuthority;
 pub use keyed::{
