@@ -100,8 +100,9 @@
 //!    dropped (a bulkhead permit it held is released, the breaker records
 //!    nothing for it) and no further attempt starts.
 //! 4. **Retry** sends attempt 1. For attempt `n + 1` it first sleeps the
-//!    backoff, then waits for the readiness of its clone of the stack below,
-//!    which is where the breaker decides.
+//!    backoff (or longer, when a rejection asked for a longer wait), then
+//!    waits for the readiness of its clone of the stack below, which is
+//!    where the breaker decides.
 //! 5. **Breaker** decides in `poll_ready`: Closed (or a free HalfOpen probe)
 //!    admits; otherwise the attempt fails at once with `CircuitOpen` and the
 //!    layers below do not run (no permit taken, no timer started). An
@@ -126,14 +127,17 @@
 //!   bulkhead above the breaker if that is not wanted. Its own `CircuitOpen`
 //!   rejections are not recorded.
 //! - **4, retry**: it asks its predicate. The default ([`RetryErrors`]) and
-//!   the HTTP preset (for idempotent requests) retry **every** error,
-//!   rejections included: an attempt rejected with `CircuitOpen` (or
-//!   `BulkheadFull`) is retried after the backoff like any other, using up
-//!   attempts and retry budget, and when attempts run out the last result —
-//!   typically `CircuitOpen` once the breaker has opened — is returned. A
-//!   predicate that declines `CircuitOpen` (`|r: &Result<_, BoxError>|
-//!   r.as_ref().is_err_and(|e| !e.is::<CircuitOpen>())`) stops retrying as
-//!   soon as the breaker opens.
+//!   the HTTP preset (for idempotent requests) retry errors, and honour our
+//!   own rejections ([`crate::rejection`]): after a `CircuitOpen` from an
+//!   Open breaker (or a `RateLimited`) the next attempt waits the **larger**
+//!   of the backoff and the rejection's `retry_after`, so it reaches the
+//!   breaker when its probe is due; when that wait would end after
+//!   `max_elapsed`, exceeds `max_retry_after` (30 s by default) or no
+//!   attempt is left, the rejection is returned at once, unchanged, and no
+//!   retry budget is spent. A ForcedOpen breaker is not retried at all.
+//!   `BulkheadFull` (no schedule: permits free as calls end) and `Elapsed`
+//!   are retried after the backoff like other errors. In this stack, with a
+//!   breaker that stays open 60 s, the first `CircuitOpen` ends the call.
 //! - **3, overall timeout**: `Elapsed` if its deadline passed first.
 //! - **2, rate limit**: an allowed response gets the `RateLimit-*` headers
 //!   (with `RateLimitLayer::http`); errors pass through.
