@@ -141,7 +141,6 @@ impl Rejection {
     /// let problem = Rejection::BodyUnreadable.to_problem();
     /// assert_eq!(problem.type_uri(), "https://palisade-rs.github.io/problems/body_unreadable");
     /// ```
-    #[must_use]
     pub fn to_problem(&self) -> Problem {
         Problem::palisade(self.status(), self.code())
             .with_title(self.title())
