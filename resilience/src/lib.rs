@@ -33,14 +33,20 @@
 //! breaker → bulkhead → per-attempt timeout → service — behaves as follows.
 //! The rate limit counts each call once, whatever the retries. The overall
 //! timeout bounds every attempt and backoff sleep. Retry (by default) retries
-//! every error, the breaker's `CircuitOpen` and the bulkhead's `BulkheadFull`
-//! included — give it a predicate that declines them to stop at once. The
-//! breaker decides in `poll_ready` and counts per-attempt `Elapsed` — and,
-//! with the default classifier, `BulkheadFull` — as failures. The per-attempt
-//! timeout starts once a bulkhead permit is held. The fallback answers the
-//! final error. The `edge` module (feature `axum`) describes each step, offers
-//! `ServiceBuilderExt`, and turns errors into RFC 9457 problem+json responses;
-//! `tests/tests/composition.rs` in the repository asserts every step.
+//! every error, and honours our own rejections: after a `CircuitOpen` or
+//! `RateLimited` it waits the larger of the backoff and the rejection's
+//! `retry_after`, and returns the rejection at once, unchanged and without
+//! spending budget, when that wait would pass `max_elapsed` or
+//! `max_retry_after` or no attempt is left (a ForcedOpen breaker is not
+//! retried; `BulkheadFull` and `Elapsed` follow the backoff). The breaker
+//! decides in `poll_ready` and counts per-attempt `Elapsed` — and, with the
+//! default classifier, `BulkheadFull` — as failures. The per-attempt timeout
+//! starts once a bulkhead permit is held. The fallback answers the final
+//! error. [`rejection`] is the one list of our rejections all of them use;
+//! [`ServiceBuilderExt`] names the layers on a `ServiceBuilder`. The `edge`
+//! module (feature `axum`) describes each step and turns errors into RFC 9457
+//! problem+json responses; `tests/tests/composition.rs` in the repository
+//! asserts every step.
 //!
 //! # Minimum supported Rust version
 //!
@@ -51,9 +57,11 @@
 //! [`metrics`]: https://docs.rs/metrics
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod builder;
 pub mod classify;
 mod config;
 pub mod key;
+pub mod rejection;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
@@ -74,6 +82,7 @@ pub mod retry;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 
+pub use builder::ServiceBuilderExt;
 pub use config::ConfigError;
 
 /// The boxed error type our layers return, as in `tower`.

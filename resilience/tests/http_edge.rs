@@ -42,7 +42,8 @@ use palisade_resilience::timeout::error::Elapsed;
 use serde_json::{Value, json};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
-const DOCS: &str = "https://docs.rs/palisade-resilience/latest/palisade_resilience/edge/index.html";
+/// The one `type` URI scheme of every Palisade crate.
+const TYPE_BASE: &str = "https://palisade-rs.github.io/problems/";
 
 /// Status, headers and the parsed body of a response.
 async fn parts(response: Response) -> (StatusCode, http::HeaderMap, Value) {
@@ -61,7 +62,7 @@ async fn parts(response: Response) -> (StatusCode, http::HeaderMap, Value) {
 /// The body our own problems have.
 fn ours(status: u16, code: &str, title: &str, detail: &str) -> Value {
     json!({
-        "type": format!("{DOCS}#{code}"),
+        "type": format!("{TYPE_BASE}{code}"),
         "title": title,
         "status": status,
         "detail": detail,

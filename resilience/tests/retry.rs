@@ -16,5 +16,13 @@ mod config;
 mod http;
 #[path = "retry/jitter.rs"]
 mod jitter;
+#[cfg(all(
+    feature = "circuit-breaker",
+    feature = "bulkhead",
+    feature = "rate-limit",
+    feature = "timeout"
+))]
+#[path = "retry/rejections.rs"]
+mod rejections;
 #[path = "retry/schedule.rs"]
 mod schedule;

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use palisade_resilience::BoxError;
+use palisade_resilience::ServiceBuilderExt;
 use palisade_resilience::bulkhead::BulkheadLayer;
 use palisade_resilience::bulkhead::error::BulkheadFull;
 use palisade_resilience::circuit_breaker::error::CircuitOpen;
 use palisade_resilience::circuit_breaker::{
     CircuitBreakerHandle, CircuitBreakerLayer, SlidingWindow, State,
 };
-use palisade_resilience::edge::ServiceBuilderExt;
 use palisade_resilience::fallback::FallbackLayer;
 use palisade_resilience::rate_limit::error::RateLimited;
 use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
@@ -197,31 +197,33 @@ async fn the_order_of_effects() {
     assert_eq!(snapshot.state, State::Closed);
 
     // Call 2: two more per-attempt timeouts (at 1.0 s and 2.1 s) make four
-    // failures out of four: the breaker opens. Attempts 3 and 4 (at 2.2 s
-    // and 2.3 s) are rejected by the breaker without reaching the upstream,
-    // and the retry layer retries `CircuitOpen` like any error, after its
-    // backoff, until attempts run out. The fallback answers the last one.
+    // failures out of four: the breaker opens for 60 s. Attempt 3 (at 2.2 s)
+    // is rejected by the breaker without reaching the upstream, and its
+    // `CircuitOpen` asks for 59.9 s — more than the retry's
+    // `max_retry_after` (30 s) — so the retry returns it at once instead of
+    // spending attempt 4 against it. The fallback answers it.
     let start = Instant::now();
     assert_eq!(
         svc.clone().oneshot(2).await.unwrap(),
         "fallback: circuit open"
     );
-    assert_eq!(start.elapsed(), 2 * PER_ATTEMPT + 3 * BACKOFF);
+    assert_eq!(start.elapsed(), 2 * PER_ATTEMPT + 2 * BACKOFF);
     assert_eq!(upstream.calls(), 5);
     assert_eq!(breaker.state(), State::Open);
-    assert_eq!(breaker.snapshot().rejected, 2);
+    assert_eq!(breaker.snapshot().rejected, 1);
 
-    // Call 3: every attempt is rejected; the upstream is not called.
+    // Call 3: the first attempt is rejected and returned at once; the
+    // upstream is not called and no backoff is slept.
     let start = Instant::now();
     assert_eq!(
         svc.clone().oneshot(3).await.unwrap(),
         "fallback: circuit open"
     );
-    assert_eq!(start.elapsed(), 3 * BACKOFF);
+    assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(upstream.calls(), 5);
-    assert_eq!(breaker.snapshot().rejected, 2 + u64::from(MAX_ATTEMPTS));
+    assert_eq!(breaker.snapshot().rejected, 2);
 
-    // Call 4: three calls (of 3 + 4 + 4 attempts) used the quota of three.
+    // Call 4: three calls (of 3 + 3 + 1 attempts) used the quota of three.
     // The limiter sits inside the fallback, so its rejection is answered
     // too, at once, and the upstream is not called.
     let start = Instant::now();
@@ -231,7 +233,7 @@ async fn the_order_of_effects() {
     // But readiness goes down the whole stack before the limiter decides in
     // `call`, and the open breaker decides in `poll_ready`: it counted a
     // rejection for this call too.
-    assert_eq!(breaker.snapshot().rejected, 2 + u64::from(MAX_ATTEMPTS) + 1);
+    assert_eq!(breaker.snapshot().rejected, 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -266,7 +268,39 @@ async fn bulkhead_rejections_below_the_breaker_count_as_failures() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_default_retry_stops_at_a_forced_open_breaker() {
+    // ForcedOpen has no schedule: only an operator's reset admits calls, so
+    // the default predicate does not retry it.
+    let upstream = Upstream::default();
+    let breaker = CircuitBreakerLayer::builder().build().unwrap();
+    let handle = breaker.handle();
+    handle.force_open();
+    let svc = ServiceBuilder::new()
+        .retry_with(
+            RetryLayer::builder()
+                .max_attempts(MAX_ATTEMPTS)
+                .backoff(Backoff::exponential(BACKOFF, BACKOFF).jitter(Jitter::None))
+                .build()
+                .unwrap(),
+        )
+        .circuit_breaker(breaker)
+        .service(upstream.service());
+
+    let start = Instant::now();
+    let err = svc.oneshot(1).await.unwrap_err();
+    let open = err
+        .downcast_ref::<CircuitOpen>()
+        .expect("the breaker's rejection");
+    assert_eq!(open.state(), State::ForcedOpen);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(handle.snapshot().rejected, 1);
+    assert_eq!(upstream.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn retries_stop_at_an_open_breaker_with_a_predicate_that_declines_it() {
+    // A custom predicate sees every rejection as an error like any other; it
+    // can decline them all, whatever their schedule.
     let upstream = Upstream::default();
     let breaker = CircuitBreakerLayer::builder().build().unwrap();
     let handle = breaker.handle();

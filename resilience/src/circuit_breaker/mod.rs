@@ -150,6 +150,9 @@ mod window;
 
 pub use config::{CircuitBreakerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, Snapshot};
+// For the keyed breaker's health report, which lives in `health/sources.rs`.
+#[cfg(feature = "health")]
+pub(crate) use handle::{status_of, success_rate};
 pub use keyed::{KeyedCircuitBreaker, KeyedCircuitBreakerHandle, KeyedCircuitBreakerLayer};
 pub use layer::CircuitBreakerLayer;
 pub use listener::Transition;

@@ -1,4 +1,4 @@
-//! The one place that turns an error into a [`Problem`].
+//! The one place that turns an error into a [`Problem`]: [`problem_for`].
 
 use std::error::Error;
 use std::fmt;
@@ -8,107 +8,93 @@ use http::StatusCode;
 #[cfg(any(feature = "circuit-breaker", feature = "bulkhead"))]
 use http::{HeaderValue, header::RETRY_AFTER};
 
-use super::problem::Problem;
+use super::Problem;
+use crate::rejection::OwnError;
+#[cfg(any(
+    feature = "circuit-breaker",
+    feature = "bulkhead",
+    feature = "rate-limit",
+    feature = "timeout"
+))]
+use crate::rejection::Rejection;
 
 /// The `Retry-After` sent with a bulkhead rejection. A bulkhead frees permits
 /// as calls complete, typically within a second, and has no schedule to
 /// report, so a short constant tells clients to back off briefly.
 pub const BULKHEAD_RETRY_AFTER: Duration = Duration::from_secs(1);
 
-#[cfg(any(
-    feature = "circuit-breaker",
-    feature = "bulkhead",
-    feature = "rate-limit",
-    feature = "timeout",
-    feature = "chaos"
-))]
-/// Where the `type` URIs of our problems point: the mapping table of the
-/// `edge` module docs (each code has an anchor there).
-const TYPE_BASE: &str =
-    "https://docs.rs/palisade-resilience/latest/palisade_resilience/edge/index.html#";
-
-impl Problem {
-    /// The problem for `error`: the first error in its
-    /// [`source`](Error::source) chain that one of our layers originates
-    /// decides (see the table in the [module docs](super)); anything else is
-    /// a `500` whose detail says nothing about the error, which is logged at
-    /// `ERROR` level instead.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use http::StatusCode;
-    /// use palisade_resilience::BoxError;
-    /// use palisade_resilience::edge::Problem;
-    /// use palisade_resilience::timeout::error::Elapsed;
-    ///
-    /// let err: BoxError = Elapsed::new(Duration::from_secs(2)).into();
-    /// let problem = Problem::from_error(&*err);
-    /// assert_eq!(problem.status(), StatusCode::GATEWAY_TIMEOUT);
-    /// assert_eq!(problem.code(), Some("timeout"));
-    ///
-    /// let err: BoxError = "password=hunter2 rejected by db".into();
-    /// let problem = Problem::from_error(&*err);
-    /// assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    /// assert!(!problem.detail().unwrap().contains("hunter2"));
-    /// ```
-    pub fn from_error(error: &(dyn Error + 'static)) -> Self {
-        let mut next = Some(error);
-        while let Some(current) = next {
-            if let Some(problem) = own(current) {
-                tracing::debug!(error = %Chain(error), status = problem.status().as_u16(), "request rejected");
-                return problem;
-            }
-            next = current.source();
-        }
-        tracing::error!(error = %Chain(error), "request failed with an unmapped error; answering 500");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_code("internal")
-            .with_detail("the server could not complete the request")
+/// The problem for `error`: the first error in its
+/// [`source`](Error::source) chain that one of our layers originated
+/// ([`rejection::find_own`](crate::rejection::find_own)) decides (see the
+/// table in the [module docs](super)); anything else is a `500` whose
+/// detail says nothing about the error, which is logged at `ERROR` level
+/// instead.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::StatusCode;
+/// use palisade_resilience::BoxError;
+/// use palisade_resilience::edge::problem_for;
+/// use palisade_resilience::timeout::error::Elapsed;
+///
+/// let err: BoxError = Elapsed::new(Duration::from_secs(2)).into();
+/// let problem = problem_for(&*err);
+/// assert_eq!(problem.status(), StatusCode::GATEWAY_TIMEOUT);
+/// assert_eq!(problem.code(), Some("timeout"));
+/// assert_eq!(problem.type_uri(), "https://palisade-rs.github.io/problems/timeout");
+///
+/// let err: BoxError = "password=hunter2 rejected by db".into();
+/// let problem = problem_for(&*err);
+/// assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+/// assert!(!problem.detail().unwrap().contains("hunter2"));
+/// ```
+pub fn problem_for(error: &(dyn Error + 'static)) -> Problem {
+    if let Some(own) = crate::rejection::find_own(error)
+        && let Some(problem) = own_problem(own)
+    {
+        tracing::debug!(error = %Chain(error), status = problem.status().as_u16(), "request rejected");
+        return problem;
     }
+    tracing::error!(error = %Chain(error), "request failed with an unmapped error; answering 500");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_code("internal")
+        .with_detail("the server could not complete the request")
 }
 
-#[cfg(any(
-    feature = "circuit-breaker",
-    feature = "bulkhead",
-    feature = "rate-limit",
-    feature = "timeout",
-    feature = "chaos"
-))]
-/// A problem of ours: status, `code` (also the anchor of its `type`), title
-/// and detail.
+/// A problem of ours: status, `code` (its `type` is
+/// `https://palisade-rs.github.io/problems/<code>`), title and detail.
 fn ours(
     status: StatusCode,
     code: &'static str,
     title: &'static str,
     detail: &'static str,
 ) -> Problem {
-    Problem::new(status)
-        .with_type(format!("{TYPE_BASE}{code}"))
+    Problem::palisade(status, code)
         .with_title(title)
-        .with_code(code)
         .with_detail(detail)
 }
 
-/// The problem for one error of the chain, if one of our layers made it.
+/// The problem for one of our errors; `None` for one the edge does not map
+/// (none today: every variant of a feature that is on is mapped).
 // With none of the middleware features on, nothing is recognised.
-#[allow(unused_variables)]
-fn own(error: &(dyn Error + 'static)) -> Option<Problem> {
-    #[cfg(feature = "circuit-breaker")]
-    if let Some(open) = error.downcast_ref::<crate::circuit_breaker::error::CircuitOpen>() {
-        let problem = ours(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "circuit_open",
-            "Circuit open",
-            "a dependency is failing and calls to it are suspended; try again later",
-        );
-        return Some(match open.retry_after() {
-            Some(after) => problem.with_header(RETRY_AFTER, delta_seconds(after)),
-            None => problem,
-        });
-    }
-    #[cfg(feature = "bulkhead")]
-    if error.is::<crate::bulkhead::error::BulkheadFull>() {
-        return Some(
+#[allow(unused_variables, clippy::unnecessary_wraps)]
+fn own_problem(own: OwnError<'_>) -> Option<Problem> {
+    match own {
+        #[cfg(feature = "circuit-breaker")]
+        OwnError::Rejection(Rejection::CircuitOpen(open)) => {
+            let problem = ours(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "circuit_open",
+                "Circuit open",
+                "a dependency is failing and calls to it are suspended; try again later",
+            );
+            Some(match open.retry_after() {
+                Some(after) => problem.with_header(RETRY_AFTER, delta_seconds(after)),
+                None => problem,
+            })
+        }
+        #[cfg(feature = "bulkhead")]
+        OwnError::Rejection(Rejection::BulkheadFull(_)) => Some(
             ours(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "bulkhead_full",
@@ -116,11 +102,9 @@ fn own(error: &(dyn Error + 'static)) -> Option<Problem> {
                 "too many requests are in progress; try again shortly",
             )
             .with_header(RETRY_AFTER, delta_seconds(BULKHEAD_RETRY_AFTER)),
-        );
-    }
-    #[cfg(feature = "rate-limit")]
-    if let Some(limited) = error.downcast_ref::<crate::rate_limit::error::RateLimited>() {
-        return Some(
+        ),
+        #[cfg(feature = "rate-limit")]
+        OwnError::Rejection(Rejection::RateLimited(limited)) => Some(
             ours(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -128,36 +112,44 @@ fn own(error: &(dyn Error + 'static)) -> Option<Problem> {
                 "the rate limit was exceeded; retry after the time in Retry-After",
             )
             .with_headers(limited.headers()),
-        );
-    }
-    #[cfg(feature = "rate-limit")]
-    if error.is::<crate::rate_limit::error::BackendUnavailable>() {
-        return Some(ours(
+        ),
+        #[cfg(feature = "rate-limit")]
+        OwnError::BackendUnavailable(_) => Some(ours(
             StatusCode::SERVICE_UNAVAILABLE,
             "rate_limit_unavailable",
             "Rate limiter unavailable",
             "the rate limiter could not decide in time; try again later",
-        ));
-    }
-    #[cfg(feature = "timeout")]
-    if error.is::<crate::timeout::error::Elapsed>() {
-        return Some(ours(
+        )),
+        #[cfg(feature = "timeout")]
+        OwnError::Rejection(Rejection::Elapsed(_)) => Some(ours(
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
             "Timed out",
             "the request took too long to complete",
-        ));
-    }
-    #[cfg(feature = "chaos")]
-    if error.is::<crate::chaos::error::ChaosError>() {
-        return Some(ours(
+        )),
+        #[cfg(feature = "chaos")]
+        OwnError::FaultInjected(_) => Some(ours(
             StatusCode::INTERNAL_SERVER_ERROR,
             "fault_injected",
             "Injected fault",
             "a fault was injected on purpose by the chaos layer",
-        ));
+        )),
+        // The keyed layer logged the first one at `ERROR` already.
+        OwnError::MissingKey(missing) if missing.is_client_error() => Some(ours(
+            StatusCode::BAD_REQUEST,
+            "missing_key",
+            "Missing key",
+            missing.what(),
+        )),
+        OwnError::MissingKey(_) => Some(ours(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "key_unavailable",
+            "Server misconfigured",
+            "the server cannot tell clients apart for this request",
+        )),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
-    None
 }
 
 #[cfg(any(feature = "circuit-breaker", feature = "bulkhead"))]
@@ -203,7 +195,7 @@ mod tests {
         use crate::circuit_breaker::{State, error::CircuitOpen};
 
         let err: BoxError = CircuitOpen::new(Arc::from("db"), State::HalfOpen, None).into();
-        let problem = Problem::from_error(&*err);
+        let problem = problem_for(&*err);
         assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(problem.headers().get(RETRY_AFTER).is_none());
 
@@ -213,7 +205,7 @@ mod tests {
             Some(Duration::from_millis(1500)),
         )
         .into();
-        assert_eq!(Problem::from_error(&*err).headers()[RETRY_AFTER], "2");
+        assert_eq!(problem_for(&*err).headers()[RETRY_AFTER], "2");
     }
 
     #[cfg(feature = "rate-limit")]
@@ -223,7 +215,7 @@ mod tests {
 
         let err: BoxError =
             BackendUnavailable::new(Some("redis at 10.0.0.7 refused".into())).into();
-        let problem = Problem::from_error(&*err);
+        let problem = problem_for(&*err);
         assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(problem.code(), Some("rate_limit_unavailable"));
         assert!(problem.headers().get(RETRY_AFTER).is_none());

@@ -3,8 +3,13 @@
 //!
 //! - [`error_response`] maps a [`BoxError`] to a response; [`handle_error`]
 //!   is the same as an async fn for axum's `HandleErrorLayer`.
-//! - [`Problem`] is the response type, also for your own errors.
-//! - [`ServiceBuilderExt`] names our layers on a `tower::ServiceBuilder`.
+//! - [`Problem`] is the response type, also for your own errors: the one
+//!   problem+json type of the Palisade crates, from `palisade-problem`
+//!   (re-exported here), which `palisade-webhooks` answers with too.
+//! - [`problem_for`] is the mapping itself, for callers that want the
+//!   [`Problem`] before it becomes a response.
+//! - [`ServiceBuilderExt`] (from the crate root, re-exported here) names our
+//!   layers on a `tower::ServiceBuilder`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -39,8 +44,10 @@
 //! The first error of the [`source`](std::error::Error::source) chain that
 //! one of our layers originated decides, so wrapped errors (such as retry's
 //! `BodyTooLargeToRetry`) are recognised. Every body has `type`, `title`,
-//! `status`, `detail` and a stable `code`; `type` is this page with the code
-//! as fragment (`…/edge/index.html#circuit_open`). The `detail` texts are
+//! `status`, `detail` and a stable `code`; `type` is
+//! `https://palisade-rs.github.io/problems/<code>`, the one scheme of every
+//! Palisade crate (`docs/problems.md` in the repository lists the codes).
+//! Which errors are ours is decided by [`crate::rejection::find_own`]. The `detail` texts are
 //! fixed: no breaker name, capacity or inner error text reaches the client.
 //!
 //! | error (module)                             | status | `code`                   | headers |
@@ -51,6 +58,8 @@
 //! | <a id="rate_limit_unavailable"></a>`BackendUnavailable` (`rate_limit`, Redis failing closed) | 503 | `rate_limit_unavailable` | — |
 //! | <a id="timeout"></a>`Elapsed` (`timeout`)  | 504    | `timeout`                | — |
 //! | <a id="fault_injected"></a>`ChaosError` (`chaos`) | 500 | `fault_injected` | — (an injected fault stands for a bug or crash, not for "try later") |
+//! | <a id="missing_key"></a>`MissingKey` (`key`), the request lacks what the key is made of (a header) | 400 | `missing_key` | — (the detail says what is missing) |
+//! | <a id="key_unavailable"></a>`MissingKey` (`key`), the server cannot find keys (no peer address recorded, no matched route) | 500 | `key_unavailable` | — (the keyed layer logs the first one at `ERROR`) |
 //! | anything else                              | 500    | `internal`               | — (type `about:blank`; the error is logged at `ERROR`, never sent) |
 //!
 //! Each mapping exists when its layer's feature is on. Rejections are logged
@@ -91,8 +100,9 @@
 //!    dropped (a bulkhead permit it held is released, the breaker records
 //!    nothing for it) and no further attempt starts.
 //! 4. **Retry** sends attempt 1. For attempt `n + 1` it first sleeps the
-//!    backoff, then waits for the readiness of its clone of the stack below,
-//!    which is where the breaker decides.
+//!    backoff (or longer, when a rejection asked for a longer wait), then
+//!    waits for the readiness of its clone of the stack below, which is
+//!    where the breaker decides.
 //! 5. **Breaker** decides in `poll_ready`: Closed (or a free HalfOpen probe)
 //!    admits; otherwise the attempt fails at once with `CircuitOpen` and the
 //!    layers below do not run (no permit taken, no timer started). An
@@ -117,14 +127,17 @@
 //!   bulkhead above the breaker if that is not wanted. Its own `CircuitOpen`
 //!   rejections are not recorded.
 //! - **4, retry**: it asks its predicate. The default ([`RetryErrors`]) and
-//!   the HTTP preset (for idempotent requests) retry **every** error,
-//!   rejections included: an attempt rejected with `CircuitOpen` (or
-//!   `BulkheadFull`) is retried after the backoff like any other, using up
-//!   attempts and retry budget, and when attempts run out the last result —
-//!   typically `CircuitOpen` once the breaker has opened — is returned. A
-//!   predicate that declines `CircuitOpen` (`|r: &Result<_, BoxError>|
-//!   r.as_ref().is_err_and(|e| !e.is::<CircuitOpen>())`) stops retrying as
-//!   soon as the breaker opens.
+//!   the HTTP preset (for idempotent requests) retry errors, and honour our
+//!   own rejections ([`crate::rejection`]): after a `CircuitOpen` from an
+//!   Open breaker (or a `RateLimited`) the next attempt waits the **larger**
+//!   of the backoff and the rejection's `retry_after`, so it reaches the
+//!   breaker when its probe is due; when that wait would end after
+//!   `max_elapsed`, exceeds `max_retry_after` (30 s by default) or no
+//!   attempt is left, the rejection is returned at once, unchanged, and no
+//!   retry budget is spent. A ForcedOpen breaker is not retried at all.
+//!   `BulkheadFull` (no schedule: permits free as calls end) and `Elapsed`
+//!   are retried after the backoff like other errors. In this stack, with a
+//!   breaker that stays open 60 s, the first `CircuitOpen` ends the call.
 //! - **3, overall timeout**: `Elapsed` if its deadline passed first.
 //! - **2, rate limit**: an allowed response gets the `RateLimit-*` headers
 //!   (with `RateLimitLayer::http`); errors pass through.
@@ -141,20 +154,19 @@
 //! [`BoxError`]: crate::BoxError
 //! [`RetryErrors`]: https://docs.rs/palisade-resilience/latest/palisade_resilience/retry/struct.RetryErrors.html
 
-mod builder;
 mod map;
-mod problem;
 
 use axum::response::{IntoResponse, Response};
 
-pub use builder::ServiceBuilderExt;
-pub use map::BULKHEAD_RETRY_AFTER;
-pub use problem::{PROBLEM_JSON, Problem};
+/// Re-exported from the crate root, where it lives (it needs no axum).
+pub use crate::ServiceBuilderExt;
+pub use map::{BULKHEAD_RETRY_AFTER, problem_for};
+pub use palisade_problem::{PROBLEM_JSON, Problem};
 
 use crate::BoxError;
 
 /// The problem+json response for `error`; see the table in the
-/// [module docs](self) and [`Problem::from_error`].
+/// [module docs](self) and [`problem_for`].
 ///
 /// ```
 /// use palisade_resilience::BoxError;
@@ -166,7 +178,7 @@ use crate::BoxError;
 /// ```
 #[must_use]
 pub fn error_response(error: &BoxError) -> Response {
-    Problem::from_error(&**error).into_response()
+    problem_for(&**error).into_response()
 }
 
 /// [`error_response`] as the handler of axum's `HandleErrorLayer`:

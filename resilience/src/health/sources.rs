@@ -1,58 +1,15 @@
-//! `HealthSource` for the handles of our layers that live outside their own
-//! module: the circuit breakers and the keyed bulkhead. (The bulkhead's and
-//! the rate limiter's handles implement it beside their own code.)
+//! `HealthSource` for the handles of the keyed layers (the keyed breaker and
+//! the keyed bulkhead), which are being reworked onto the shared key module.
+//! Every other handle implements it beside its own code
+//! (`circuit_breaker/handle.rs`, `bulkhead/handle.rs`, `rate_limit/handle.rs`).
 
 #[cfg(feature = "circuit-breaker")]
 mod breaker {
     use std::fmt;
     use std::hash::Hash;
 
-    use crate::circuit_breaker::{
-        CircuitBreakerHandle, KeyedCircuitBreakerHandle, Snapshot, State,
-    };
+    use crate::circuit_breaker::{KeyedCircuitBreakerHandle, Snapshot, status_of, success_rate};
     use crate::health::{ComponentHealth, HealthSource, Status};
-
-    /// Closed and Disabled pass calls; HalfOpen passes only probes; Open and
-    /// ForcedOpen reject everything.
-    fn status_of(state: State) -> Status {
-        match state {
-            State::HalfOpen => Status::Degraded,
-            State::Open | State::ForcedOpen => Status::Unhealthy,
-            // Closed, Disabled, and any state added later until it is placed.
-            _ => Status::Healthy,
-        }
-    }
-
-    /// The window's success rate; unknown (rather than 100 %) when it is empty.
-    fn success_rate(calls: u64, failures: u64) -> Option<f64> {
-        let window = Snapshot {
-            state: State::Closed,
-            calls,
-            failures,
-            slow_calls: 0,
-            rejected: 0,
-        };
-        (calls > 0).then(|| 100.0 - window.failure_rate())
-    }
-
-    /// Closed and Disabled are healthy, HalfOpen degraded, Open and
-    /// ForcedOpen unhealthy; the state is [`State::as_str`], the rejections
-    /// those of the breaker, and the success rate `100 - failure_rate` over
-    /// the sliding window (none while the window is empty). The window is
-    /// only filled in Closed and emptied when the breaker closes, so an open
-    /// breaker reports the rate that opened it.
-    impl HealthSource for CircuitBreakerHandle {
-        fn health(&self) -> ComponentHealth {
-            let snapshot = self.snapshot();
-            let health = ComponentHealth::new("circuit_breaker", status_of(snapshot.state))
-                .with_state(snapshot.state.as_str())
-                .with_rejections(snapshot.rejected);
-            match success_rate(snapshot.calls, snapshot.failures) {
-                Some(rate) => health.with_success_rate(rate),
-                None => health,
-            }
-        }
-    }
 
     /// One report for all the breakers of a keyed layer.
     ///
@@ -104,27 +61,6 @@ mod breaker {
                 Some(rate) => health.with_success_rate(rate),
                 None => health,
             }
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn states_map_to_statuses() {
-            assert_eq!(status_of(State::Closed), Status::Healthy);
-            assert_eq!(status_of(State::Disabled), Status::Healthy);
-            assert_eq!(status_of(State::HalfOpen), Status::Degraded);
-            assert_eq!(status_of(State::Open), Status::Unhealthy);
-            assert_eq!(status_of(State::ForcedOpen), Status::Unhealthy);
-        }
-
-        #[test]
-        fn success_rate_is_unknown_for_an_empty_window() {
-            assert_eq!(success_rate(0, 0), None);
-            assert_eq!(success_rate(4, 1), Some(75.0));
-            assert_eq!(success_rate(2, 2), Some(0.0));
         }
     }
 }

@@ -174,24 +174,24 @@ where
         );
         return None;
     }
-    let delay = match shared.predicate.retry_after(result) {
-        Some(asked) if asked > settings.max_retry_after => {
-            tracing::debug!(
-                attempts = attempt,
-                retry_after = ?asked,
-                max_retry_after = ?settings.max_retry_after,
-                "upstream asked to wait longer than allowed; not retrying"
-            );
-            return None;
+    let asked = shared.predicate.retry_after(result);
+    if let Some(asked) = asked
+        && asked > settings.max_retry_after
+    {
+        tracing::debug!(
+            attempts = attempt,
+            retry_after = ?asked,
+            max_retry_after = ?settings.max_retry_after,
+            "asked to wait longer than allowed; not retrying"
+        );
+        return None;
+    }
+    let delay = at_least(asked, || {
+        if prev.is_zero() {
+            *prev = settings.backoff.base();
         }
-        Some(asked) => asked,
-        None => {
-            if prev.is_zero() {
-                *prev = settings.backoff.base();
-            }
-            settings.backoff.next_delay(attempt, prev, &shared.rng)
-        }
-    };
+        settings.backoff.next_delay(attempt, prev, &shared.rng)
+    });
     if let (Some(limit), Some(started)) = (settings.max_elapsed, started)
         && ends_too_late(started, limit, delay)
     {
@@ -216,6 +216,15 @@ where
         "retrying"
     );
     Some(delay)
+}
+
+/// The delay before a retry: the larger of the backoff and the wait the
+/// result asked for (HTTP `Retry-After`, or one of our rejections'
+/// `retry_after`). The one place both the generic and the HTTP retry decide
+/// it.
+fn at_least(asked: Option<Duration>, backoff: impl FnOnce() -> Duration) -> Duration {
+    let backoff = backoff();
+    asked.map_or(backoff, |asked| asked.max(backoff))
 }
 
 /// Whether a retry after `delay` would start later than `limit` after

@@ -144,10 +144,11 @@ impl<P> RetryLayerBuilder<P> {
         self
     }
 
-    /// The longest delay a result may ask for (HTTP `Retry-After`). A result
-    /// asking for more is not retried but returned as it is, since the
-    /// upstream said it will not recover in time. Zero means any such
-    /// request stops retrying.
+    /// The longest delay a result may ask for (HTTP `Retry-After`, or the
+    /// `retry_after` of one of our rejections, such as an Open breaker's
+    /// time to its next probe). A result asking for more is not retried but
+    /// returned as it is, since the upstream said it will not recover in
+    /// time. Zero means any such request stops retrying. 30 s by default.
     pub fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
         self.settings.max_retry_after = max_retry_after;
         self

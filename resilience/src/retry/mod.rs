@@ -2,7 +2,8 @@
 //!
 //! [`RetryLayer`] sends a request again when the [`Predicate`] says its
 //! result is worth retrying (by default: every error, no response), waiting
-//! between attempts according to a [`Backoff`]:
+//! between attempts according to a [`Backoff`], or longer when the result
+//! asks for it:
 //!
 //! - the delay before retry `n` (1, 2, …) is `min(cap, base * 2^(n-1))`,
 //!   randomised by a [`Jitter`] mode exactly as in the AWS architecture
@@ -14,6 +15,18 @@
 //! - a [`RetryBudget`] shared by all services of the layer lets retries add
 //!   at most a fixed share of extra load (20 % by default, plus 10 retries a
 //!   second), so retries cannot multiply an outage.
+//!
+//! # Our own rejections
+//!
+//! A `CircuitOpen` or `RateLimited` from a layer below says when a call can
+//! pass again ([`rejection::Rejection::retry_after`](crate::rejection::Rejection::retry_after)).
+//! The default predicate ([`RetryErrors`]) and the HTTP preset use it: the
+//! delay before the next attempt is the **larger** of the backoff and that
+//! wait (the same rule as for HTTP's `Retry-After`), and when the wait would
+//! end after `max_elapsed`, exceeds `max_retry_after` or no attempt is left,
+//! the rejection is returned at once, unchanged, without spending retry
+//! budget. A ForcedOpen breaker is not retried; `BulkheadFull` (no schedule)
+//! and `Elapsed` are retried after the backoff. See [`RetryErrors`].
 //!
 //! When no retry is possible (attempts, time or budget exhausted, or the
 //! result is not retryable), the last result is returned as it is: the

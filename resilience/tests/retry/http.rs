@@ -245,15 +245,16 @@ async fn only_idempotent_methods_are_retried() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn retry_after_seconds_replaces_the_backoff_delay() {
+async fn retry_after_seconds_wait_the_larger_of_it_and_the_backoff() {
     let upstream = Upstream::new([Ok(retry_after(503, "3")), Ok(retry_after(429, "0"))]);
     let response = send(&layer(3), &upstream, request(Method::GET, ""))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let seen = upstream.seen();
+    // 3 s is longer than the 10 ms backoff; "0" is shorter, so the backoff.
     assert_eq!(seen[1].at - seen[0].at, Duration::from_secs(3));
-    assert_eq!(seen[2].at - seen[1].at, Duration::ZERO);
+    assert_eq!(seen[2].at - seen[1].at, Duration::from_millis(10));
 }
 
 #[tokio::test(start_paused = true)]
@@ -272,7 +273,8 @@ async fn retry_after_dates_are_compared_with_the_clock() {
     assert_eq!(response.status(), StatusCode::OK);
     let seen = upstream.seen();
     assert_eq!(seen[1].at - seen[0].at, Duration::from_secs(5));
-    assert_eq!(seen[2].at - seen[1].at, Duration::ZERO);
+    // A date in the past asks for no wait: the 10 ms backoff applies.
+    assert_eq!(seen[2].at - seen[1].at, Duration::from_millis(10));
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,19 +6,19 @@
 use std::fmt;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
+use palisade_problem::Problem;
 
 use crate::verify::VerifyError;
 
 /// The media type of the rejection bodies (RFC 9457).
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use palisade_problem::PROBLEM_JSON;
 
-/// Prefix of every problem `type`: a `tag:` URI (RFC 4151), which RFC 9457
-/// suggests for problem types that are identifiers rather than pages. The
-/// `code` follows it, so `type` is as stable as `code`.
-pub const PROBLEM_TYPE_PREFIX: &str = "tag:palisade-rs.github.io,2026:webhooks/";
+/// Prefix of every problem `type`: the one scheme of the Palisade crates,
+/// `https://palisade-rs.github.io/problems/` (`palisade_problem::TYPE_BASE`),
+/// followed by the `code`, so `type` is as stable as `code`.
+pub const PROBLEM_TYPE_PREFIX: &str = palisade_problem::TYPE_BASE;
 
 /// Why a webhook delivery was rejected.
 ///
@@ -130,24 +130,28 @@ impl Rejection {
         format!("{PROBLEM_TYPE_PREFIX}{}", self.code())
     }
 
-    /// The `application/problem+json` response for this rejection, with the
-    /// members `type`, `title`, `status`, `detail` and `code`.
+    /// The problem details of this rejection (the shared
+    /// [`palisade_problem::Problem`] type, also used by
+    /// `palisade-resilience`'s HTTP edge), with the members `type`, `title`,
+    /// `status`, `detail` and `code`.
+    ///
+    /// ```
+    /// use palisade_webhooks::layer::Rejection;
+    ///
+    /// let problem = Rejection::BodyUnreadable.to_problem();
+    /// assert_eq!(problem.type_uri(), "https://palisade-rs.github.io/problems/body_unreadable");
+    /// ```
+    pub fn to_problem(&self) -> Problem {
+        Problem::palisade(self.status(), self.code())
+            .with_title(self.title())
+            .with_detail(self.detail())
+    }
+
+    /// The `application/problem+json` response for this rejection: the body
+    /// of [`to_problem`](Self::to_problem).
     #[must_use]
     pub fn into_response(self) -> Response<Full<Bytes>> {
-        let status = self.status();
-        let body = serde_json::json!({
-            "type": self.type_uri(),
-            "title": self.title(),
-            "status": status.as_u16(),
-            "detail": self.detail(),
-            "code": self.code(),
-        });
-        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-        *response.status_mut() = status;
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        response
+        self.to_problem().into_http_response()
     }
 }
 
@@ -228,7 +232,7 @@ mod tests {
         assert_eq!(body["title"], "Webhook payload too large");
         assert_eq!(
             body["type"],
-            "tag:palisade-rs.github.io,2026:webhooks/payload_too_large"
+            "https://palisade-rs.github.io/problems/payload_too_large"
         );
         assert_eq!(
             body["detail"],

@@ -96,7 +96,7 @@ where
 impl<S, B, ResB> Future for HttpResponseFuture<S, B>
 where
     S: Service<Request<RetryBody<B>>, Response = Response<ResB>> + Clone,
-    S::Error: Into<BoxError>,
+    S::Error: Into<BoxError> + 'static,
     B: Body + Unpin,
     B::Error: Into<BoxError>,
 {

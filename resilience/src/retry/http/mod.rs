@@ -12,7 +12,9 @@
 //!   `Err` of the inner service (connection refused, reset, timeout). A 500
 //!   is returned as it is.
 //! - **`Retry-After`** (delta-seconds or HTTP-date, compared with the
-//!   [`WallClock`]) replaces the backoff delay for that retry. If it asks for
+//!   [`WallClock`]) is waited when it is longer than the backoff delay (the
+//!   delay is the larger of the two), and our own rejections' `retry_after`
+//!   counts the same way (see [`RetryErrors`](super::RetryErrors)). If it asks for
 //!   more than `max_retry_after` (30 s by default), the layer stops and
 //!   returns the response: the upstream said it will not recover in time.
 //!   `max_elapsed` and the retry budget apply as well.

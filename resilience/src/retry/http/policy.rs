@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderValue, Method, Response, StatusCode, header::RETRY_AFTER};
 
 use crate::retry::Predicate;
+use crate::retry::policy::{rejection_may_pass, rejection_retry_after};
 
 /// The wall clock an HTTP-date `Retry-After` is compared against.
 ///
@@ -41,9 +42,12 @@ impl WallClock for SystemClock {
 }
 
 /// The HTTP preset's predicate: transport errors (any `Err` from the inner
-/// service) and 429, 502, 503 and 504 responses are retried, after the delay
-/// their `Retry-After` header asks for (delta-seconds or HTTP-date) when they
-/// have one.
+/// service) and 429, 502, 503 and 504 responses are retried, waiting at
+/// least the delay their `Retry-After` header asks for (delta-seconds or
+/// HTTP-date) when they have one. Our own rejections among the errors are
+/// handled as by [`RetryErrors`](crate::retry::RetryErrors): a breaker's or
+/// limiter's `retry_after` counts like a `Retry-After` header, a ForcedOpen
+/// breaker is not retried.
 ///
 /// Responses that are neither retried nor 5xx/429 count as successes for the
 /// retry budget. The method check (idempotent methods only) is done by the
@@ -75,17 +79,21 @@ impl fmt::Debug for HttpPredicate {
     }
 }
 
-impl<B, E> Predicate<Response<B>, E> for HttpPredicate {
+impl<B, E: 'static> Predicate<Response<B>, E> for HttpPredicate {
     fn should_retry(&self, result: &Result<Response<B>, E>) -> bool {
         match result {
             Ok(response) => is_retryable_status(response.status()),
-            Err(_) => true,
+            Err(error) => rejection_may_pass(error),
         }
     }
 
     fn retry_after(&self, result: &Result<Response<B>, E>) -> Option<Duration> {
-        let value = result.as_ref().ok()?.headers().get(RETRY_AFTER)?;
-        parse_retry_after(value, self.clock.now())
+        match result {
+            Ok(response) => {
+                parse_retry_after(response.headers().get(RETRY_AFTER)?, self.clock.now())
+            }
+            Err(error) => rejection_retry_after(error),
+        }
     }
 
     fn is_success(&self, result: &Result<Response<B>, E>) -> bool {

@@ -77,7 +77,7 @@ impl<S: fmt::Debug> fmt::Debug for HttpRetry<S> {
 impl<S, B, ResB> Service<Request<B>> for HttpRetry<S>
 where
     S: Service<Request<RetryBody<B>>, Response = Response<ResB>> + Clone,
-    S::Error: Into<BoxError>,
+    S::Error: Into<BoxError> + 'static,
     B: Body + Unpin,
     B::Error: Into<BoxError>,
 {

@@ -1,6 +1,22 @@
-//! [`ServiceBuilderExt`]: our layers as `ServiceBuilder` methods.
+//! [`ServiceBuilderExt`]: this crate's layers as [`ServiceBuilder`] methods,
+//! as tower-http's `ServiceBuilderExt` does for its own.
 //!
-//! Nothing here depends on axum: it can move to its own module of the crate.
+//! The trait needs no feature; each method exists when its layer's feature
+//! is on.
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_resilience::ServiceBuilderExt;
+//! # #[cfg(feature = "timeout")] {
+//! use palisade_resilience::timeout::TimeoutLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let stack = ServiceBuilder::new()
+//!     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(1)).expect("a non-zero timeout"))
+//!     .service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n) });
+//! # let _ = stack;
+//! # }
+//! ```
 
 use tower::ServiceBuilder;
 #[cfg(any(
@@ -29,7 +45,7 @@ use tower_layer::Stack;
 /// use std::time::Duration;
 /// use palisade_resilience::bulkhead::BulkheadLayer;
 /// use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
-/// use palisade_resilience::edge::ServiceBuilderExt;
+/// use palisade_resilience::ServiceBuilderExt;
 /// use palisade_resilience::fallback::FallbackLayer;
 /// use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 /// use palisade_resilience::retry::RetryLayer;
