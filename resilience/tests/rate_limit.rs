@@ -201,6 +201,21 @@ async fn the_key_map_stays_bounded_and_keeps_recent_keys() {
     assert_eq!(layer.policy().max_keys(), 64);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_million_distinct_keys_keep_the_map_at_its_bound() {
+    let max_keys = NonZeroUsize::new(10_000).unwrap();
+    let policy = Keyed::new(Quota::per_second(1), |n: &u32| Some(*n), max_keys).unwrap();
+    for key in 0..1_000_000 {
+        assert!(
+            policy.check_key(&key).is_ok(),
+            "a new key has a full bucket"
+        );
+    }
+    assert_eq!(policy.key_count(), 10_000);
+    // The newest keys are the ones kept: their buckets are still empty.
+    assert!(policy.check_key(&999_999).is_err());
+}
+
 #[test]
 fn invalid_quotas_are_config_errors() {
     assert_eq!(

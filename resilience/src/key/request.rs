@@ -191,6 +191,27 @@ mod tests {
     }
 
     #[test]
+    fn a_key_does_not_keep_the_header_buffer_alive() {
+        // hyper parses header values as slices of one buffer holding the
+        // whole request head; a key that shared it kept 100 KB per key.
+        let head = bytes::Bytes::from(vec![b'k'; 100_000]);
+        let value = http::HeaderValue::from_maybe_shared(head.slice(..16)).unwrap();
+        let req = Request::builder()
+            .header("x-api-key", value)
+            .body(())
+            .unwrap();
+        let key = HeaderKey::new(HeaderName::from_static("x-api-key"))
+            .extract(&req)
+            .unwrap();
+        drop(req);
+        assert!(
+            head.is_unique(),
+            "the key still references the request head"
+        );
+        assert_eq!(key.as_bytes(), &[b'k'; 16]);
+    }
+
+    #[test]
     fn authority_falls_back_to_the_host_header() {
         let req = Request::builder()
             .uri("/path")
