@@ -5,6 +5,8 @@
 //! and nothing asserts on how long anything took.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +19,7 @@ use axum::extract::ConnectInfo;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get};
 use http::{HeaderMap, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -33,29 +35,9 @@ use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use palisade_resilience::retry::{Backoff, Jitter, RetryLayer};
 use palisade_resilience::timeout::TimeoutLayer;
 use serde_json::Value;
-use tokio::net::TcpListener;
+use support::{GUARD, fetch, serve};
 use tokio::sync::{Notify, mpsc};
 use tower::ServiceBuilder;
-
-/// Bounds every request so a broken layer fails the test instead of hanging it.
-const GUARD: Duration = Duration::from_secs(10);
-
-/// Serves `app` on 127.0.0.1 with the peer address in `ConnectInfo`.
-async fn serve(app: Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port on 127.0.0.1");
-    let addr = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("the server runs");
-    });
-    addr
-}
 
 /// A client for one server.
 #[derive(Clone)]
@@ -93,25 +75,17 @@ impl Answer {
 
 impl Http {
     async fn start(app: Router) -> Self {
-        let addr = serve(app).await;
+        let addr = serve(app, true).await;
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self { client, addr }
     }
 
     async fn get(&self, path: &str) -> Answer {
-        let uri = format!("http://{}{path}", self.addr)
-            .parse()
-            .expect("a URI");
-        let response = tokio::time::timeout(GUARD, self.client.get(uri))
-            .await
-            .expect("the request hung")
-            .expect("an HTTP response");
-        let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(GUARD, body.collect())
-            .await
-            .expect("the body hung")
-            .expect("a body")
-            .to_bytes();
+        let uri = format!("http://{}{path}", self.addr);
+        let request = http::Request::get(uri)
+            .body(Empty::new())
+            .expect("a request");
+        let (parts, body) = fetch(&self.client, request).await;
         Answer {
             status: parts.status,
             headers: parts.headers,

@@ -9,6 +9,8 @@
 //! asserts on how long anything took.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
@@ -21,7 +23,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Query, Request};
 use axum::routing::get;
 use http::{HeaderName, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -33,12 +35,9 @@ use palisade_resilience::key::{
 };
 use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use serde_json::Value;
-use tokio::net::TcpListener;
+use support::{GUARD, fetch, serve};
 use tokio::sync::{Notify, mpsc};
 use tower::ServiceBuilder;
-
-/// Bounds every request so a broken layer fails the test instead of hanging it.
-const GUARD: Duration = Duration::from_secs(10);
 
 /// The two clients, each with its own source address and its own identity
 /// in every place an extractor may look.
@@ -103,26 +102,6 @@ macro_rules! app {
     }};
 }
 
-async fn serve(app: Router, connect_info: bool) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port on 127.0.0.1");
-    let addr = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move {
-        if connect_info {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        } else {
-            axum::serve(listener, app.into_make_service()).await
-        }
-        .expect("the server runs");
-    });
-    addr
-}
-
 struct Answer {
     status: StatusCode,
     body: Bytes,
@@ -168,16 +147,7 @@ impl Peer {
                 .header("x-tenant", self.who.name)
                 .body(Empty::new())
                 .expect("a request");
-        let response = tokio::time::timeout(GUARD, self.http.request(request))
-            .await
-            .expect("the request hung")
-            .expect("an HTTP response");
-        let (parts, body) = response.into_parts();
-        let body = tokio::time::timeout(GUARD, body.collect())
-            .await
-            .expect("the body hung")
-            .expect("a body")
-            .to_bytes();
+        let (parts, body) = fetch(&self.http, request).await;
         Answer {
             status: parts.status,
             body,

@@ -62,14 +62,6 @@ impl std::error::Error for MissingKey {}
 
 /// Finds keys for one layer and logs the first request without one, at
 /// `ERROR` (a set-up problem; one line per layer is enough to find it).
-#[cfg_attr(
-    not(all(
-        feature = "circuit-breaker",
-        feature = "bulkhead",
-        feature = "rate-limit"
-    )),
-    allow(dead_code)
-)]
 #[derive(Debug)]
 pub(crate) struct KeyOf<E> {
     extractor: E,
@@ -77,14 +69,6 @@ pub(crate) struct KeyOf<E> {
     logged: std::sync::atomic::AtomicBool,
 }
 
-#[cfg_attr(
-    not(all(
-        feature = "circuit-breaker",
-        feature = "bulkhead",
-        feature = "rate-limit"
-    )),
-    allow(dead_code)
-)]
 impl<E> KeyOf<E> {
     pub(crate) const fn new(extractor: E, layer: &'static str) -> Self {
         Self {

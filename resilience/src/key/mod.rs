@@ -70,11 +70,9 @@
 //! # }
 //! ```
 
-mod bytes;
-mod error;
-#[cfg(feature = "http")]
-mod forwarded;
-#[cfg_attr(
+// The map and `KeyOf` serve the keyed breaker, bulkhead and limiter; with
+// some of those features off, parts of them are unused.
+#![cfg_attr(
     not(all(
         feature = "circuit-breaker",
         feature = "bulkhead",
@@ -82,6 +80,11 @@ mod forwarded;
     )),
     allow(dead_code, unused_imports)
 )]
+
+mod bytes;
+mod error;
+#[cfg(feature = "http")]
+mod forwarded;
 mod map;
 #[cfg(feature = "http")]
 mod peer;
@@ -91,27 +94,11 @@ mod request;
 use std::hash::Hash;
 
 pub use self::bytes::{DEFAULT_MAX_KEY_LEN, KeyBytes};
-#[cfg_attr(
-    not(all(
-        feature = "circuit-breaker",
-        feature = "bulkhead",
-        feature = "rate-limit"
-    )),
-    allow(dead_code, unused_imports)
-)]
 pub(crate) use self::error::KeyOf;
 pub use self::error::MissingKey;
 #[cfg(feature = "http")]
 pub use self::forwarded::ForwardedIp;
 pub use self::map::DEFAULT_MAX_KEYS;
-#[cfg_attr(
-    not(all(
-        feature = "circuit-breaker",
-        feature = "bulkhead",
-        feature = "rate-limit"
-    )),
-    allow(dead_code, unused_imports)
-)]
 pub(crate) use self::map::KeyedMap;
 #[cfg(feature = "http")]
 pub use self::peer::{PeerIp, peer_addr};
