@@ -325,5 +325,19 @@ async fn a_limiter_that_cannot_find_the_key_fails_loudly_not_globally() {
             StatusCode::INTERNAL_SERVER_ERROR,
             "{answer:?}"
         );
+        assert_eq!(answer.code(), "key_unavailable");
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_the_keyed_header_is_a_client_error() {
+    let (gate, _) = gate();
+    let missing = HeaderKey::new(HeaderName::from_static("x-missing"));
+    let layer = RateLimitLayer::keyed(Quota::per_minute(1), missing).expect("a valid quota");
+    let [a, _] = peers(app!(layer, gate)).await;
+    for _ in 0..2 {
+        let answer = a.get("").await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+        assert_eq!(answer.code(), "missing_key");
     }
 }
