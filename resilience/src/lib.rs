@@ -52,7 +52,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod classify;
+pub mod clock;
 mod config;
+#[cfg(any(feature = "circuit-breaker", feature = "bulkhead"))]
+mod sync;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;

@@ -1,45 +1,45 @@
-//! governor's [`Clock`] over `tokio::time`, so paused-time tests drive the limiter.
+//! governor's [`Clock`] over our [`crate::clock::Clock`]: the TSC in
+//! production, `tokio::time` when it is paused, so paused-time tests drive the
+//! limiter.
 
 use governor::clock::{Clock, ReasonablyRealtime};
 use governor::nanos::Nanos;
-use tokio::time::Instant;
 
-/// Reads `tokio::time::Instant` relative to the limiter's creation.
+/// Reports our clock's nanoseconds since its origin as governor's [`Nanos`].
 ///
-/// governor's own clocks read `std::time::Instant` (or quanta), which
-/// `tokio::time::pause` cannot stop; reporting [`Nanos`] since an origin keeps
-/// the state in governor's native unit and sidesteps the orphan rule that
-/// forbids implementing governor's `Reference` for tokio's `Instant`.
+/// governor's own clocks read `std::time::Instant` (or quanta directly),
+/// which `tokio::time::pause` cannot stop; reporting [`Nanos`] since an origin
+/// keeps the state in governor's native unit and sidesteps the orphan rule
+/// that forbids implementing governor's `Reference` for tokio's `Instant`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct TokioClock {
-    origin: Instant,
+pub(crate) struct GovernorClock {
+    clock: crate::clock::Clock,
 }
 
-impl TokioClock {
+/// The adapter's former name, still used by `keyed.rs`.
+pub(crate) type TokioClock = GovernorClock;
+
+impl GovernorClock {
+    /// Over [`crate::clock::Clock::new`]: the TSC, or tokio's time if paused.
     pub(crate) fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-        }
+        Self::with(crate::clock::Clock::new())
+    }
+
+    pub(crate) fn with(clock: crate::clock::Clock) -> Self {
+        Self { clock }
     }
 }
 
-impl Clock for TokioClock {
+impl Clock for GovernorClock {
     type Instant = Nanos;
 
     #[inline]
     fn now(&self) -> Nanos {
-        // Saturates after ~584 years of uptime instead of panicking; u64
-        // arithmetic rather than `as_nanos()`'s u128, as this runs per call.
-        let elapsed = self.origin.elapsed();
-        let nanos = elapsed
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(elapsed.subsec_nanos()));
-        Nanos::from(nanos)
+        Nanos::from(self.clock.now_nanos())
     }
 }
 
-impl ReasonablyRealtime for TokioClock {}
+impl ReasonablyRealtime for GovernorClock {}
 
 #[cfg(test)]
 mod tests {
@@ -48,7 +48,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn follows_paused_time() {
-        let clock = TokioClock::new();
+        let clock = GovernorClock::new();
         let before = clock.now();
         tokio::time::advance(Duration::from_millis(1500)).await;
         assert_eq!(
