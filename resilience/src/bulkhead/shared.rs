@@ -156,3 +156,7 @@ impl Drop for WaiterGuard {
         self.shared.waiters.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "loom_models.rs"]
+mod loom_models;

@@ -10,8 +10,8 @@ use super::listener::{Listeners, Transition};
 use super::time_window::{self, MAX_BUCKETS};
 use super::window::MAX_COUNT_WINDOW;
 use crate::ConfigError;
-use crate::clock::Clock;
 use crate::classify::ErrorsAreFailures;
+use crate::clock::Clock;
 use crate::config::check_range;
 
 /// How long HalfOpen waits for its probes by default.

@@ -292,8 +292,8 @@ impl Breaker {
                     if now < deadline {
                         // Exact unless the deadline's rest was not written
                         // yet; never report more than the wait itself.
-                        let remaining = Duration::from_nanos(deadline - now)
-                            .min(self.wait(trips_of(word)));
+                        let remaining =
+                            Duration::from_nanos(deadline - now).min(self.wait(trips_of(word)));
                         return self.reject(State::Open, Some(remaining));
                     }
                     self.transition(word, State::HalfOpen, Some(now));
@@ -520,6 +520,10 @@ impl Breaker {
             .min(s.max_wait)
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "loom_models.rs"]
+mod loom_models;
 
 #[cfg(test)]
 mod tests {

@@ -41,11 +41,7 @@ impl Ticket {
     /// slow calls are detected.
     #[inline]
     pub(crate) fn new(breaker: Arc<Breaker>, word: u64) -> Self {
-        let start = if breaker.slow_calls {
-            breaker.now()
-        } else {
-            0
-        };
+        let start = if breaker.slow_calls { breaker.now() } else { 0 };
         Self {
             breaker,
             word,

@@ -351,10 +351,7 @@ mod tests {
         phase(2_000);
         // 2,500 ms: the window covers 1,501..=2,500 ms, only the second phase.
         assert_eq!(window.totals(2_500 * MS), all);
-        assert_eq!(
-            window.totals(3_500 * MS),
-            Tally::default()
-        );
+        assert_eq!(window.totals(3_500 * MS), Tally::default());
     }
 
     #[test]
@@ -370,9 +367,6 @@ mod tests {
         assert_eq!(window.totals(now), Tally::default());
         assert_eq!(window.record(fail, now).map(|t| t.failures), Some(1));
         // Ten seconds later the failure has left the window.
-        assert_eq!(
-            window.totals(now + 10_000 * MS),
-            Tally::default()
-        );
+        assert_eq!(window.totals(now + 10_000 * MS), Tally::default());
     }
 }
