@@ -23,7 +23,7 @@ fn breaker(builder: CircuitBreakerBuilder) -> (Arc<Breaker>, Arc<[AtomicUsize; 5
             }
         })
         .build()
-        .unwrap();
+        .expect("valid configuration");
     (Arc::clone(layer.handle().breaker()), seen)
 }
 
