@@ -56,4 +56,31 @@ mod tests {
             Duration::from_millis(1500)
         );
     }
+
+    /// Outside paused time the limiter reads the TSC: it still limits, and
+    /// reports how long to wait.
+    #[tokio::test]
+    async fn a_running_runtime_limits_on_the_tsc() {
+        use crate::rate_limit::{Global, Quota};
+
+        let limiter = Global::new(Quota::per_hour(1)).unwrap();
+        assert!(limiter.check_now().is_ok());
+        let limited = limiter.check_now().unwrap_err();
+        let wait = limited.retry_after();
+        assert!(wait > Duration::from_secs(3_500), "{wait:?}");
+        assert!(wait <= Duration::from_secs(3_600), "{wait:?}");
+    }
+
+    /// A limiter forced onto tokio's clock follows paused time.
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_tokio_clock_refills_with_paused_time() {
+        use crate::rate_limit::{Global, Quota};
+
+        let limiter =
+            Global::with_clock(Quota::per_second(1), crate::clock::Clock::tokio()).unwrap();
+        assert!(limiter.check_now().is_ok());
+        assert!(limiter.check_now().is_err());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limiter.check_now().is_ok());
+    }
 }
