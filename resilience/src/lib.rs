@@ -6,8 +6,10 @@
 //!
 //! Every layer works with any `tower::Service`, so it wraps axum handlers,
 //! hyper clients and plain async functions alike. Time goes through
-//! `tokio::time` (pausable in tests) and randomness is injectable, so the
-//! behaviour of every layer can be tested deterministically.
+//! `tokio::time` (pausable in tests), or for per-call durations through the
+//! cheap [`clock::Clock`], which follows `tokio::time` whenever it is paused;
+//! randomness is injectable, so the behaviour of every layer can be tested
+//! deterministically.
 //!
 //! # Feature flags
 //!
@@ -59,9 +61,12 @@
 
 mod builder;
 pub mod classify;
+pub mod clock;
 mod config;
 pub mod key;
 pub mod rejection;
+#[cfg(any(feature = "circuit-breaker", feature = "bulkhead"))]
+mod sync;
 
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;

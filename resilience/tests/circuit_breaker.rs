@@ -20,5 +20,7 @@ mod http;
 mod keyed;
 #[path = "circuit_breaker/states.rs"]
 mod states;
+#[path = "circuit_breaker/timing.rs"]
+mod timing;
 #[path = "circuit_breaker/windows.rs"]
 mod windows;

@@ -2,12 +2,12 @@
 //! between all its services and in-flight calls.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{BulkheadFull, Reason};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 
 /// Validated settings, copied into every partition.
 #[derive(Debug, Clone, Copy)]
@@ -156,3 +156,7 @@ impl Drop for WaiterGuard {
         self.shared.waiters.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "loom_models.rs"]
+mod loom_models;

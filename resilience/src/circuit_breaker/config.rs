@@ -13,7 +13,11 @@ use super::time_window::{self, MAX_BUCKETS};
 use super::window::MAX_COUNT_WINDOW;
 use crate::ConfigError;
 use crate::classify::ErrorsAreFailures;
+use crate::clock::Clock;
 use crate::config::check_range;
+
+/// How long HalfOpen waits for its probes by default.
+const DEFAULT_MAX_WAIT_IN_HALF_OPEN: Duration = Duration::from_secs(60);
 
 /// The most probes a HalfOpen breaker admits (they are counted in 12-bit
 /// fields of one atomic word).
@@ -75,6 +79,8 @@ pub(crate) struct Settings {
     pub(crate) wait: Duration,
     pub(crate) multiplier: f64,
     pub(crate) max_wait: Duration,
+    pub(crate) max_wait_in_half_open: Duration,
+    pub(crate) clock: Clock,
     pub(crate) listeners: Listeners,
 }
 
@@ -91,6 +97,8 @@ impl fmt::Debug for Settings {
             .field("wait", &self.wait)
             .field("multiplier", &self.multiplier)
             .field("max_wait", &self.max_wait)
+            .field("max_wait_in_half_open", &self.max_wait_in_half_open)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
@@ -100,8 +108,8 @@ impl fmt::Debug for Settings {
 ///
 /// Defaults (after Resilience4j): a count window of 100 calls, a failure
 /// threshold of 50 %, judged from 20 calls on; slow-call detection off (its
-/// threshold 100 %); 30 s in Open, not growing; 10 probes in HalfOpen; the
-/// name `"default"`.
+/// threshold 100 %); 30 s in Open, not growing; 10 probes in HalfOpen, given
+/// at most 60 s to complete; the name `"default"`.
 #[must_use]
 pub struct CircuitBreakerBuilder<C = ErrorsAreFailures> {
     name: Arc<str>,
@@ -114,6 +122,8 @@ pub struct CircuitBreakerBuilder<C = ErrorsAreFailures> {
     wait: Duration,
     multiplier: f64,
     max_wait: Option<Duration>,
+    max_wait_in_half_open: Duration,
+    clock: Option<Clock>,
     listeners: Listeners,
     classifier: C,
 }
@@ -131,6 +141,8 @@ impl<C: fmt::Debug> fmt::Debug for CircuitBreakerBuilder<C> {
             .field("wait_duration_in_open", &self.wait)
             .field("wait_multiplier", &self.multiplier)
             .field("max_wait_duration", &self.max_wait)
+            .field("max_wait_in_half_open", &self.max_wait_in_half_open)
+            .field("clock", &self.clock)
             .field("listeners", &self.listeners.len())
             .field("classifier", &self.classifier)
             .finish()
@@ -150,6 +162,8 @@ impl CircuitBreakerBuilder<ErrorsAreFailures> {
             wait: Duration::from_secs(30),
             multiplier: 1.0,
             max_wait: None,
+            max_wait_in_half_open: DEFAULT_MAX_WAIT_IN_HALF_OPEN,
+            clock: None,
             listeners: Listeners::default(),
             classifier: ErrorsAreFailures,
         }
@@ -226,6 +240,34 @@ impl<C> CircuitBreakerBuilder<C> {
         self
     }
 
+    /// How long HalfOpen waits for its probes to complete (default: 60 s);
+    /// then the breaker opens again, with the next, possibly grown, wait, as
+    /// after a failed probe, and probes start over afterwards. Resilience4j's
+    /// `maxWaitDurationInHalfOpenState`.
+    ///
+    /// A probe that hangs (an upstream that accepts the connection and never
+    /// answers, a response future kept but never polled) would otherwise hold
+    /// its permit, and the breaker in HalfOpen, forever, rejecting every other
+    /// call. The default is finite for that reason: 60 s is longer than the
+    /// default wait in Open (30 s) and than any sensible request timeout, so
+    /// only a probe that is lost is given up on. `Duration::MAX` waits
+    /// forever (Resilience4j's default).
+    ///
+    /// Like the wait in Open, it is applied lazily: the move happens when a
+    /// call arrives after the wait, so a handle reads HalfOpen until then.
+    pub fn max_wait_in_half_open(mut self, wait: Duration) -> Self {
+        self.max_wait_in_half_open = wait;
+        self
+    }
+
+    /// The clock that times slow calls, the time window and the waits
+    /// (default: [`Clock::new`], chosen when the layer is built: `tokio::time`
+    /// if it is paused, else the TSC).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Calls `listener` on every state transition, on the thread that caused
     /// it (keep it short; it runs inside a call's completion). May be given
     /// several times.
@@ -250,6 +292,8 @@ impl<C> CircuitBreakerBuilder<C> {
             wait: self.wait,
             multiplier: self.multiplier,
             max_wait: self.max_wait,
+            max_wait_in_half_open: self.max_wait_in_half_open,
+            clock: self.clock,
             listeners: self.listeners,
             classifier,
         }
@@ -263,7 +307,7 @@ impl<C> CircuitBreakerBuilder<C> {
     /// count, bucket length, minimum, probe count or duration; a window larger
     /// than 1,000,000 calls or 10,000 buckets; a threshold that is NaN or
     /// outside 0..=100; a multiplier below 1 or not finite; a cap below the
-    /// wait; more than 4095 probes.
+    /// wait; more than 4095 probes; a zero maximum wait in HalfOpen.
     pub fn build(self) -> Result<CircuitBreakerLayer<C>, ConfigError> {
         let settings = self.settings()?;
         Ok(CircuitBreakerLayer::from_parts(settings, self.classifier))
@@ -373,6 +417,11 @@ impl<C> CircuitBreakerBuilder<C> {
                 field: "wait_duration_in_open",
             });
         }
+        if self.max_wait_in_half_open.is_zero() {
+            return Err(ConfigError::Zero {
+                field: "max_wait_in_half_open",
+            });
+        }
         if !self.multiplier.is_finite() {
             return Err(ConfigError::NotFinite {
                 field: "wait_multiplier",
@@ -412,6 +461,8 @@ impl<C> CircuitBreakerBuilder<C> {
             wait: self.wait,
             multiplier: self.multiplier,
             max_wait,
+            max_wait_in_half_open: self.max_wait_in_half_open,
+            clock: self.clock.unwrap_or_default(),
             listeners: self.listeners.clone(),
         })
     }

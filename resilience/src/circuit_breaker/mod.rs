@@ -10,14 +10,17 @@
 //!   failure rate (or, with `slow_call_duration`, a slow-call rate) at or
 //!   above its threshold opens the breaker.
 //! - **Open**: calls are rejected with [`error::CircuitOpen`], which says how
-//!   long until the next probe ([`retry_after`](error::CircuitOpen::retry_after)).
+//!   long until the next probe ([`retry_after`](error::CircuitOpen::retry_after),
+//!   exact to the nanosecond: a call made exactly that much later is admitted).
 //!   The first call after the wait moves the breaker to HalfOpen (lazily: no
 //!   background task). Each time the breaker opens again without having
 //!   closed, the wait can grow by `wait_multiplier`, up to `max_wait_duration`.
 //! - **HalfOpen**: exactly `permitted_calls_in_half_open` probe calls pass;
 //!   others are rejected. When all of them have completed they are judged
 //!   like the window (as Resilience4j does): at or above a threshold → Open
-//!   again with a longer wait, otherwise → Closed with an empty window.
+//!   again with a longer wait, otherwise → Closed with an empty window. If
+//!   they have not all completed after `max_wait_in_half_open` (default 60 s),
+//!   the next call finds the breaker Open again, as after a failed probe.
 //! - **ForcedOpen** and **Disabled**, set by hand through a
 //!   [`CircuitBreakerHandle`]: reject everything, or pass everything and
 //!   record nothing, until [`reset`](CircuitBreakerHandle::reset).
@@ -81,9 +84,11 @@
 //! and a load of the slot it lands on (plus a `swap` and a `fetch_add` on the
 //! totals only when the outcome differs from the one leaving the window): no
 //! lock, no allocation, no clock read, no `tracing` span. A time window adds
-//! one `tokio::time::Instant::now()` per call and slow-call detection two
-//! (the start and the end of the call); on virtual machines a clock read can
-//! cost more than the rest of the breaker. Transitions, the only place events
+//! one clock read per call and slow-call detection two (the start and the end
+//! of the call). The clock is the [`crate::clock::Clock`] chosen when the
+//! layer is built: the TSC (≈ 17 ns a read on a virtual machine, against
+//! ≈ 40 ns for `clock_gettime`), or `tokio::time` when tokio's clock is
+//! paused, so paused-time tests drive every wait and window. Transitions, the only place events
 //! and listeners run, are off that path. Keyed breakers add one
 //! mutex-guarded hash map lookup per call.
 //!

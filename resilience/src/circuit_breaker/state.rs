@@ -8,7 +8,14 @@
 //! | 0–2   | the [`State`]                                                |
 //! | 3–18  | generation, bumped by every transition (16 bits, wrapping)   |
 //! | 19–25 | consecutive trips without closing in between (saturating)    |
-//! | 26–63 | Open: when probes may start, in ms since the breaker was built (saturates after about 8.7 years) |
+//! | 26–63 | Open: when probes may start; HalfOpen: when it gives up on its probes and re-opens — in whole ms since the clock's origin (saturates after about 8.7 years, meaning "never") |
+//!
+//! The sub-millisecond rest of that deadline is in a side word, tagged with
+//! the generation it belongs to and written by the thread whose transition
+//! won, right after it: deadlines are exact to the clock's nanosecond. A
+//! reader that finds the side word of another generation (the few
+//! nanoseconds before it is written) uses the next whole millisecond, late
+//! by less than a millisecond and never early.
 //!
 //! A call remembers the word it was admitted under and only counts if the
 //! word is unchanged when it completes, so outcomes of calls that straddle a
@@ -19,7 +26,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -29,8 +35,10 @@ use super::error::CircuitOpen;
 use super::listener::{self, Transition};
 use super::metrics::Metrics;
 use super::ticket::{Admission, Ticket};
-use super::time_window::{self, TimeWindow};
+use super::time_window::TimeWindow;
 use super::window::{CountWindow, Padded, Sample, Tally, Window};
+use crate::clock::Clock;
+use crate::sync::{AtomicU64, Ordering};
 
 /// The state of a breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,6 +107,10 @@ const MAX_TRIPS: u64 = 0x7F;
 const DEADLINE_SHIFT: u32 = 26;
 const MAX_DEADLINE_MS: u64 = (1 << (64 - DEADLINE_SHIFT)) - 1;
 const CLOSED: u64 = 0;
+const NANOS_PER_MS: u64 = 1_000_000;
+/// The side word: generation above, sub-millisecond rest below.
+const REST_SHIFT: u32 = 32;
+const REST_MASK: u64 = (1 << REST_SHIFT) - 1;
 
 fn state_of(word: u64) -> State {
     State::ALL
@@ -115,8 +127,8 @@ fn trips_of(word: u64) -> u64 {
     (word >> TRIPS_SHIFT) & MAX_TRIPS
 }
 
-fn deadline_of(word: u64) -> Duration {
-    Duration::from_millis(word >> DEADLINE_SHIFT)
+fn deadline_ms_of(word: u64) -> u64 {
+    word >> DEADLINE_SHIFT
 }
 
 /// Whether a call admitted under `word` is a HalfOpen probe.
@@ -168,7 +180,10 @@ pub(crate) struct Breaker {
     half_open: AtomicU64,
     window: Window,
     rejected: AtomicU64,
-    base: Instant,
+    /// The sub-millisecond rest of the current deadline (see the module docs).
+    deadline_rest: AtomicU64,
+    /// Every time below is in ns since this clock's origin.
+    clock: Clock,
     /// Whether completing a call reads the clock (time window or slow calls).
     clock_at_end: bool,
     /// Whether slow calls are detected.
@@ -179,11 +194,11 @@ pub(crate) struct Breaker {
 
 impl Breaker {
     pub(crate) fn new(settings: Settings) -> Self {
-        let base = Instant::now();
+        let clock = settings.clock;
         let window = match settings.window {
             SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
             SlidingWindow::Time { duration, buckets } => {
-                Window::Time(TimeWindow::new(duration, buckets, base))
+                Window::Time(TimeWindow::new(duration, buckets, clock))
             }
         };
         Self {
@@ -193,7 +208,8 @@ impl Breaker {
             slow_calls: settings.slow_call_duration.is_some(),
             window,
             rejected: AtomicU64::new(0),
-            base,
+            deadline_rest: AtomicU64::new(0),
+            clock,
             metrics: Metrics::new(&settings.name),
             settings,
         }
@@ -212,13 +228,29 @@ impl Breaker {
     }
 
     pub(crate) fn window_totals(&self) -> Tally {
-        self.window.totals(Instant::now())
+        self.window.totals(self.now())
     }
 
-    /// `now` in ns since the breaker was built.
+    /// Now, in ns since the clock's origin.
     #[inline]
-    pub(super) fn nanos(&self, now: Instant) -> u64 {
-        time_window::nanos_since(self.base, now)
+    pub(super) fn now(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
+    /// The deadline of an Open or HalfOpen `word`, in ns since the clock's
+    /// origin; `u64::MAX` when it saturated (never).
+    fn deadline(&self, word: u64) -> u64 {
+        let ms = deadline_ms_of(word);
+        if ms >= MAX_DEADLINE_MS {
+            return u64::MAX;
+        }
+        let rest = self.deadline_rest.load(Ordering::Acquire);
+        if rest >> REST_SHIFT == gen_of(word) {
+            ms * NANOS_PER_MS + (rest & REST_MASK)
+        } else {
+            // Not written yet: the next whole millisecond is never early.
+            (ms + 1) * NANOS_PER_MS
+        }
     }
 
     /// Decides whether a call may pass. The Closed path is one load.
@@ -240,21 +272,28 @@ impl Breaker {
                 State::Closed | State::Disabled => return Admission::Pass { word },
                 State::ForcedOpen => return self.reject(State::ForcedOpen, None),
                 State::HalfOpen => {
-                    if self.take_probe(word) {
-                        return Admission::Probe(Ticket::new(Arc::clone(self), word));
-                    }
-                    if self.state.load(Ordering::Acquire) == word {
-                        return self.reject(State::HalfOpen, None);
+                    let now = self.now();
+                    if now >= self.deadline(word) {
+                        // Its probes took longer than the maximum wait:
+                        // open again, as after a failed probe.
+                        self.transition(word, State::Open, Some(now));
+                    } else {
+                        if self.take_probe(word) {
+                            return Admission::Probe(Ticket::new(Arc::clone(self), word));
+                        }
+                        if self.state.load(Ordering::Acquire) == word {
+                            return self.reject(State::HalfOpen, None);
+                        }
                     }
                 }
                 State::Open => {
-                    let now = Instant::now();
-                    let elapsed = now.saturating_duration_since(self.base);
-                    let deadline = deadline_of(word);
-                    if elapsed < deadline {
-                        // The deadline was rounded up to a millisecond; never
-                        // report more than the wait itself.
-                        let remaining = (deadline - elapsed).min(self.wait(trips_of(word)));
+                    let now = self.now();
+                    let deadline = self.deadline(word);
+                    if now < deadline {
+                        // Exact unless the deadline's rest was not written
+                        // yet; never report more than the wait itself.
+                        let remaining =
+                            Duration::from_nanos(deadline - now).min(self.wait(trips_of(word)));
                         return self.reject(State::Open, Some(remaining));
                     }
                     self.transition(word, State::HalfOpen, Some(now));
@@ -336,11 +375,9 @@ impl Breaker {
     #[inline(never)]
     fn complete_timed(&self, word: u64, failure: bool, start: u64) {
         self.metrics.outcome(failure);
-        let now = self.clock_at_end.then(Instant::now);
+        let now = self.clock_at_end.then(|| self.now());
         let slow = match (now, self.settings.slow_call_duration) {
-            (Some(now), Some(limit)) => {
-                Duration::from_nanos(self.nanos(now).saturating_sub(start)) >= limit
-            }
+            (Some(now), Some(limit)) => Duration::from_nanos(now.saturating_sub(start)) >= limit,
             _ => false,
         };
         let sample = Sample { failure, slow };
@@ -371,7 +408,7 @@ impl Breaker {
     /// Counts a finished probe; the one that finishes the last permitted probe
     /// judges them all.
     #[cold]
-    fn complete_probe(&self, word: u64, sample: Sample, now: Option<Instant>) {
+    fn complete_probe(&self, word: u64, sample: Sample, now: Option<u64>) {
         let generation = gen_of(word);
         let add =
             (1 << DONE) + (u64::from(sample.failure) << FAILED) + (u64::from(sample.slow) << SLOW);
@@ -403,18 +440,28 @@ impl Breaker {
 
     /// Moves from the state word `from` to `to`; false when another thread
     /// changed the state first.
-    pub(crate) fn transition(&self, from: u64, to: State, now: Option<Instant>) -> bool {
-        let now = now.unwrap_or_else(Instant::now);
+    pub(crate) fn transition(&self, from: u64, to: State, now: Option<u64>) -> bool {
+        let now = now.unwrap_or_else(|| self.now());
         let generation = gen_of(from).wrapping_add(1) & GEN_MASK;
-        let trips = trips_of(from);
-        let new = match to {
+        let mut trips = trips_of(from);
+        let deadline = match to {
             State::Open => {
-                let trips = (trips + 1).min(MAX_TRIPS);
-                encode(to, generation, trips, self.deadline_ms(now, trips))
+                trips = (trips + 1).min(MAX_TRIPS);
+                Some(self.wait(trips))
             }
-            State::Closed => encode(to, generation, 0, 0),
-            _ => encode(to, generation, trips, 0),
-        };
+            State::HalfOpen => Some(self.settings.max_wait_in_half_open),
+            State::Closed => {
+                trips = 0;
+                None
+            }
+            _ => None,
+        }
+        .map(|wait| {
+            let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+            now.saturating_add(wait)
+        });
+        let deadline_ms = deadline.map_or(0, |d| (d / NANOS_PER_MS).min(MAX_DEADLINE_MS));
+        let new = encode(to, generation, trips, deadline_ms);
         // Prepare what the new state reads before publishing it; harmless if
         // the CAS below fails (nothing reads them under another word).
         match to {
@@ -435,10 +482,16 @@ impl Breaker {
         {
             return false;
         }
+        if let Some(deadline) = deadline {
+            let rest = deadline % NANOS_PER_MS;
+            self.deadline_rest
+                .store((generation << REST_SHIFT) | rest, Ordering::Release);
+        }
         let from = state_of(from);
         if from != to {
             self.metrics.transition(from, to);
-            let transition = Transition::new(Arc::clone(&self.settings.name), from, to, now);
+            let transition =
+                Transition::new(Arc::clone(&self.settings.name), from, to, Instant::now());
             listener::report(&self.settings.listeners, &transition);
         }
         true
@@ -466,19 +519,11 @@ impl Breaker {
             .unwrap_or(s.max_wait)
             .min(s.max_wait)
     }
-
-    /// The wait for the `trips`-th consecutive opening, as a deadline in ms
-    /// since the breaker was built (rounded up, so never early).
-    fn deadline_ms(&self, now: Instant, trips: u64) -> u64 {
-        let deadline = now
-            .saturating_duration_since(self.base)
-            .saturating_add(self.wait(trips));
-        let nanos = deadline.as_nanos().div_ceil(1_000_000);
-        u64::try_from(nanos)
-            .unwrap_or(MAX_DEADLINE_MS)
-            .min(MAX_DEADLINE_MS)
-    }
 }
+
+#[cfg(all(test, loom))]
+#[path = "loom_models.rs"]
+mod loom_models;
 
 #[cfg(test)]
 mod tests {
@@ -490,7 +535,7 @@ mod tests {
         assert_eq!(state_of(word), State::Open);
         assert_eq!(gen_of(word), 0xABCD);
         assert_eq!(trips_of(word), 5);
-        assert_eq!(deadline_of(word), Duration::from_millis(123_456));
+        assert_eq!(deadline_ms_of(word), 123_456);
         assert_eq!(trips_of(encode(State::Open, 0, 1_000, 0)), MAX_TRIPS);
     }
 

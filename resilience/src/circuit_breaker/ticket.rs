@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::state::{Breaker, State, is_disabled, is_half_open};
 
 /// The verdict on a call about to be made. Kept small: it is stored in the
@@ -33,7 +31,7 @@ const FINISHED: u64 = u64::MAX;
 pub(crate) struct Ticket {
     breaker: Arc<Breaker>,
     word: u64,
-    /// When the call started, in ns since the breaker was built (slow-call
+    /// When the call started, in ns since the breaker's clock's origin (slow-call
     /// detection only; 0 otherwise).
     start: u64,
 }
@@ -43,11 +41,7 @@ impl Ticket {
     /// slow calls are detected.
     #[inline]
     pub(crate) fn new(breaker: Arc<Breaker>, word: u64) -> Self {
-        let start = if breaker.slow_calls {
-            breaker.nanos(Instant::now())
-        } else {
-            0
-        };
+        let start = if breaker.slow_calls { breaker.now() } else { 0 };
         Self {
             breaker,
             word,
@@ -60,7 +54,7 @@ impl Ticket {
     #[inline]
     pub(crate) fn restart(&mut self) {
         if self.breaker.slow_calls {
-            self.start = self.breaker.nanos(Instant::now());
+            self.start = self.breaker.now();
         }
     }
 

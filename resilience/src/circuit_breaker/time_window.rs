@@ -11,12 +11,11 @@
 //! one its clock reading names when it races with the head moving, but it is
 //! always counted exactly once.
 
-use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::window::{Padded, Sample, Tally};
+use crate::clock::Clock;
+use crate::sync::{AtomicU64, Ordering, fence};
 
 /// The largest number of buckets in a time window.
 pub(crate) const MAX_BUCKETS: u32 = 10_000;
@@ -91,7 +90,8 @@ struct Counters {
 /// The calls of the last `buckets × bucket length`.
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
-    base: Instant,
+    /// The breaker's clock; every time below is in ns since its origin.
+    clock: Clock,
     bucket_nanos: u64,
     buckets: u64,
     /// The latest epoch whose snapshot has been (or is being) written.
@@ -107,7 +107,7 @@ pub(crate) struct TimeWindow {
 
 impl TimeWindow {
     /// `bucket_nanos` and `buckets` are non-zero (checked by the builder).
-    pub(crate) fn new(duration: Duration, buckets: u32, base: Instant) -> Self {
+    pub(crate) fn new(duration: Duration, buckets: u32, clock: Clock) -> Self {
         let bucket_nanos = bucket_nanos(duration, buckets).unwrap_or(1);
         let ring = (u64::from(buckets) + 1).next_power_of_two();
         let snapshots: Box<[Snapshot]> = (0..ring).map(|_| Snapshot::default()).collect();
@@ -115,7 +115,7 @@ impl TimeWindow {
             first.write(0, Tally::default(), false);
         }
         Self {
-            base,
+            clock,
             bucket_nanos,
             buckets: u64::from(buckets),
             head: AtomicU64::new(0),
@@ -125,9 +125,15 @@ impl TimeWindow {
         }
     }
 
+    /// Now, in ns since the clock's origin.
     #[inline]
-    fn epoch(&self, now: Instant) -> u64 {
-        nanos_since(self.base, now) / self.bucket_nanos
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
+    #[inline]
+    fn epoch(&self, now: u64) -> u64 {
+        now / self.bucket_nanos
     }
 
     #[inline]
@@ -174,8 +180,7 @@ impl TimeWindow {
     }
 
     #[inline]
-    pub(crate) fn record(&self, sample: Sample, now: Instant) -> Option<Tally> {
-        let nanos = nanos_since(self.base, now);
+    pub(crate) fn record(&self, sample: Sample, nanos: u64) -> Option<Tally> {
         let head = self.head.load(Ordering::Acquire);
         // Most calls fall in the head bucket: no division.
         let epoch = if nanos.wrapping_sub(head.wrapping_mul(self.bucket_nanos)) < self.bucket_nanos
@@ -214,7 +219,7 @@ impl TimeWindow {
         })
     }
 
-    pub(crate) fn totals(&self, now: Instant) -> Tally {
+    pub(crate) fn totals(&self, now: u64) -> Tally {
         let epoch = self.epoch(now);
         if epoch > self.head.load(Ordering::Acquire) {
             self.advance(epoch);
@@ -230,7 +235,7 @@ impl TimeWindow {
         Tally::default()
     }
 
-    pub(crate) fn reset(&self, now: Instant) {
+    pub(crate) fn reset(&self, now: u64) {
         let mut epoch = self.epoch(now);
         // The write fails only while another thread writes the same slot or
         // has moved the head past `epoch`; retry at the head.
@@ -252,16 +257,6 @@ impl TimeWindow {
     }
 }
 
-/// `now` in nanoseconds since `base` (saturating: 584 years).
-#[inline]
-pub(crate) fn nanos_since(base: Instant, now: Instant) -> u64 {
-    let elapsed = now.saturating_duration_since(base);
-    elapsed
-        .as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(elapsed.subsec_nanos()))
-}
-
 /// The length of one bucket in nanoseconds, `None` when it would be zero.
 pub(crate) fn bucket_nanos(duration: Duration, buckets: u32) -> Option<u64> {
     let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX) / u64::from(buckets.max(1));
@@ -272,6 +267,8 @@ pub(crate) fn bucket_nanos(duration: Duration, buckets: u32) -> Option<u64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    const MS: u64 = 1_000_000;
 
     fn sample(code: u8) -> Sample {
         Sample {
@@ -295,13 +292,13 @@ mod tests {
             steps in proptest::collection::vec((0u64..2_500, 0u8..4), 0..200),
         ) {
             // 1 s buckets; each step waits 0..2.5 s and records one call.
-            let base = Instant::now();
-            let window = TimeWindow::new(Duration::from_secs(u64::from(buckets)), buckets, base);
+            let window =
+                TimeWindow::new(Duration::from_secs(u64::from(buckets)), buckets, Clock::tokio());
             let mut history: Vec<(u64, Sample)> = Vec::new();
             let mut millis = 0;
             for (wait, code) in steps {
                 millis += wait;
-                let now = base + Duration::from_millis(millis);
+                let now = millis * MS;
                 let s = sample(code);
                 history.push((millis / 1_000, s));
                 let epoch = millis / 1_000;
@@ -323,9 +320,8 @@ mod tests {
     fn time_window_counts_stay_exact_while_threads_move_the_head() {
         const THREADS: u64 = 4;
         const CALLS: u64 = 5_000;
-        let base = Instant::now();
         // 1000 buckets of 1 ms.
-        let window = TimeWindow::new(Duration::from_secs(1), 1_000, base);
+        let window = TimeWindow::new(Duration::from_secs(1), 1_000, Clock::tokio());
         let phase = |start_ms: u64| {
             std::thread::scope(|scope| {
                 for thread in 0..THREADS {
@@ -334,7 +330,7 @@ mod tests {
                         for i in 0..CALLS {
                             // Each thread walks 500 ms in its own order of steps.
                             let micros = (i * 100 + thread * 37) % 500_000;
-                            let now = base + Duration::from_micros(start_ms * 1_000 + micros);
+                            let now = (start_ms * 1_000 + micros) * 1_000;
                             let sample = Sample {
                                 failure: i % 2 == 0,
                                 slow: i % 5 == 0,
@@ -351,33 +347,26 @@ mod tests {
             failures: THREADS * CALLS / 2,
             slow: THREADS * CALLS / 5,
         };
-        assert_eq!(window.totals(base + Duration::from_millis(500)), all);
+        assert_eq!(window.totals(500 * MS), all);
         phase(2_000);
         // 2,500 ms: the window covers 1,501..=2,500 ms, only the second phase.
-        assert_eq!(window.totals(base + Duration::from_millis(2_500)), all);
-        assert_eq!(
-            window.totals(base + Duration::from_millis(3_500)),
-            Tally::default()
-        );
+        assert_eq!(window.totals(2_500 * MS), all);
+        assert_eq!(window.totals(3_500 * MS), Tally::default());
     }
 
     #[test]
     fn time_window_reset_forgets_earlier_calls_of_the_same_bucket() {
-        let base = Instant::now();
-        let window = TimeWindow::new(Duration::from_secs(10), 10, base);
+        let window = TimeWindow::new(Duration::from_secs(10), 10, Clock::tokio());
         let fail = Sample {
             failure: true,
             slow: false,
         };
-        let now = base + Duration::from_millis(1_500);
+        let now = 1_500 * MS;
         window.record(fail, now);
         window.reset(now);
         assert_eq!(window.totals(now), Tally::default());
         assert_eq!(window.record(fail, now).map(|t| t.failures), Some(1));
         // Ten seconds later the failure has left the window.
-        assert_eq!(
-            window.totals(now + Duration::from_secs(10)),
-            Tally::default()
-        );
+        assert_eq!(window.totals(now + 10_000 * MS), Tally::default());
     }
 }

@@ -8,9 +8,7 @@
 //! of the slots once in-flight recordings finish; a call whose outcome equals
 //! the one leaving the window only loads the slot and touches nothing else.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-
-use tokio::time::Instant;
+use crate::sync::{AtomicU8, AtomicU64, Ordering};
 
 pub(crate) use super::time_window::TimeWindow;
 
@@ -67,15 +65,15 @@ impl Window {
     /// is nothing new to judge or they cannot be read consistently right now
     /// (the next call judges instead).
     #[inline]
-    pub(crate) fn record(&self, sample: Sample, now: Option<Instant>) -> Option<Tally> {
+    pub(crate) fn record(&self, sample: Sample, now: Option<u64>) -> Option<Tally> {
         match self {
             Self::Count(w) => w.record(sample),
-            Self::Time(w) => w.record(sample, now.unwrap_or_else(Instant::now)),
+            Self::Time(w) => w.record(sample, now.unwrap_or_else(|| w.now())),
         }
     }
 
     /// The current totals (for handles; expires old buckets first).
-    pub(crate) fn totals(&self, now: Instant) -> Tally {
+    pub(crate) fn totals(&self, now: u64) -> Tally {
         match self {
             Self::Count(w) => w.totals(),
             Self::Time(w) => w.totals(now),
@@ -83,7 +81,7 @@ impl Window {
     }
 
     /// Empties the window.
-    pub(crate) fn reset(&self, now: Instant) {
+    pub(crate) fn reset(&self, now: u64) {
         match self {
             Self::Count(w) => w.reset(),
             Self::Time(w) => w.reset(now),

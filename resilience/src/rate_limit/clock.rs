@@ -1,45 +1,42 @@
-//! governor's [`Clock`] over `tokio::time`, so paused-time tests drive the limiter.
+//! governor's [`Clock`] over our [`crate::clock::Clock`]: the TSC in
+//! production, `tokio::time` when it is paused, so paused-time tests drive the
+//! limiter.
 
 use governor::clock::{Clock, ReasonablyRealtime};
 use governor::nanos::Nanos;
-use tokio::time::Instant;
 
-/// Reads `tokio::time::Instant` relative to the limiter's creation.
+/// Reports our clock's nanoseconds since its origin as governor's [`Nanos`].
 ///
-/// governor's own clocks read `std::time::Instant` (or quanta), which
-/// `tokio::time::pause` cannot stop; reporting [`Nanos`] since an origin keeps
-/// the state in governor's native unit and sidesteps the orphan rule that
-/// forbids implementing governor's `Reference` for tokio's `Instant`.
+/// governor's own clocks read `std::time::Instant` (or quanta directly),
+/// which `tokio::time::pause` cannot stop; reporting [`Nanos`] since an origin
+/// keeps the state in governor's native unit and sidesteps the orphan rule
+/// that forbids implementing governor's `Reference` for tokio's `Instant`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct TokioClock {
-    origin: Instant,
+pub(crate) struct GovernorClock {
+    clock: crate::clock::Clock,
 }
 
-impl TokioClock {
+impl GovernorClock {
+    /// Over [`crate::clock::Clock::new`]: the TSC, or tokio's time if paused.
     pub(crate) fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-        }
+        Self::with(crate::clock::Clock::new())
+    }
+
+    pub(crate) fn with(clock: crate::clock::Clock) -> Self {
+        Self { clock }
     }
 }
 
-impl Clock for TokioClock {
+impl Clock for GovernorClock {
     type Instant = Nanos;
 
     #[inline]
     fn now(&self) -> Nanos {
-        // Saturates after ~584 years of uptime instead of panicking; u64
-        // arithmetic rather than `as_nanos()`'s u128, as this runs per call.
-        let elapsed = self.origin.elapsed();
-        let nanos = elapsed
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(elapsed.subsec_nanos()));
-        Nanos::from(nanos)
+        Nanos::from(self.clock.now_nanos())
     }
 }
 
-impl ReasonablyRealtime for TokioClock {}
+impl ReasonablyRealtime for GovernorClock {}
 
 #[cfg(test)]
 mod tests {
@@ -48,12 +45,39 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn follows_paused_time() {
-        let clock = TokioClock::new();
+        let clock = GovernorClock::new();
         let before = clock.now();
         tokio::time::advance(Duration::from_millis(1500)).await;
         assert_eq!(
             Duration::from(clock.now()) - Duration::from(before),
             Duration::from_millis(1500)
         );
+    }
+
+    /// Outside paused time the limiter reads the TSC: it still limits, and
+    /// reports how long to wait.
+    #[tokio::test]
+    async fn a_running_runtime_limits_on_the_tsc() {
+        use crate::rate_limit::{Global, Quota};
+
+        let limiter = Global::new(Quota::per_hour(1)).unwrap();
+        assert!(limiter.check_now().is_ok());
+        let limited = limiter.check_now().unwrap_err();
+        let wait = limited.retry_after();
+        assert!(wait > Duration::from_secs(3_500), "{wait:?}");
+        assert!(wait <= Duration::from_secs(3_600), "{wait:?}");
+    }
+
+    /// A limiter forced onto tokio's clock follows paused time.
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_tokio_clock_refills_with_paused_time() {
+        use crate::rate_limit::{Global, Quota};
+
+        let limiter =
+            Global::with_clock(Quota::per_second(1), crate::clock::Clock::tokio()).unwrap();
+        assert!(limiter.check_now().is_ok());
+        assert!(limiter.check_now().is_err());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limiter.check_now().is_ok());
     }
 }

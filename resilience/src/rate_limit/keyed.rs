@@ -10,7 +10,7 @@ use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 
-use super::clock::TokioClock;
+use super::clock::GovernorClock;
 use super::error::Refused;
 use super::headers::RateLimitInfo;
 use super::policy::{Policy, allowed, limited};
@@ -19,7 +19,8 @@ use crate::ConfigError;
 use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
 
 /// governor's GCRA over buckets kept in a [`KeyedMap`].
-type KeyedLimiter<K> = governor::RateLimiter<K, Buckets<K>, TokioClock, StateInformationMiddleware>;
+type KeyedLimiter<K> =
+    governor::RateLimiter<K, Buckets<K>, GovernorClock, StateInformationMiddleware>;
 
 /// One bucket per key (client IP, API key, route, …), at most `max_keys`
 /// of them ([`DEFAULT_MAX_KEYS`] unless set).
@@ -56,7 +57,7 @@ impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
         let limiter = governor::RateLimiter::<_, _, _, NoOpMiddleware<Nanos>>::new(
             quota.to_governor(),
             store,
-            TokioClock::new(),
+            GovernorClock::new(),
         )
         .with_middleware::<StateInformationMiddleware>();
         Ok(Self {

@@ -8,7 +8,7 @@ use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 
-use super::clock::TokioClock;
+use super::clock::GovernorClock;
 use super::error::{RateLimited, Refused};
 use super::headers::RateLimitInfo;
 use super::quota::{Quota, Validated};
@@ -43,7 +43,7 @@ pub trait Policy<Req> {
 }
 
 type DirectLimiter =
-    governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, StateInformationMiddleware>;
+    governor::RateLimiter<NotKeyed, InMemoryState, GovernorClock, StateInformationMiddleware>;
 
 /// One bucket for every request through the layer (and its clones).
 ///
@@ -60,10 +60,23 @@ impl Global {
     ///
     /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
     pub fn new(quota: Quota) -> Result<Self, ConfigError> {
+        Self::with_clock(quota, crate::clock::Clock::new())
+    }
+
+    /// A global limiter for `quota` that reads `clock` (by default
+    /// [`Clock::new`](crate::clock::Clock::new): `tokio::time` if it is
+    /// paused when the limiter is built, else the TSC).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
+    pub fn with_clock(quota: Quota, clock: crate::clock::Clock) -> Result<Self, ConfigError> {
         let quota = quota.validate()?;
-        let limiter =
-            governor::RateLimiter::direct_with_clock(quota.to_governor(), TokioClock::new())
-                .with_middleware::<StateInformationMiddleware>();
+        let limiter = governor::RateLimiter::direct_with_clock(
+            quota.to_governor(),
+            GovernorClock::with(clock),
+        )
+        .with_middleware::<StateInformationMiddleware>();
         Ok(Self { limiter, quota })
     }
 
@@ -137,7 +150,7 @@ pub(crate) fn allowed(snapshot: &StateSnapshot, quota: Validated) -> RateLimitIn
 #[inline(never)]
 pub(crate) fn limited(
     not_until: &NotUntil<Nanos>,
-    clock: &TokioClock,
+    clock: &GovernorClock,
     quota: Validated,
 ) -> RateLimited {
     let wait = not_until.wait_time_from(clock.now());

@@ -1,0 +1,193 @@
+//! The clock our layers measure durations with: nanoseconds since an origin,
+//! read from the CPU's time-stamp counter in production and from
+//! `tokio::time` when tokio's clock is paused, so tests stay deterministic.
+//!
+//! The circuit breaker (slow calls, the time window, the Open and HalfOpen
+//! deadlines) and the local rate limiter read it on every call. A
+//! `clock_gettime` costs ≈ 30 ns on a virtual machine, as much as a whole
+//! breaker decision; a TSC read through [`quanta`] costs a few nanoseconds.
+//! `docs/decisions/0001-cheap-clock.md` in the repository has the numbers.
+//!
+//! # Which source
+//!
+//! [`Clock::new`] (and `Default`, used by every layer) picks at construction:
+//!
+//! - **tokio** when tokio's clock is paused (`#[tokio::test(start_paused =
+//!   true)]`, `tokio::time::pause`): then `tokio::time::advance` drives every
+//!   deadline and window, exactly as before;
+//! - **quanta** otherwise: the TSC where it is usable (invariant TSC), else the
+//!   OS monotonic clock, scaled to nanoseconds.
+//!
+//! It tells them apart by reading `tokio::time::Instant::now()` twice: a
+//! paused clock never moves between two reads, a running one always does at
+//! nanosecond resolution. A coarse OS clock can make a running clock look
+//! paused; that only costs speed (the tokio source), never correctness.
+//!
+//! **Caveat**: the choice is made once, when the layer is built. A layer built
+//! before `tokio::time::pause()` keeps the real clock; build it after pausing
+//! (or inside `#[tokio::test(start_paused = true)]`), or force a source with
+//! [`Clock::tokio`] / [`Clock::quanta`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_resilience::clock::Clock;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! // Inside a paused runtime the default clock follows tokio's time.
+//! let clock = Clock::new();
+//! assert!(clock.is_tokio());
+//! let start = clock.now_nanos();
+//! tokio::time::advance(Duration::from_millis(1_500)).await;
+//! assert_eq!(clock.now_nanos() - start, 1_500_000_000);
+//!
+//! // The TSC clock moves on its own.
+//! let fast = Clock::quanta();
+//! assert!(!fast.is_tokio());
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use tokio::time::Instant;
+
+/// The process-wide TSC clock: calibrating it takes a few milliseconds, once.
+fn quanta_clock() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+/// A monotonic clock reporting nanoseconds since its origin (the moment it
+/// was made); see the [module docs](self) for how the source is chosen.
+///
+/// Cheap to copy; copies share the origin.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    source: Source,
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Tokio {
+        origin: Instant,
+    },
+    Quanta {
+        clock: &'static quanta::Clock,
+        origin: u64,
+    },
+}
+
+impl Clock {
+    /// The TSC clock if tokio's clock is running, tokio's clock if it is
+    /// paused (see the [module docs](self)).
+    #[must_use]
+    pub fn new() -> Self {
+        let first = Instant::now();
+        if Instant::now() == first {
+            Self::tokio()
+        } else {
+            Self::quanta()
+        }
+    }
+
+    /// Always `tokio::time`: pausable, ≈ 30 ns a read on a virtual machine.
+    #[must_use]
+    pub fn tokio() -> Self {
+        Self {
+            source: Source::Tokio {
+                origin: Instant::now(),
+            },
+        }
+    }
+
+    /// Always the TSC through [`quanta`] (or the OS monotonic clock where the
+    /// TSC is unusable): a few ns a read, and blind to `tokio::time::pause`.
+    #[must_use]
+    pub fn quanta() -> Self {
+        let clock = quanta_clock();
+        Self {
+            source: Source::Quanta {
+                clock,
+                origin: clock.raw(),
+            },
+        }
+    }
+
+    /// Whether this clock reads `tokio::time`.
+    #[must_use]
+    pub fn is_tokio(&self) -> bool {
+        matches!(self.source, Source::Tokio { .. })
+    }
+
+    /// Nanoseconds since the clock was made (saturating after 584 years).
+    #[inline]
+    #[must_use]
+    pub fn now_nanos(&self) -> u64 {
+        match self.source {
+            Source::Tokio { origin } => {
+                let elapsed = Instant::now().saturating_duration_since(origin);
+                // u64 arithmetic rather than `as_nanos()`'s u128.
+                elapsed
+                    .as_secs()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(u64::from(elapsed.subsec_nanos()))
+            }
+            Source::Quanta { clock, origin } => clock.delta_as_nanos(origin, clock.raw()),
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match self.source {
+            Source::Tokio { .. } => "tokio",
+            Source::Quanta { .. } => "quanta",
+        };
+        f.debug_struct("Clock")
+            .field("source", &source)
+            .field("now_nanos", &self.now_nanos())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_runtime_gets_tokio_time() {
+        let clock = Clock::new();
+        assert!(clock.is_tokio());
+        let before = clock.now_nanos();
+        tokio::time::advance(Duration::from_millis(1_500)).await;
+        assert_eq!(clock.now_nanos() - before, 1_500_000_000);
+    }
+
+    #[tokio::test]
+    async fn a_running_runtime_gets_the_tsc() {
+        let clock = Clock::new();
+        assert!(!clock.is_tokio());
+        let first = clock.now_nanos();
+        // Busy until the clock moves: it must, and never backwards.
+        let mut later = clock.now_nanos();
+        while later == first {
+            later = clock.now_nanos();
+        }
+        assert!(later > first);
+        assert!(format!("{clock:?}").contains("quanta"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_source_is_kept() {
+        assert!(!Clock::quanta().is_tokio());
+        assert!(Clock::tokio().is_tokio());
+    }
+}
