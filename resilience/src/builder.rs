@@ -12,7 +12,7 @@
 //! use tower::ServiceBuilder;
 //!
 //! let stack = ServiceBuilder::new()
-//!     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(1)).expect("a non-zero timeout"))
+//!     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(1)))
 //!     .service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n) });
 //! # let _ = stack;
 //! # }
@@ -42,6 +42,7 @@ use tower_layer::Stack;
 /// them on) methods named like them would silently resolve to tower's.
 ///
 /// ```
+/// use std::num::{NonZeroU32, NonZeroUsize};
 /// use std::time::Duration;
 /// use palisade_resilience::bulkhead::BulkheadLayer;
 /// use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
@@ -54,15 +55,18 @@ use tower_layer::Stack;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), palisade_resilience::BoxError> {
+/// const PER_SECOND: NonZeroU32 = NonZeroU32::new(100).unwrap();
+/// const PERMITS: NonZeroUsize = NonZeroUsize::new(32).unwrap();
+///
 /// let upstream = service_fn(|id: u32| async move { Ok::<_, std::io::Error>(format!("user {id}")) });
 /// let client = ServiceBuilder::new()
 ///     .fallback(FallbackLayer::value(|_| "guest".to_owned()).on_rejection())
-///     .rate_limit_with(RateLimitLayer::global(Quota::per_second(100))?)
-///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(10))?) // overall
+///     .rate_limit_with(RateLimitLayer::global(Quota::per_second(PER_SECOND)))
+///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(10))) // overall
 ///     .retry_with(RetryLayer::builder().max_attempts(3).build()?)
 ///     .circuit_breaker(CircuitBreakerLayer::builder().name("users").build()?)
-///     .bulkhead(BulkheadLayer::new(32)?)
-///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(2))?) // per attempt
+///     .bulkhead(BulkheadLayer::new(PERMITS))
+///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(2))) // per attempt
 ///     .service(upstream);
 ///
 /// assert_eq!(client.oneshot(7).await?, "user 7");

@@ -6,6 +6,7 @@
 #![allow(missing_docs)]
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -195,9 +196,8 @@ async fn a_tripped_breaker_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_its_headers_per_client_ip() {
-    let limit = RateLimitLayer::keyed(Quota::per_minute(2), PeerIp)
-        .unwrap()
-        .http();
+    let limit =
+        RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::new(2).unwrap()), PeerIp).http();
     // `PeerIp` keys on the `ConnectInfo` that the server records, as the
     // handler's extractor reads it.
     let whoami =
@@ -242,7 +242,7 @@ async fn a_full_bulkhead_answers_503_while_a_slow_request_holds_the_permit() {
             "done"
         }
     });
-    let bulkhead = BulkheadLayer::new(1).unwrap();
+    let bulkhead = BulkheadLayer::new(NonZeroUsize::MIN);
     let handle = bulkhead.handle();
     let http = Http::start(Router::new().route("/", guarded!(slow, bulkhead))).await;
 
@@ -276,7 +276,7 @@ async fn a_timeout_answers_504() {
             "unreachable"
         }
     });
-    let timeout = TimeoutLayer::new(Duration::from_millis(50)).unwrap();
+    let timeout = TimeoutLayer::new(Duration::from_millis(50));
     let http = Http::start(Router::new().route("/", guarded!(hung, timeout))).await;
 
     let answer = http.get("/").await;

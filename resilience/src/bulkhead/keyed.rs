@@ -53,7 +53,6 @@ impl<F, K> KeyedBulkheadBuilder<F, K> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] when `max_concurrent` is zero,
     /// [`ConfigError::OutOfRange`] when `max_concurrent` is above tokio's
     /// semaphore limit.
     pub fn build(self) -> Result<KeyedBulkheadLayer<F, K>, ConfigError>

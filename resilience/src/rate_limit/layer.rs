@@ -13,7 +13,6 @@ use super::keyed::Keyed;
 use super::policy::Global;
 use super::quota::Quota;
 use super::service::RateLimit;
-use crate::ConfigError;
 
 /// Applies a GCRA rate limit to a service: globally ([`global`](Self::global))
 /// or per key ([`keyed`](Self::keyed)).
@@ -32,12 +31,8 @@ pub struct RateLimitLayer<P, H = NoHeaders> {
 
 impl RateLimitLayer<Global> {
     /// One bucket for every request.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn global(quota: Quota) -> Result<Self, ConfigError> {
-        Global::new(quota).map(Self::new)
+    pub fn global(quota: Quota) -> Self {
+        Self::new(Global::new(quota))
     }
 }
 
@@ -47,13 +42,9 @@ impl<E, K: Hash + Eq + Clone> RateLimitLayer<Keyed<E, K>> {
     /// [`DEFAULT_MAX_KEYS`](crate::key::DEFAULT_MAX_KEYS) keys; a request
     /// without a key is refused with [`MissingKey`](crate::key::MissingKey).
     /// For another bound, `RateLimitLayer::new(Keyed::new(quota, extractor,
-    /// max_keys)?)`.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn keyed(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
-        Keyed::with_default_max_keys(quota, extractor).map(Self::new)
+    /// max_keys))`.
+    pub fn keyed(quota: Quota, extractor: E) -> Self {
+        Self::new(Keyed::with_default_max_keys(quota, extractor))
     }
 }
 

@@ -38,6 +38,7 @@
 //! # Example
 //!
 //! ```
+//! use std::num::NonZeroU32;
 //! use std::time::Duration;
 //! use palisade_resilience::rate_limit::{error::RateLimited, Quota, RateLimitLayer};
 //! use tower::{service_fn, Layer, ServiceExt};
@@ -45,7 +46,8 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), palisade_resilience::BoxError> {
 //! // Two calls at once, then one every 500 ms.
-//! let layer = RateLimitLayer::global(Quota::per_second(2))?;
+//! const TWO: NonZeroU32 = NonZeroU32::new(2).unwrap();
+//! let layer = RateLimitLayer::global(Quota::per_second(TWO));
 //! let svc = layer.layer(service_fn(|n: u32| async move { Ok::<_, std::convert::Infallible>(n) }));
 //!
 //! assert_eq!(svc.clone().oneshot(1).await?, 1);
@@ -86,5 +88,5 @@ pub use self::headers::{NoHeaders, RateLimitInfo, ResponseHeaders};
 pub use self::keyed::Keyed;
 pub use self::layer::RateLimitLayer;
 pub use self::policy::{Global, Policy};
-pub use self::quota::{Quota, Validated};
+pub use self::quota::Quota;
 pub use self::service::RateLimit;

@@ -16,14 +16,14 @@ use super::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, FailurePolicy};
 use crate::ConfigError;
 use crate::rate_limit::handle::{RateLimitHandle, Stats};
 use crate::rate_limit::headers::NoHeaders;
-use crate::rate_limit::quota::{Quota, Validated};
+use crate::rate_limit::quota::Quota;
 
 /// What every service of one layer shares.
 pub(crate) struct Shared<E> {
     pub(super) conn: ConnectionManager,
     pub(super) script: Script,
     pub(super) key_of: crate::key::KeyOf<E>,
-    pub(super) quota: Validated,
+    pub(super) quota: Quota,
     pub(super) interval_us: u64,
     pub(super) prefix: Vec<u8>,
     pub(super) timeout: Duration,
@@ -74,10 +74,10 @@ impl<E> RedisRateLimitBuilder<E> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the quota is invalid, its interval is below one
+    /// [`ConfigError`] when the quota's interval is below one
     /// microsecond (the script's resolution), or the timeout is zero.
     pub fn build(self) -> Result<RedisRateLimitLayer<E>, ConfigError> {
-        let quota = self.quota.validate()?;
+        let quota = self.quota;
         let interval_us = u64::try_from(quota.replenish_interval().as_micros()).unwrap_or(u64::MAX);
         if interval_us == 0 {
             return Err(ConfigError::Zero {
