@@ -88,20 +88,13 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         layer: crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>,
     ) -> ServiceBuilder<Stack<crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>, L>>;
 
-    /// Adds a [`RetryLayer`](crate::retry::RetryLayer).
+    /// Adds a [`RetryLayer`](crate::retry::RetryLayer), from
+    /// `RetryLayer::builder()` or the HTTP preset `RetryLayer::http()`.
     #[cfg(feature = "retry")]
-    fn retry_with<P>(
+    fn retry_with<P, K>(
         self,
-        layer: crate::retry::RetryLayer<P>,
-    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>>;
-
-    /// Adds the HTTP retry preset,
-    /// [`HttpRetryLayer`](crate::retry::http::HttpRetryLayer).
-    #[cfg(all(feature = "retry", feature = "http"))]
-    fn http_retry(
-        self,
-        layer: crate::retry::http::HttpRetryLayer,
-    ) -> ServiceBuilder<Stack<crate::retry::http::HttpRetryLayer, L>>;
+        layer: crate::retry::RetryLayer<P, K>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P, K>, L>>;
 
     /// Adds a [`BulkheadLayer`](crate::bulkhead::BulkheadLayer).
     #[cfg(feature = "bulkhead")]
@@ -176,18 +169,10 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
 
     #[cfg(feature = "retry")]
-    fn retry_with<P>(
+    fn retry_with<P, K>(
         self,
-        layer: crate::retry::RetryLayer<P>,
-    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>> {
-        self.layer(layer)
-    }
-
-    #[cfg(all(feature = "retry", feature = "http"))]
-    fn http_retry(
-        self,
-        layer: crate::retry::http::HttpRetryLayer,
-    ) -> ServiceBuilder<Stack<crate::retry::http::HttpRetryLayer, L>> {
+        layer: crate::retry::RetryLayer<P, K>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P, K>, L>> {
         self.layer(layer)
     }
 

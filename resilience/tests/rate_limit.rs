@@ -9,7 +9,7 @@ use std::time::Duration;
 use palisade_resilience::ConfigError;
 use palisade_resilience::key::{MissingKey, PoolMissing};
 use palisade_resilience::rate_limit::error::RateLimited;
-use palisade_resilience::rate_limit::{Keyed, Quota, RateLimitLayer};
+use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use tokio::time::advance;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_test::mock;
@@ -182,12 +182,10 @@ async fn pooling_keyless_requests_is_an_explicit_choice() {
 #[tokio::test(start_paused = true)]
 async fn the_key_map_stays_bounded_and_keeps_recent_keys() {
     // One call per second, burst 1, at most 64 keys.
-    let policy = Keyed::new(
-        Quota::per_second(NonZeroU32::MIN),
-        |r: &(u32, u32)| Some(r.0),
-        NonZeroUsize::new(64).unwrap(),
-    );
-    let layer = RateLimitLayer::new(policy);
+    let layer = RateLimitLayer::builder(Quota::per_second(NonZeroU32::MIN))
+        .keyed(|r: &(u32, u32)| Some(r.0))
+        .max_keys(NonZeroUsize::new(64).unwrap())
+        .build();
     let svc = layer.layer(service_fn(|(_, n): (u32, u32)| async move {
         Ok::<_, std::convert::Infallible>(n)
     }));
@@ -236,7 +234,9 @@ async fn limited_calls_are_counted_by_name() {
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let layer = RateLimitLayer::global(Quota::per_minute(NonZeroU32::MIN)).name("api");
+    let layer = RateLimitLayer::builder(Quota::per_minute(NonZeroU32::MIN))
+        .name("api")
+        .build();
     let mut svc = layer.layer(echo());
     metrics::with_local_recorder(&recorder, || {
         for n in 0..3 {
@@ -296,8 +296,8 @@ mod http_headers {
     async fn allowed_and_limited_responses_carry_exact_headers() {
         // Burst 3, one cell every 10 s.
         let layer =
-            RateLimitLayer::global(Quota::with_period(nz(3), Duration::from_secs(30)).unwrap())
-                .http();
+            RateLimitLayer::http(Quota::with_period(nz(3), Duration::from_secs(30)).unwrap())
+                .build();
         let svc = layer.layer(ok_service());
 
         let expected = [("3", "2", "10"), ("3", "1", "20"), ("3", "0", "30")];
@@ -334,11 +334,12 @@ mod http_headers {
 
     #[tokio::test(start_paused = true)]
     async fn api_key_header_keys_the_limit() {
-        let layer = RateLimitLayer::keyed(
-            Quota::per_minute(NonZeroU32::MIN),
-            HeaderKey::new(http::HeaderName::from_static("x-api-key")),
-        )
-        .http();
+        let layer = RateLimitLayer::http(Quota::per_minute(NonZeroU32::MIN))
+            .keyed(HeaderKey::new(http::HeaderName::from_static("x-api-key")))
+            .max_keys(NonZeroUsize::new(100).unwrap())
+            .name("api")
+            .build();
+        assert_eq!(layer.policy().max_keys(), 100);
         let svc = layer.layer(ok_service());
         let req = |key: &'static str| {
             Request::builder()

@@ -147,7 +147,7 @@ async fn allowed_responses_carry_ratelimit_headers() {
     let Some(url) = services::redis_url("allowed_responses_carry_ratelimit_headers").await else {
         return;
     };
-    let layer = RedisRateLimitLayer::builder(
+    let layer = RedisRateLimitLayer::http(
         lazy_connection(&url, SLOW_OK).unwrap(),
         Quota::per_hour(NonZeroU32::new(10).unwrap()),
         |_: &http::Request<()>| Some("client"),
@@ -156,8 +156,7 @@ async fn allowed_responses_carry_ratelimit_headers() {
     .timeout(SLOW_OK)
     .failure_policy(FailurePolicy::FailClosed)
     .build()
-    .unwrap()
-    .http();
+    .unwrap();
     let svc = layer.layer(service_fn(|_: http::Request<()>| async {
         Ok::<_, Infallible>(http::Response::new(()))
     }));

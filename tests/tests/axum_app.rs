@@ -196,8 +196,9 @@ async fn a_tripped_breaker_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_its_headers_per_client_ip() {
-    let limit =
-        RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::new(2).unwrap()), PeerIp).http();
+    let limit = RateLimitLayer::http(Quota::per_minute(NonZeroU32::new(2).unwrap()))
+        .keyed(PeerIp)
+        .build();
     // `PeerIp` keys on the `ConnectInfo` that the server records, as the
     // handler's extractor reads it.
     let whoami =
@@ -337,7 +338,7 @@ async fn the_http_retry_resends_a_get_after_a_503() {
         .unwrap();
     let http = Http::start(Router::new().route(
         "/",
-        guarded!(busy_once, ServiceBuilder::new().http_retry(retry)),
+        guarded!(busy_once, ServiceBuilder::new().retry_with(retry)),
     ))
     .await;
 

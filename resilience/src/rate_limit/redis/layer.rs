@@ -34,7 +34,7 @@ pub(crate) struct Shared<E> {
 
 /// Builds a [`RedisRateLimitLayer`]; see [`RedisRateLimitLayer::builder`].
 #[must_use]
-pub struct RedisRateLimitBuilder<E> {
+pub struct RedisRateLimitBuilder<E, H = NoHeaders> {
     conn: ConnectionManager,
     quota: Quota,
     extractor: E,
@@ -42,9 +42,10 @@ pub struct RedisRateLimitBuilder<E> {
     timeout: Duration,
     failure: FailurePolicy,
     name: &'static str,
+    _headers: PhantomData<fn() -> H>,
 }
 
-impl<E> RedisRateLimitBuilder<E> {
+impl<E, H> RedisRateLimitBuilder<E, H> {
     /// Keys live under `prefix` (default [`DEFAULT_PREFIX`]); instances that
     /// should share limits use the same prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -76,7 +77,7 @@ impl<E> RedisRateLimitBuilder<E> {
     ///
     /// [`ConfigError`] when the quota's interval is below one
     /// microsecond (the script's resolution), or the timeout is zero.
-    pub fn build(self) -> Result<RedisRateLimitLayer<E>, ConfigError> {
+    pub fn build(self) -> Result<RedisRateLimitLayer<E, H>, ConfigError> {
         let quota = self.quota;
         let interval_us = u64::try_from(quota.replenish_interval().as_micros()).unwrap_or(u64::MAX);
         if interval_us == 0 {
@@ -105,7 +106,7 @@ impl<E> RedisRateLimitBuilder<E> {
     }
 }
 
-impl<E> fmt::Debug for RedisRateLimitBuilder<E> {
+impl<E, H> fmt::Debug for RedisRateLimitBuilder<E, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisRateLimitBuilder")
             .field("quota", &self.quota)
@@ -147,22 +148,34 @@ impl<E> RedisRateLimitLayer<E> {
             timeout: DEFAULT_TIMEOUT,
             failure: FailurePolicy::default(),
             name: "default",
+            _headers: PhantomData,
+        }
+    }
+
+    /// [`builder`](Self::builder) preset for HTTP: every allowed
+    /// `http::Response` carries `RateLimit-Limit`, `RateLimit-Remaining` and
+    /// `RateLimit-Reset` (not calls admitted by fail-open, where the state
+    /// is unknown). Every setter of the plain builder is available.
+    #[cfg(feature = "http")]
+    pub fn http(
+        conn: ConnectionManager,
+        quota: Quota,
+        extractor: E,
+    ) -> RedisRateLimitBuilder<E, crate::rate_limit::headers::HttpHeaders> {
+        RedisRateLimitBuilder {
+            conn,
+            quota,
+            extractor,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            failure: FailurePolicy::default(),
+            name: "default",
+            _headers: PhantomData,
         }
     }
 }
 
 impl<E, H> RedisRateLimitLayer<E, H> {
-    /// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to
-    /// every allowed `http::Response` (not to calls admitted by fail-open,
-    /// where the state is unknown).
-    #[cfg(feature = "http")]
-    pub fn http(self) -> RedisRateLimitLayer<E, crate::rate_limit::headers::HttpHeaders> {
-        RedisRateLimitLayer {
-            shared: self.shared,
-            _headers: PhantomData,
-        }
-    }
-
     /// A handle to the counts of every service this layer (or a clone of it)
     /// builds, including whether the last call to Redis failed.
     #[must_use]
