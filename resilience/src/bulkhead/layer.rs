@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use tower_layer::Layer;
 
 use super::handle::BulkheadHandle;
-use super::keyed::KeyedBulkheadBuilder;
+use super::keyed::KeyedBulkheadLayerBuilder;
 use super::service::Bulkhead;
 use super::shared::{Limits, Shared, Stats};
 use crate::ConfigError;
@@ -37,7 +37,7 @@ impl BulkheadLayer {
     ///
     /// A bound above tokio's semaphore limit ([`Semaphore::MAX_PERMITS`],
     /// `usize::MAX >> 3`) is lowered to it: no process runs that many calls
-    /// at once. [`BulkheadBuilder::build`] reports such a bound instead.
+    /// at once. [`BulkheadLayerBuilder::build`] reports such a bound instead.
     pub fn new(max_concurrent: NonZeroUsize) -> Self {
         let limits = Limits {
             max_concurrent: max_concurrent.get().min(Semaphore::MAX_PERMITS),
@@ -50,8 +50,8 @@ impl BulkheadLayer {
     }
 
     /// A builder, starting from 25 permits, no queue and a zero `max_wait`.
-    pub fn builder() -> BulkheadBuilder {
-        BulkheadBuilder::default()
+    pub fn builder() -> BulkheadLayerBuilder {
+        BulkheadLayerBuilder::default()
     }
 
     /// A handle reporting this bulkhead's occupancy.
@@ -73,14 +73,14 @@ impl<S> Layer<S> for BulkheadLayer {
 /// [`KeyedBulkheadLayer`](super::KeyedBulkheadLayer)).
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct BulkheadBuilder {
+pub struct BulkheadLayerBuilder {
     max_concurrent: NonZeroUsize,
     max_waiters: usize,
     max_wait: Duration,
     name: Arc<str>,
 }
 
-impl Default for BulkheadBuilder {
+impl Default for BulkheadLayerBuilder {
     fn default() -> Self {
         Self {
             max_concurrent: DEFAULT_MAX_CONCURRENT,
@@ -91,7 +91,7 @@ impl Default for BulkheadBuilder {
     }
 }
 
-impl BulkheadBuilder {
+impl BulkheadLayerBuilder {
     /// How many calls may hold a permit at once.
     pub fn max_concurrent(mut self, max_concurrent: NonZeroUsize) -> Self {
         self.max_concurrent = max_concurrent;
@@ -139,8 +139,8 @@ impl BulkheadBuilder {
     /// that `key` (any [`ExtractKey`](crate::key::ExtractKey)) finds in a
     /// request; a request whose key it cannot find fails with
     /// [`MissingKey`](crate::key::MissingKey).
-    pub fn keyed<F, K>(self, key: F) -> KeyedBulkheadBuilder<F, K> {
-        KeyedBulkheadBuilder::new(self, key)
+    pub fn keyed<F, K>(self, key: F) -> KeyedBulkheadLayerBuilder<F, K> {
+        KeyedBulkheadLayerBuilder::new(self, key)
     }
 
     pub(crate) fn limits(&self) -> Result<Limits, ConfigError> {

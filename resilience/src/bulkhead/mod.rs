@@ -97,6 +97,8 @@ mod service;
 mod shared;
 
 pub use handle::BulkheadHandle;
-pub use keyed::{KeyedBulkhead, KeyedBulkheadBuilder, KeyedBulkheadHandle, KeyedBulkheadLayer};
-pub use layer::{BulkheadBuilder, BulkheadLayer};
+pub use keyed::{
+    KeyedBulkhead, KeyedBulkheadHandle, KeyedBulkheadLayer, KeyedBulkheadLayerBuilder,
+};
+pub use layer::{BulkheadLayer, BulkheadLayerBuilder};
 pub use service::Bulkhead;

@@ -34,7 +34,7 @@ pub(crate) struct Shared<E> {
 
 /// Builds a [`RedisRateLimitLayer`]; see [`RedisRateLimitLayer::builder`].
 #[must_use]
-pub struct RedisRateLimitBuilder<E, H = NoHeaders> {
+pub struct RedisRateLimitLayerBuilder<E, H = NoHeaders> {
     conn: ConnectionManager,
     quota: Quota,
     extractor: E,
@@ -45,7 +45,7 @@ pub struct RedisRateLimitBuilder<E, H = NoHeaders> {
     _headers: PhantomData<fn() -> H>,
 }
 
-impl<E, H> RedisRateLimitBuilder<E, H> {
+impl<E, H> RedisRateLimitLayerBuilder<E, H> {
     /// Keys live under `prefix` (default [`DEFAULT_PREFIX`]); instances that
     /// should share limits use the same prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -106,9 +106,9 @@ impl<E, H> RedisRateLimitBuilder<E, H> {
     }
 }
 
-impl<E, H> fmt::Debug for RedisRateLimitBuilder<E, H> {
+impl<E, H> fmt::Debug for RedisRateLimitLayerBuilder<E, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRateLimitBuilder")
+        f.debug_struct("RedisRateLimitLayerBuilder")
             .field("quota", &self.quota)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
@@ -139,8 +139,8 @@ impl<E> RedisRateLimitLayer<E> {
         conn: ConnectionManager,
         quota: Quota,
         extractor: E,
-    ) -> RedisRateLimitBuilder<E> {
-        RedisRateLimitBuilder {
+    ) -> RedisRateLimitLayerBuilder<E> {
+        RedisRateLimitLayerBuilder {
             conn,
             quota,
             extractor,
@@ -161,8 +161,8 @@ impl<E> RedisRateLimitLayer<E> {
         conn: ConnectionManager,
         quota: Quota,
         extractor: E,
-    ) -> RedisRateLimitBuilder<E, crate::rate_limit::headers::HttpHeaders> {
-        RedisRateLimitBuilder {
+    ) -> RedisRateLimitLayerBuilder<E, crate::rate_limit::headers::HttpHeaders> {
+        RedisRateLimitLayerBuilder {
             conn,
             quota,
             extractor,

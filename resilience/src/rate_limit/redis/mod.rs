@@ -45,7 +45,7 @@ use crate::BoxError;
 
 pub use self::future::RedisResponseFuture;
 pub use self::key::RedisKey;
-pub use self::layer::{RedisRateLimitBuilder, RedisRateLimitLayer};
+pub use self::layer::{RedisRateLimitLayer, RedisRateLimitLayerBuilder};
 pub use self::service::RedisRateLimit;
 
 /// The default bound on every call to Redis.
