@@ -276,10 +276,9 @@ mod keyed {
             .minimum_calls(2)
             .failure_rate_threshold(60.0)
             .wait_duration_in_open(WAIT)
-            .build_keyed(
-                |request: &Request| Some(request.0.to_owned()),
-                std::num::NonZeroUsize::new(16).unwrap(),
-            )
+            .keyed(|request: &Request| Some(request.0.to_owned()))
+            .max_keys(std::num::NonZeroUsize::new(16).unwrap())
+            .build()
             .unwrap();
         let handles: KeyedCircuitBreakerHandle<String> = layer.handle();
         let registry = HealthRegistry::new();

@@ -266,7 +266,9 @@ async fn breaker_keeps_clients_apart(extractor: impl Extractor, what: &str) {
         .sliding_window(SlidingWindow::count(2))
         .minimum_calls(2)
         .wait_duration_in_open(Duration::from_secs(600))
-        .build_keyed(extractor, NonZeroUsize::new(16).expect("non-zero"))
+        .keyed(extractor)
+        .max_keys(NonZeroUsize::new(16).expect("non-zero"))
+        .build()
         .expect("a valid breaker");
     let [a, b] = peers(app!(layer, gate)).await;
 

@@ -49,13 +49,24 @@
 //! # async fn main() -> Result<(), palisade_resilience::BoxError> {
 //! const PER_SECOND: NonZeroU32 = NonZeroU32::new(10).unwrap();
 //! const PERMITS: NonZeroUsize = NonZeroUsize::new(4).unwrap();
+//! const CLIENTS: NonZeroUsize = NonZeroUsize::new(10_000).unwrap();
+//! let tenant = |req: &http::Request<()>| req.headers().get("x-tenant")?.to_str().ok().map(str::to_owned);
 //!
-//! let per_client = RateLimitLayer::keyed(Quota::per_second(PER_SECOND), PeerIp);
-//! let per_client_bulkhead = BulkheadLayer::builder().max_concurrent(PERMITS).keyed(PeerIp).build()?;
-//! let per_tenant_breaker = CircuitBreakerLayer::builder().build_keyed(
-//!     |req: &http::Request<()>| req.headers().get("x-tenant")?.to_str().ok().map(str::to_owned),
-//!     NonZeroUsize::new(1_000).unwrap(),
-//! )?;
+//! // Every keyed layer reads the same: builder, `.keyed(extractor)`,
+//! // `.max_keys(n)`, `.build()`.
+//! let per_client = RateLimitLayer::builder(Quota::per_second(PER_SECOND))
+//!     .keyed(PeerIp)
+//!     .max_keys(CLIENTS)
+//!     .build();
+//! let per_client_bulkhead = BulkheadLayer::builder()
+//!     .max_concurrent(PERMITS)
+//!     .keyed(PeerIp)
+//!     .max_keys(CLIENTS)
+//!     .build()?;
+//! let per_tenant_breaker = CircuitBreakerLayer::builder()
+//!     .keyed(tenant)
+//!     .max_keys(CLIENTS)
+//!     .build()?;
 //! let svc = ServiceBuilder::new()
 //!     .layer(per_client)
 //!     .layer(per_client_bulkhead)
