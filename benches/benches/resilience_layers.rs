@@ -10,6 +10,7 @@
 #![allow(missing_docs)]
 #![allow(clippy::disallowed_methods)] // the Redis round trip is timed by hand
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -30,6 +31,11 @@ use tower::{Layer, Service, ServiceExt};
 const MAX_CONCURRENT: usize = 1_000;
 /// A rate no run gets close to.
 const BILLION: u32 = 1_000_000_000;
+/// [`BILLION`] for the quota constructors.
+const NZ_BILLION: NonZeroU32 = match NonZeroU32::new(BILLION) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
 /// Distinct keys the keyed limiters cycle through.
 const KEYS: u64 = 10_000;
 /// A timeout that never fires.
@@ -41,7 +47,7 @@ fn bulkhead(c: &mut Criterion) {
     let _guard = rt.enter();
     let mut group = c.benchmark_group(GROUP);
     bench_service(&mut group, GROUP, &rt, "no_layer", Noop);
-    let ours = BulkheadLayer::new(MAX_CONCURRENT).expect("valid bulkhead");
+    let ours = BulkheadLayer::new(NonZeroUsize::new(MAX_CONCURRENT).expect("non-zero"));
     bench_service(&mut group, GROUP, &rt, "palisade", ours.layer(Noop));
     bench_service(
         &mut group,
@@ -64,8 +70,7 @@ fn rate_limit(c: &mut Criterion) {
     let _guard = rt.enter();
     let mut group = c.benchmark_group(GROUP);
     bench_service(&mut group, GROUP, &rt, "no_layer", Noop);
-    let ours =
-        RateLimitLayer::global(Quota::per_second(BILLION).burst(BILLION)).expect("valid quota");
+    let ours = RateLimitLayer::global(Quota::per_second(NZ_BILLION));
     bench_service(&mut group, GROUP, &rt, "palisade_global", ours.layer(Noop));
     bench_service(
         &mut group,
@@ -102,8 +107,10 @@ fn rate_limit_keyed(c: &mut Criterion) {
 
     // One cell a second, a burst of a billion: never limits, and every call
     // pushes its key's bucket a second ahead, so no purge ever drops a key.
-    let quota = Quota::per_second(1).burst(BILLION);
-    let ours = RateLimitLayer::keyed(quota, |req: &u64| Some(*req % KEYS)).expect("valid quota");
+    let quota = Quota::per_second(NonZeroU32::MIN)
+        .burst(NZ_BILLION)
+        .expect("a burst within a century");
+    let ours = RateLimitLayer::keyed(quota, |req: &u64| Some(*req % KEYS));
     let mut svc = ours.layer(Noop);
     rt.block_on(drive(&mut svc, KEYS));
     bench_service(&mut group, GROUP, &rt, "palisade_keyed", svc);
@@ -120,7 +127,7 @@ fn timeout(c: &mut Criterion) {
     let _guard = rt.enter();
     let mut group = c.benchmark_group(GROUP);
     bench_service(&mut group, GROUP, &rt, "no_layer", Noop);
-    let ours = TimeoutLayer::new(TIMEOUT).expect("valid timeout");
+    let ours = TimeoutLayer::new(TIMEOUT);
     bench_service(&mut group, GROUP, &rt, "palisade", ours.layer(Noop));
     bench_service(
         &mut group,
@@ -166,7 +173,7 @@ fn redis_round_trip(_: &mut Criterion) {
     // A microsecond per cell and a second of burst: never limits here.
     let layer = RedisRateLimitLayer::builder(
         conn,
-        Quota::per_second(1_000_000).burst(1_000_000),
+        Quota::per_second(NonZeroU32::new(1_000_000).expect("non-zero")),
         |req: &u64| Some(*req % 100),
     )
     .prefix("palisade:bench:")

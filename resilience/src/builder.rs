@@ -12,7 +12,7 @@
 //! use tower::ServiceBuilder;
 //!
 //! let stack = ServiceBuilder::new()
-//!     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(1)).expect("a non-zero timeout"))
+//!     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(1)))
 //!     .service_fn(|n: u32| async move { Ok::<_, std::io::Error>(n) });
 //! # let _ = stack;
 //! # }
@@ -42,6 +42,7 @@ use tower_layer::Stack;
 /// them on) methods named like them would silently resolve to tower's.
 ///
 /// ```
+/// use std::num::{NonZeroU32, NonZeroUsize};
 /// use std::time::Duration;
 /// use palisade_resilience::bulkhead::BulkheadLayer;
 /// use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
@@ -54,15 +55,18 @@ use tower_layer::Stack;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), palisade_resilience::BoxError> {
+/// const PER_SECOND: NonZeroU32 = NonZeroU32::new(100).unwrap();
+/// const PERMITS: NonZeroUsize = NonZeroUsize::new(32).unwrap();
+///
 /// let upstream = service_fn(|id: u32| async move { Ok::<_, std::io::Error>(format!("user {id}")) });
 /// let client = ServiceBuilder::new()
 ///     .fallback(FallbackLayer::value(|_| "guest".to_owned()).on_rejection())
-///     .rate_limit_with(RateLimitLayer::global(Quota::per_second(100))?)
-///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(10))?) // overall
+///     .rate_limit_with(RateLimitLayer::global(Quota::per_second(PER_SECOND)))
+///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(10))) // overall
 ///     .retry_with(RetryLayer::builder().max_attempts(3).build()?)
 ///     .circuit_breaker(CircuitBreakerLayer::builder().name("users").build()?)
-///     .bulkhead(BulkheadLayer::new(32)?)
-///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(2))?) // per attempt
+///     .bulkhead(BulkheadLayer::new(PERMITS))
+///     .timeout_per_call(TimeoutLayer::new(Duration::from_secs(2))) // per attempt
 ///     .service(upstream);
 ///
 /// assert_eq!(client.oneshot(7).await?, "user 7");
@@ -84,20 +88,13 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         layer: crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>,
     ) -> ServiceBuilder<Stack<crate::circuit_breaker::KeyedCircuitBreakerLayer<K, X, C>, L>>;
 
-    /// Adds a [`RetryLayer`](crate::retry::RetryLayer).
+    /// Adds a [`RetryLayer`](crate::retry::RetryLayer), from
+    /// `RetryLayer::builder()` or the HTTP preset `RetryLayer::http()`.
     #[cfg(feature = "retry")]
-    fn retry_with<P>(
+    fn retry_with<P, K>(
         self,
-        layer: crate::retry::RetryLayer<P>,
-    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>>;
-
-    /// Adds the HTTP retry preset,
-    /// [`HttpRetryLayer`](crate::retry::http::HttpRetryLayer).
-    #[cfg(all(feature = "retry", feature = "http"))]
-    fn http_retry(
-        self,
-        layer: crate::retry::http::HttpRetryLayer,
-    ) -> ServiceBuilder<Stack<crate::retry::http::HttpRetryLayer, L>>;
+        layer: crate::retry::RetryLayer<P, K>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P, K>, L>>;
 
     /// Adds a [`BulkheadLayer`](crate::bulkhead::BulkheadLayer).
     #[cfg(feature = "bulkhead")]
@@ -172,18 +169,10 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
 
     #[cfg(feature = "retry")]
-    fn retry_with<P>(
+    fn retry_with<P, K>(
         self,
-        layer: crate::retry::RetryLayer<P>,
-    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P>, L>> {
-        self.layer(layer)
-    }
-
-    #[cfg(all(feature = "retry", feature = "http"))]
-    fn http_retry(
-        self,
-        layer: crate::retry::http::HttpRetryLayer,
-    ) -> ServiceBuilder<Stack<crate::retry::http::HttpRetryLayer, L>> {
+        layer: crate::retry::RetryLayer<P, K>,
+    ) -> ServiceBuilder<Stack<crate::retry::RetryLayer<P, K>, L>> {
         self.layer(layer)
     }
 

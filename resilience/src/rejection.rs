@@ -37,7 +37,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
-//! let limiter = RateLimitLayer::global(Quota::per_second(1))?;
+//! let limiter = RateLimitLayer::global(Quota::per_second(std::num::NonZeroU32::MIN));
 //! let svc = limiter.layer(service_fn(|()| async { Ok::<_, BoxError>("ok") }));
 //! svc.clone().oneshot(()).await?;
 //! let err = svc.oneshot(()).await.unwrap_err();

@@ -32,7 +32,7 @@ fn expect_full<T: std::fmt::Debug>(poll: Poll<Result<T, BoxError>>) -> BulkheadF
 
 fn queueing_layer(max_wait: Duration) -> BulkheadLayer {
     BulkheadLayer::builder()
-        .max_concurrent(1)
+        .max_concurrent(NonZeroUsize::MIN)
         .max_waiters(1)
         .max_wait(max_wait)
         .build()
@@ -143,11 +143,11 @@ async fn rejects_at_once_when_the_queue_is_full() {
 async fn without_a_queue_a_full_bulkhead_rejects_immediately() {
     // Waiters but a zero max_wait: nobody may wait.
     let zero_wait = BulkheadLayer::builder()
-        .max_concurrent(2)
+        .max_concurrent(NonZeroUsize::new(2).unwrap())
         .max_waiters(10)
         .build()
         .unwrap();
-    for layer in [BulkheadLayer::new(2).unwrap(), zero_wait] {
+    for layer in [BulkheadLayer::new(NonZeroUsize::new(2).unwrap()), zero_wait] {
         let (mut svc, mut handle) = mock::spawn_layer::<&str, &str, _>(layer);
         let mut running = Vec::new();
         for _ in 0..2 {
@@ -196,7 +196,7 @@ async fn dropping_response_futures_releases_permits_and_queue_places() {
 
 #[tokio::test(start_paused = true)]
 async fn permit_is_released_on_completion_before_the_future_is_dropped() {
-    let layer = BulkheadLayer::new(1).unwrap();
+    let layer = BulkheadLayer::new(NonZeroUsize::MIN);
     let bulkhead = layer.handle();
     let (mut svc, mut handle) = mock::spawn_layer::<&str, &str, _>(layer);
 
@@ -242,7 +242,7 @@ async fn queued_call_honours_the_inner_services_readiness() {
 #[tokio::test(start_paused = true)]
 async fn keyed_partitions_are_isolated() {
     let layer = BulkheadLayer::builder()
-        .max_concurrent(1)
+        .max_concurrent(NonZeroUsize::MIN)
         .keyed(|req: &(char, u32)| Some(req.0))
         .build()
         .unwrap();
@@ -273,7 +273,7 @@ async fn keyed_partitions_are_isolated() {
 #[tokio::test(start_paused = true)]
 async fn keyed_bulkhead_bounds_partitions_and_drops_idle_ones() {
     let layer = BulkheadLayer::builder()
-        .max_concurrent(1)
+        .max_concurrent(NonZeroUsize::MIN)
         .keyed(|req: &&'static str| Some(*req))
         .max_keys(NonZeroUsize::MIN)
         .build()
@@ -303,7 +303,7 @@ async fn keyed_bulkhead_bounds_partitions_and_drops_idle_ones() {
 #[tokio::test]
 async fn keyed_bulkhead_refuses_a_request_without_a_key() {
     let layer = BulkheadLayer::builder()
-        .max_concurrent(1)
+        .max_concurrent(NonZeroUsize::MIN)
         .keyed(|req: &&'static str| (!req.is_empty()).then_some(*req))
         .build()
         .unwrap();
@@ -316,16 +316,20 @@ async fn keyed_bulkhead_refuses_a_request_without_a_key() {
 
 #[test]
 fn configuration_is_validated() {
-    assert_eq!(
-        BulkheadLayer::new(0).unwrap_err(),
-        ConfigError::Zero {
-            field: "max_concurrent"
-        }
-    );
     assert!(matches!(
-        BulkheadLayer::new(usize::MAX).unwrap_err(),
+        BulkheadLayer::builder()
+            .max_concurrent(NonZeroUsize::MAX)
+            .build()
+            .unwrap_err(),
         ConfigError::OutOfRange { .. }
     ));
+    // `new` cannot fail: a bound above tokio's limit is lowered to it.
+    assert_eq!(
+        BulkheadLayer::new(NonZeroUsize::MAX)
+            .handle()
+            .max_concurrent(),
+        tokio::sync::Semaphore::MAX_PERMITS
+    );
     // A zero max_wait is allowed: it means "do not wait".
     let layer = BulkheadLayer::builder()
         .max_waiters(5)
@@ -345,7 +349,7 @@ async fn rejections_and_in_flight_are_reported_as_metrics() {
     // The gauge handle is taken when the layer is built.
     let layer = metrics::with_local_recorder(&recorder, || {
         BulkheadLayer::builder()
-            .max_concurrent(1)
+            .max_concurrent(NonZeroUsize::MIN)
             .name("db")
             .build()
             .unwrap()
@@ -407,7 +411,7 @@ fn services_are_send_sync_and_futures_send() {
 async fn handle_reports_health() {
     use palisade_resilience::health::{HealthRegistry, Status};
 
-    let layer = BulkheadLayer::new(1).unwrap();
+    let layer = BulkheadLayer::new(NonZeroUsize::MIN);
     let registry = HealthRegistry::new();
     registry.register("db", layer.handle());
     assert_eq!(registry.check().status, Status::Healthy);

@@ -195,7 +195,7 @@ async fn without_faults_everything_passes_untouched() {
 
 #[test]
 fn probabilities_and_ranges_are_validated() {
-    let err = |b: palisade_resilience::chaos::ChaosBuilder| b.build().unwrap_err();
+    let err = |b: palisade_resilience::chaos::ChaosLayerBuilder| b.build().unwrap_err();
     assert_eq!(
         err(ChaosLayer::builder().error(f64::NAN)),
         ConfigError::NotFinite {

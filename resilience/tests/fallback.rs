@@ -3,6 +3,7 @@
 #![cfg(feature = "fallback")]
 #![allow(missing_docs)]
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -100,7 +101,7 @@ async fn rejection_predicate_answers_a_full_bulkhead() {
             })
             .on_rejection(),
         )
-        .layer(BulkheadLayer::new(1).unwrap())
+        .layer(BulkheadLayer::new(NonZeroUsize::MIN))
         .service(mock);
 
     let running = svc.ready().await.unwrap().call("first");
@@ -139,7 +140,7 @@ async fn rejection_predicate_answers_a_timeout() {
             })
             .on_rejection(),
         )
-        .layer(TimeoutLayer::new(Duration::from_secs(1)).unwrap())
+        .layer(TimeoutLayer::new(Duration::from_secs(1)))
         .service(slow);
     assert_eq!(svc.oneshot(()).await.unwrap(), "timed out");
 }
@@ -199,7 +200,7 @@ async fn rejection_predicate_answers_a_rate_limit() {
 
     let svc = ServiceBuilder::new()
         .layer(FallbackLayer::value(|_: BoxError| "slow down".to_owned()).on_rejection())
-        .layer(RateLimitLayer::global(Quota::per_second(1)).unwrap())
+        .layer(RateLimitLayer::global(Quota::per_second(NonZeroU32::MIN)))
         .service(upstream());
     assert_eq!(svc.clone().oneshot(1).await.unwrap(), "live 1");
     assert_eq!(svc.clone().oneshot(3).await.unwrap(), "slow down");

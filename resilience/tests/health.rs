@@ -12,6 +12,7 @@
 ))]
 
 use std::convert::Infallible;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use palisade_resilience::BoxError;
@@ -77,7 +78,7 @@ fn limiter() -> (
     impl Service<u32, Response = u32, Error = BoxError> + Clone,
     RateLimitHandle,
 ) {
-    let layer = RateLimitLayer::global(Quota::per_second(1)).unwrap();
+    let layer = RateLimitLayer::global(Quota::per_second(NonZeroU32::MIN));
     let handle = layer.handle();
     let service = layer.layer(service_fn(|n: u32| async move { Ok::<_, Infallible>(n) }));
     (service, handle)
@@ -109,7 +110,7 @@ fn component(registry: &HealthRegistry, name: &str) -> ComponentHealth {
 #[tokio::test(start_paused = true)]
 async fn healthy_components_make_a_healthy_registry_and_a_forced_open_breaker_an_unhealthy_one() {
     let (mut service, breaker) = breaker();
-    let bulkhead = BulkheadLayer::new(1).unwrap();
+    let bulkhead = BulkheadLayer::new(NonZeroUsize::MIN);
     let (_, limiter) = limiter();
     let registry = registry(&breaker, &bulkhead.handle(), &limiter);
     assert_eq!(send(&mut service, Call::Ok).await.unwrap(), "ok");
@@ -136,7 +137,7 @@ async fn healthy_components_make_a_healthy_registry_and_a_forced_open_breaker_an
 #[tokio::test(start_paused = true)]
 async fn a_breaker_opened_by_failures_is_unhealthy_and_probing_it_is_degraded() {
     let (mut service, breaker) = breaker();
-    let bulkhead = BulkheadLayer::new(1).unwrap();
+    let bulkhead = BulkheadLayer::new(NonZeroUsize::MIN);
     let (_, limiter) = limiter();
     let registry = registry(&breaker, &bulkhead.handle(), &limiter);
 
@@ -195,7 +196,7 @@ async fn breaker_success_rate_is_100_minus_its_failure_rate() {
 #[tokio::test(start_paused = true)]
 async fn a_full_bulkhead_is_degraded_until_its_permit_comes_back() {
     let (_, breaker) = breaker();
-    let layer = BulkheadLayer::new(1).unwrap();
+    let layer = BulkheadLayer::new(NonZeroUsize::MIN);
     let bulkhead = layer.handle();
     let (_, limiter) = limiter();
     let registry = registry(&breaker, &bulkhead, &limiter);
@@ -221,7 +222,7 @@ async fn a_full_bulkhead_is_degraded_until_its_permit_comes_back() {
 #[tokio::test(start_paused = true)]
 async fn a_limiting_limiter_stays_healthy_and_counts_its_rejections() {
     let (_, breaker) = breaker();
-    let bulkhead = BulkheadLayer::new(1).unwrap();
+    let bulkhead = BulkheadLayer::new(NonZeroUsize::MIN);
     let (service, limiter) = limiter();
     let registry = registry(&breaker, &bulkhead.handle(), &limiter);
 
@@ -275,10 +276,9 @@ mod keyed {
             .minimum_calls(2)
             .failure_rate_threshold(60.0)
             .wait_duration_in_open(WAIT)
-            .build_keyed(
-                |request: &Request| Some(request.0.to_owned()),
-                std::num::NonZeroUsize::new(16).unwrap(),
-            )
+            .keyed(|request: &Request| Some(request.0.to_owned()))
+            .max_keys(std::num::NonZeroUsize::new(16).unwrap())
+            .build()
             .unwrap();
         let handles: KeyedCircuitBreakerHandle<String> = layer.handle();
         let registry = HealthRegistry::new();
@@ -305,7 +305,7 @@ mod keyed {
     #[tokio::test(start_paused = true)]
     async fn a_keyed_bulkhead_reports_in_flight_calls_over_its_partitions() {
         let layer = BulkheadLayer::builder()
-            .max_concurrent(1)
+            .max_concurrent(NonZeroUsize::MIN)
             .keyed(|request: &&'static str| Some(*request))
             .build()
             .unwrap();
@@ -369,12 +369,15 @@ mod redis_backend {
             Duration::from_millis(200),
         )
         .unwrap();
-        let layer =
-            RedisRateLimitLayer::builder(conn, Quota::per_second(10), |_: &u32| Some("tenant"))
-                .timeout(Duration::from_millis(200))
-                .failure_policy(FailurePolicy::FailOpen)
-                .build()
-                .unwrap();
+        let layer = RedisRateLimitLayer::builder(
+            conn,
+            Quota::per_second(NonZeroU32::new(10).unwrap()),
+            |_: &u32| Some("tenant"),
+        )
+        .timeout(Duration::from_millis(200))
+        .failure_policy(FailurePolicy::FailOpen)
+        .build()
+        .unwrap();
         let handle = layer.handle();
         let registry = HealthRegistry::new();
         registry.register("shared-api", handle.clone());
@@ -457,11 +460,13 @@ mod redis_backend {
         .unwrap();
         let prefix = format!("palisade-test:health:{}:{port}:", std::process::id());
         let layer =
-            RedisRateLimitLayer::builder(conn, Quota::per_second(1), |_: &u32| Some("tenant"))
-                .prefix(prefix)
-                .timeout(Duration::from_millis(500))
-                .build()
-                .unwrap();
+            RedisRateLimitLayer::builder(conn, Quota::per_second(NonZeroU32::MIN), |_: &u32| {
+                Some("tenant")
+            })
+            .prefix(prefix)
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
         let handle = layer.handle();
         let registry = HealthRegistry::new();
         registry.register("shared-api", handle.clone());

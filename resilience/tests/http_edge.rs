@@ -16,6 +16,7 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::Router;
@@ -158,8 +159,7 @@ async fn bulkhead_full_is_503_with_a_one_second_retry_after() {
 #[tokio::test(start_paused = true)]
 async fn rate_limited_is_429_with_retry_after_and_ratelimit_headers() {
     // Two at once, then one every 500 ms.
-    let svc = RateLimitLayer::global(Quota::per_second(2))
-        .unwrap()
+    let svc = RateLimitLayer::global(Quota::per_second(NonZeroU32::new(2).unwrap()))
         .layer(service_fn(|(): ()| async { Ok::<_, Infallible>("ok") }));
     svc.clone().oneshot(()).await.unwrap();
     svc.clone().oneshot(()).await.unwrap();
@@ -238,11 +238,12 @@ async fn backend_unavailable_is_503() {
         Duration::from_millis(50),
     )
     .unwrap();
-    let layer = RedisRateLimitLayer::builder(conn, Quota::per_second(1), |_: &()| Some("k"))
-        .timeout(Duration::from_millis(50))
-        .failure_policy(FailurePolicy::FailClosed)
-        .build()
-        .unwrap();
+    let layer =
+        RedisRateLimitLayer::builder(conn, Quota::per_second(NonZeroU32::MIN), |_: &()| Some("k"))
+            .timeout(Duration::from_millis(50))
+            .failure_policy(FailurePolicy::FailClosed)
+            .build()
+            .unwrap();
     let svc = layer.layer(service_fn(|(): ()| async { Ok::<_, Infallible>("ok") }));
     let err = tokio::time::timeout(Duration::from_secs(10), svc.oneshot(()))
         .await
@@ -403,9 +404,7 @@ fn from(ip: [u8; 4]) -> Request<()> {
 #[tokio::test(start_paused = true)]
 async fn peer_ip_reads_axum_connect_info_so_each_client_ip_has_its_own_bucket() {
     let echo = service_fn(|_: Request<()>| async { Ok::<_, Infallible>("ok") });
-    let svc = RateLimitLayer::keyed(Quota::per_minute(1), PeerIp)
-        .unwrap()
-        .layer(echo);
+    let svc = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), PeerIp).layer(echo);
     svc.clone().oneshot(from([192, 0, 2, 1])).await.unwrap();
     let err = svc.clone().oneshot(from([192, 0, 2, 1])).await.unwrap_err();
     assert!(err.is::<RateLimited>());

@@ -2,7 +2,7 @@
 #![allow(missing_docs)]
 #![cfg(feature = "rate-limit")]
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -13,6 +13,10 @@ use palisade_resilience::rate_limit::{Keyed, Quota, RateLimitLayer};
 use tokio::time::advance;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_test::mock;
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).expect("a non-zero test value")
+}
 
 type Mock = mock::Handle<u32, u32>;
 
@@ -55,7 +59,10 @@ where
 #[tokio::test(start_paused = true)]
 async fn global_admits_the_burst_then_one_per_interval() {
     // Burst 3, one cell every 500 ms.
-    let layer = RateLimitLayer::global(Quota::new(2, Duration::from_secs(1)).burst(3)).unwrap();
+    let quota = Quota::with_period(nz(2), Duration::from_secs(1))
+        .and_then(|q| q.burst(nz(3)))
+        .unwrap();
+    let layer = RateLimitLayer::global(quota);
     let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(layer);
 
     for n in 1..=3 {
@@ -85,7 +92,7 @@ async fn global_admits_the_burst_then_one_per_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn a_limited_call_never_reaches_the_inner_service() {
-    let layer = RateLimitLayer::global(Quota::per_minute(1)).unwrap();
+    let layer = RateLimitLayer::global(Quota::per_minute(NonZeroU32::MIN));
     let (mut svc, mut handle) = mock::spawn_layer::<u32, u32, _>(layer);
 
     assert_eq!(call(&mut svc, &mut handle, 1).await.unwrap(), 10);
@@ -102,7 +109,7 @@ async fn a_limited_call_never_reaches_the_inner_service() {
 
 #[tokio::test(start_paused = true)]
 async fn clones_share_one_limit() {
-    let layer = RateLimitLayer::global(Quota::per_minute(2)).unwrap();
+    let layer = RateLimitLayer::global(Quota::per_minute(NonZeroU32::new(2).unwrap()));
     let svc = layer.layer(service_fn(|n: u32| async move {
         Ok::<_, std::convert::Infallible>(n)
     }));
@@ -126,7 +133,9 @@ fn echo()
 
 #[tokio::test(start_paused = true)]
 async fn keyed_buckets_are_isolated() {
-    let layer = RateLimitLayer::keyed(Quota::per_minute(2), |r: &Req| Some(r.0)).unwrap();
+    let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::new(2).unwrap()), |r: &Req| {
+        Some(r.0)
+    });
     let svc = layer.layer(echo());
 
     assert!(svc.clone().oneshot(("a", 1)).await.is_ok());
@@ -143,10 +152,9 @@ async fn keyed_buckets_are_isolated() {
 
 #[tokio::test(start_paused = true)]
 async fn requests_without_a_key_are_refused_not_pooled() {
-    let layer = RateLimitLayer::keyed(Quota::per_minute(1), |r: &Req| {
+    let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), |r: &Req| {
         (!r.0.is_empty()).then_some(r.0)
-    })
-    .unwrap();
+    });
     let svc = layer.layer(echo());
     for n in 0..3 {
         let err = svc.clone().oneshot(("", n)).await.unwrap_err();
@@ -160,10 +168,9 @@ async fn requests_without_a_key_are_refused_not_pooled() {
 #[tokio::test(start_paused = true)]
 async fn pooling_keyless_requests_is_an_explicit_choice() {
     let layer = RateLimitLayer::keyed(
-        Quota::per_minute(1),
+        Quota::per_minute(NonZeroU32::MIN),
         PoolMissing(|r: &Req| (!r.0.is_empty()).then_some(r.0)),
-    )
-    .unwrap();
+    );
     let svc = layer.layer(echo());
     assert!(svc.clone().oneshot(("", 1)).await.is_ok());
     assert!(
@@ -175,13 +182,10 @@ async fn pooling_keyless_requests_is_an_explicit_choice() {
 #[tokio::test(start_paused = true)]
 async fn the_key_map_stays_bounded_and_keeps_recent_keys() {
     // One call per second, burst 1, at most 64 keys.
-    let policy = Keyed::new(
-        Quota::per_second(1),
-        |r: &(u32, u32)| Some(r.0),
-        NonZeroUsize::new(64).unwrap(),
-    )
-    .unwrap();
-    let layer = RateLimitLayer::new(policy);
+    let layer = RateLimitLayer::builder(Quota::per_second(NonZeroU32::MIN))
+        .keyed(|r: &(u32, u32)| Some(r.0))
+        .max_keys(NonZeroUsize::new(64).unwrap())
+        .build();
     let svc = layer.layer(service_fn(|(_, n): (u32, u32)| async move {
         Ok::<_, std::convert::Infallible>(n)
     }));
@@ -204,7 +208,7 @@ async fn the_key_map_stays_bounded_and_keeps_recent_keys() {
 #[tokio::test(start_paused = true)]
 async fn a_million_distinct_keys_keep_the_map_at_its_bound() {
     let max_keys = NonZeroUsize::new(10_000).unwrap();
-    let policy = Keyed::new(Quota::per_second(1), |n: &u32| Some(*n), max_keys).unwrap();
+    let policy = Keyed::new(Quota::per_second(nz(1)), |n: &u32| Some(*n), max_keys);
     for key in 0..1_000_000 {
         assert!(
             policy.check_key(&key).is_ok(),
@@ -217,19 +221,25 @@ async fn a_million_distinct_keys_keep_the_map_at_its_bound() {
 }
 
 #[test]
-fn invalid_quotas_are_config_errors() {
+fn only_interacting_quota_values_are_config_errors() {
     assert_eq!(
-        RateLimitLayer::global(Quota::per_second(0)).unwrap_err(),
-        ConfigError::Zero { field: "count" }
+        Quota::with_period(nz(5), Duration::ZERO).unwrap_err(),
+        ConfigError::Zero { field: "period" }
     );
     assert_eq!(
-        RateLimitLayer::<Keyed<_, &str>>::keyed(Quota::per_second(10).burst(0), |r: &Req| Some(
-            r.0
-        ))
-        .unwrap_err(),
-        ConfigError::Zero { field: "burst" }
+        Quota::with_period(nz(10), Duration::from_nanos(5)).unwrap_err(),
+        ConfigError::Zero {
+            field: "period / count"
+        }
     );
-    assert!(RateLimitLayer::global(Quota::new(5, Duration::ZERO)).is_err());
+    assert!(matches!(
+        Quota::per_hour(nz(1)).burst(nz(u32::MAX)).unwrap_err(),
+        ConfigError::OutOfRange { .. }
+    ));
+    // The presets never fail; a burst within a century is accepted.
+    let quota = Quota::per_hour(nz(1)).burst(nz(24 * 365)).unwrap();
+    assert_eq!(quota.burst_size(), 24 * 365);
+    assert_eq!(quota.replenish_interval(), Duration::from_secs(3600));
 }
 
 #[cfg(feature = "metrics")]
@@ -239,9 +249,9 @@ async fn limited_calls_are_counted_by_name() {
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let layer = RateLimitLayer::global(Quota::per_minute(1))
-        .unwrap()
-        .name("api");
+    let layer = RateLimitLayer::builder(Quota::per_minute(NonZeroU32::MIN))
+        .name("api")
+        .build();
     let mut svc = layer.layer(echo());
     metrics::with_local_recorder(&recorder, || {
         for n in 0..3 {
@@ -300,9 +310,9 @@ mod http_headers {
     #[tokio::test(start_paused = true)]
     async fn allowed_and_limited_responses_carry_exact_headers() {
         // Burst 3, one cell every 10 s.
-        let layer = RateLimitLayer::global(Quota::new(3, Duration::from_secs(30)))
-            .unwrap()
-            .http();
+        let layer =
+            RateLimitLayer::http(Quota::with_period(nz(3), Duration::from_secs(30)).unwrap())
+                .build();
         let svc = layer.layer(ok_service());
 
         let expected = [("3", "2", "10"), ("3", "1", "20"), ("3", "0", "30")];
@@ -328,7 +338,7 @@ mod http_headers {
 
     #[tokio::test(start_paused = true)]
     async fn without_http_the_response_is_untouched() {
-        let layer = RateLimitLayer::global(Quota::per_minute(5)).unwrap();
+        let layer = RateLimitLayer::global(Quota::per_minute(NonZeroU32::new(5).unwrap()));
         let res = layer
             .layer(ok_service())
             .oneshot(Request::new(()))
@@ -339,12 +349,12 @@ mod http_headers {
 
     #[tokio::test(start_paused = true)]
     async fn api_key_header_keys_the_limit() {
-        let layer = RateLimitLayer::keyed(
-            Quota::per_minute(1),
-            HeaderKey::new(http::HeaderName::from_static("x-api-key")),
-        )
-        .unwrap()
-        .http();
+        let layer = RateLimitLayer::http(Quota::per_minute(NonZeroU32::MIN))
+            .keyed(HeaderKey::new(http::HeaderName::from_static("x-api-key")))
+            .max_keys(NonZeroUsize::new(100).unwrap())
+            .name("api")
+            .build();
+        assert_eq!(layer.policy().max_keys(), 100);
         let svc = layer.layer(ok_service());
         let req = |key: &'static str| {
             Request::builder()
@@ -360,7 +370,7 @@ mod http_headers {
 
     #[tokio::test(start_paused = true)]
     async fn peer_ip_keys_the_limit() {
-        let layer = RateLimitLayer::keyed(Quota::per_minute(1), PeerIp).unwrap();
+        let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), PeerIp);
         let svc = layer.layer(ok_service());
         let req = |addr: &str| {
             let mut r = Request::new(());
@@ -396,8 +406,10 @@ mod model {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let quota = Quota::new(1, Duration::from_millis(interval_ms)).burst(burst);
-                let layer = RateLimitLayer::global(quota).unwrap();
+                let quota = Quota::with_period(nz(1), Duration::from_millis(interval_ms))
+                    .and_then(|q| q.burst(nz(burst)))
+                    .unwrap();
+                let layer = RateLimitLayer::global(quota);
                 let (t, tau) = (interval_ms, interval_ms * u64::from(burst - 1));
                 let (mut now, mut tat) = (0u64, 0u64);
                 for gap in gaps_ms {

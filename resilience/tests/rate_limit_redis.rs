@@ -9,6 +9,7 @@ mod services;
 
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hasher};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -79,7 +80,7 @@ async fn two_instances_share_one_quota() {
     };
     let prefix = fresh_prefix("shared");
     // Burst 10, one more every 6 minutes: real time cannot refill during the test.
-    let quota = Quota::per_hour(10);
+    let quota = Quota::per_hour(NonZeroU32::new(10).unwrap());
     let a = shared_layer(lazy_connection(&url, SLOW_OK).unwrap(), &prefix, quota);
     let b = shared_layer(lazy_connection(&url, SLOW_OK).unwrap(), &prefix, quota);
     let (inner, calls) = counting();
@@ -123,7 +124,7 @@ async fn the_key_expires_by_itself() {
     let layer = shared_layer(
         lazy_connection(&url, SLOW_OK).unwrap(),
         &prefix,
-        Quota::per_hour(10),
+        Quota::per_hour(NonZeroU32::new(10).unwrap()),
     );
     let (inner, _) = counting();
     bounded(layer.layer(inner).oneshot(1)).await.unwrap();
@@ -146,17 +147,16 @@ async fn allowed_responses_carry_ratelimit_headers() {
     let Some(url) = services::redis_url("allowed_responses_carry_ratelimit_headers").await else {
         return;
     };
-    let layer = RedisRateLimitLayer::builder(
+    let layer = RedisRateLimitLayer::http(
         lazy_connection(&url, SLOW_OK).unwrap(),
-        Quota::per_hour(10),
+        Quota::per_hour(NonZeroU32::new(10).unwrap()),
         |_: &http::Request<()>| Some("client"),
     )
     .prefix(fresh_prefix("headers"))
     .timeout(SLOW_OK)
     .failure_policy(FailurePolicy::FailClosed)
     .build()
-    .unwrap()
-    .http();
+    .unwrap();
     let svc = layer.layer(service_fn(|_: http::Request<()>| async {
         Ok::<_, Infallible>(http::Response::new(()))
     }));
@@ -177,7 +177,10 @@ async fn allowed_responses_carry_ratelimit_headers() {
 async fn assert_policies(url: &str) {
     for policy in [FailurePolicy::FailOpen, FailurePolicy::FailClosed] {
         let conn = lazy_connection(url, Duration::from_millis(50)).unwrap();
-        let layer = RedisRateLimitLayer::builder(conn, Quota::per_second(1), |_: &u32| Some("k"))
+        let layer =
+            RedisRateLimitLayer::builder(conn, Quota::per_second(NonZeroU32::MIN), |_: &u32| {
+                Some("k")
+            })
             .timeout(Duration::from_millis(50))
             .failure_policy(policy)
             .build()
@@ -250,7 +253,11 @@ async fn a_killed_connection_recovers() {
         return;
     };
     let conn = lazy_connection(&url, SLOW_OK).unwrap();
-    let layer = shared_layer(conn.clone(), &fresh_prefix("kill"), Quota::per_hour(100));
+    let layer = shared_layer(
+        conn.clone(),
+        &fresh_prefix("kill"),
+        Quota::per_hour(NonZeroU32::new(100).unwrap()),
+    );
     let (inner, _) = counting();
     let svc = layer.layer(inner);
     bounded(svc.clone().oneshot(1)).await.unwrap();
@@ -300,19 +307,19 @@ async fn invalid_settings_are_config_errors() {
     // A lazy connection does not touch the network, so no Redis is needed.
     let conn = lazy_connection("redis://127.0.0.1:6379", SLOW_OK).unwrap();
     let keys = |_: &u32| Some("k");
-    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(1), keys)
+    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(NonZeroU32::MIN), keys)
         .timeout(Duration::ZERO)
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::Zero { field: "timeout" });
-    let err = RedisRateLimitLayer::builder(conn.clone(), Quota::per_second(0), keys)
-        .build()
-        .unwrap_err();
-    assert_eq!(err, ConfigError::Zero { field: "count" });
     // Two million per second is below the script's microsecond resolution.
-    let err = RedisRateLimitLayer::builder(conn, Quota::per_second(2_000_000), keys)
-        .build()
-        .unwrap_err();
+    let err = RedisRateLimitLayer::builder(
+        conn,
+        Quota::per_second(NonZeroU32::new(2_000_000).unwrap()),
+        keys,
+    )
+    .build()
+    .unwrap_err();
     assert!(matches!(err, ConfigError::Zero { .. }), "{err}");
     assert!(lazy_connection("not a url", SLOW_OK).is_err());
 }

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use palisade_resilience::BoxError;
 use palisade_resilience::timeout::TimeoutLayer;
 use palisade_resilience::timeout::error::Elapsed;
-use palisade_resilience::{BoxError, ConfigError};
 use tokio::time::{Instant, advance};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_test::mock;
@@ -23,7 +23,7 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 
 #[tokio::test(start_paused = true)]
 async fn elapses_after_exactly_the_timeout() {
-    let layer = TimeoutLayer::new(Duration::from_millis(100)).unwrap();
+    let layer = TimeoutLayer::new(Duration::from_millis(100));
     let (mut svc, mut handle) = mock::spawn_layer::<&str, &str, _>(layer);
 
     assert!(svc.poll_ready().is_ready());
@@ -44,7 +44,7 @@ async fn elapses_after_exactly_the_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn fast_call_passes_and_inner_errors_keep_their_type() {
-    let layer = TimeoutLayer::new(Duration::from_millis(100)).unwrap();
+    let layer = TimeoutLayer::new(Duration::from_millis(100));
     let (mut svc, mut handle) = mock::spawn_layer::<&str, &str, _>(layer);
 
     assert!(svc.poll_ready().is_ready());
@@ -66,7 +66,7 @@ async fn fast_call_passes_and_inner_errors_keep_their_type() {
 
 #[tokio::test(start_paused = true)]
 async fn timer_starts_at_call_not_at_readiness() {
-    let layer = TimeoutLayer::new(Duration::from_millis(100)).unwrap();
+    let layer = TimeoutLayer::new(Duration::from_millis(100));
     let (mut svc, mut handle) = mock::spawn_layer::<&str, &str, _>(layer);
     handle.allow(0);
     assert!(svc.poll_ready().is_pending());
@@ -79,12 +79,19 @@ async fn timer_starts_at_call_not_at_readiness() {
     assert_eq!(fut.await.unwrap(), "ok");
 }
 
-#[test]
-fn zero_timeout_is_a_config_error() {
-    assert_eq!(
-        TimeoutLayer::new(Duration::ZERO).unwrap_err(),
-        ConfigError::Zero { field: "timeout" }
-    );
+#[tokio::test(start_paused = true)]
+async fn zero_timeout_admits_only_calls_ready_at_once() {
+    let layer = TimeoutLayer::new(Duration::ZERO);
+    let ready = layer.layer(tower::service_fn(
+        |n: u32| async move { Ok::<_, BoxError>(n) },
+    ));
+    assert_eq!(ready.oneshot(7).await.unwrap(), 7);
+
+    let waits = layer.layer(tower::service_fn(|n: u32| async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        Ok::<_, BoxError>(n)
+    }));
+    assert!(waits.oneshot(7).await.unwrap_err().is::<Elapsed>());
 }
 
 /// A deliberately small retry: `attempts` tries, `backoff` apart, any error is
@@ -173,7 +180,7 @@ async fn inside_retry_the_timeout_bounds_each_attempt() {
             attempts: 3,
             backoff: Duration::from_millis(100),
         })
-        .layer(TimeoutLayer::new(Duration::from_millis(200)).unwrap())
+        .layer(TimeoutLayer::new(Duration::from_millis(200)))
         .service(inner);
 
     let start = Instant::now();
@@ -196,7 +203,7 @@ async fn outside_retry_the_timeout_bounds_the_whole_call_including_backoff() {
         }
     });
     let svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::new(Duration::from_millis(200)).unwrap())
+        .layer(TimeoutLayer::new(Duration::from_millis(200)))
         .layer(RetryLayer {
             attempts: 5,
             backoff: Duration::from_millis(100),
@@ -213,7 +220,7 @@ async fn outside_retry_the_timeout_bounds_the_whole_call_including_backoff() {
     // The same slow upstream that per-attempt timeouts rescue fails overall.
     let (inner, attempts) = upstream(Duration::from_millis(300), Duration::from_millis(10));
     let svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::new(Duration::from_millis(200)).unwrap())
+        .layer(TimeoutLayer::new(Duration::from_millis(200)))
         .layer(RetryLayer {
             attempts: 3,
             backoff: Duration::from_millis(100),

@@ -8,6 +8,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -169,9 +170,9 @@ async fn a_tripped_breaker_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_its_headers_per_client_ip() {
-    let limit = RateLimitLayer::keyed(Quota::per_minute(2), PeerIp)
-        .unwrap()
-        .http();
+    let limit = RateLimitLayer::http(Quota::per_minute(NonZeroU32::new(2).unwrap()))
+        .keyed(PeerIp)
+        .build();
     // `PeerIp` keys on the `ConnectInfo` that the server records, as the
     // handler's extractor reads it.
     let whoami =
@@ -216,7 +217,7 @@ async fn a_full_bulkhead_answers_503_while_a_slow_request_holds_the_permit() {
             "done"
         }
     });
-    let bulkhead = BulkheadLayer::new(1).unwrap();
+    let bulkhead = BulkheadLayer::new(NonZeroUsize::MIN);
     let handle = bulkhead.handle();
     let http = Http::start(Router::new().route("/", guarded!(slow, bulkhead))).await;
 
@@ -250,7 +251,7 @@ async fn a_timeout_answers_504() {
             "unreachable"
         }
     });
-    let timeout = TimeoutLayer::new(Duration::from_millis(50)).unwrap();
+    let timeout = TimeoutLayer::new(Duration::from_millis(50));
     let http = Http::start(Router::new().route("/", guarded!(hung, timeout))).await;
 
     let answer = http.get("/").await;
@@ -311,7 +312,7 @@ async fn the_http_retry_resends_a_get_after_a_503() {
         .unwrap();
     let http = Http::start(Router::new().route(
         "/",
-        guarded!(busy_once, ServiceBuilder::new().http_retry(retry)),
+        guarded!(busy_once, ServiceBuilder::new().retry_with(retry)),
     ))
     .await;
 

@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 use std::collections::VecDeque;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -107,7 +108,7 @@ fn degraded(error: &BoxError) -> String {
 /// stays open 60 s; the bulkhead has one permit and no queue.
 fn stack(
     upstream: &Upstream,
-    quota: u32,
+    quota: NonZeroU32,
 ) -> (
     impl Service<u32, Response = String, Error = BoxError, Future: Send> + Clone + Send + 'static,
     CircuitBreakerHandle,
@@ -123,10 +124,8 @@ fn stack(
     let handle = breaker.handle();
     let svc = ServiceBuilder::new()
         .fallback(FallbackLayer::value(|error: BoxError| degraded(&error)).on_rejection())
-        .rate_limit_with(
-            RateLimitLayer::global(Quota::per_minute(quota)).expect("valid configuration"),
-        )
-        .timeout_per_call(TimeoutLayer::new(OVERALL).expect("valid configuration"))
+        .rate_limit_with(RateLimitLayer::global(Quota::per_minute(quota)))
+        .timeout_per_call(TimeoutLayer::new(OVERALL))
         .retry_with(
             RetryLayer::builder()
                 .max_attempts(MAX_ATTEMPTS)
@@ -136,8 +135,8 @@ fn stack(
                 .expect("valid configuration"),
         )
         .circuit_breaker(breaker)
-        .bulkhead(BulkheadLayer::new(1).expect("valid configuration"))
-        .timeout_per_call(TimeoutLayer::new(PER_ATTEMPT).expect("valid configuration"))
+        .bulkhead(BulkheadLayer::new(NonZeroUsize::MIN))
+        .timeout_per_call(TimeoutLayer::new(PER_ATTEMPT))
         .service(upstream.service());
     (svc, handle)
 }
@@ -146,7 +145,7 @@ fn stack(
 async fn a_failed_attempt_is_retried_and_counted_by_the_breaker() {
     let upstream = Upstream::default();
     upstream.then(1, || Step::Fail);
-    let (svc, breaker) = stack(&upstream, 10);
+    let (svc, breaker) = stack(&upstream, NonZeroU32::new(10).unwrap());
 
     let start = Instant::now();
     assert_eq!(svc.oneshot(7).await.unwrap(), "order 7");
@@ -160,7 +159,7 @@ async fn a_failed_attempt_is_retried_and_counted_by_the_breaker() {
 async fn the_upstreams_own_error_passes_the_fallback() {
     let upstream = Upstream::default();
     upstream.then(4, || Step::Fail);
-    let (svc, breaker) = stack(&upstream, 10);
+    let (svc, breaker) = stack(&upstream, NonZeroU32::new(10).unwrap());
 
     // Every attempt fails: retries run out and the last error is returned;
     // `on_rejection` leaves the upstream's own error alone.
@@ -179,7 +178,7 @@ async fn the_order_of_effects() {
     let upstream = Upstream::default();
     upstream.then(16, || Step::Hang);
     // Three calls a minute: the limiter sits outside the retry layer.
-    let (svc, breaker) = stack(&upstream, 3);
+    let (svc, breaker) = stack(&upstream, NonZeroU32::new(3).unwrap());
 
     // Call 1: attempts 1 and 2 hang and are cut by the per-attempt timeout
     // (at 1.0 s and 2.1 s), each a breaker failure; attempt 3 starts at
@@ -243,7 +242,7 @@ async fn bulkhead_rejections_below_the_breaker_count_as_failures() {
     let release = Arc::new(Notify::new());
     let held = Arc::clone(&release);
     upstream.then(1, move || Step::Hold(started.clone(), Arc::clone(&held)));
-    let (svc, breaker) = stack(&upstream, 10);
+    let (svc, breaker) = stack(&upstream, NonZeroU32::new(10).unwrap());
 
     // The first call takes the only permit and holds it.
     let holder = tokio::spawn(svc.clone().oneshot(1));

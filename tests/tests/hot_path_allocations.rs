@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -84,19 +85,19 @@ fn a_call_that_needs_no_retry_allocates_nothing() {
 
 #[test]
 fn an_admitted_bulkhead_call_allocates_nothing() {
-    let layer = BulkheadLayer::new(16).unwrap();
+    let layer = BulkheadLayer::new(NonZeroUsize::new(16).unwrap());
     assert_eq!(allocations(layer.layer(Echo), 10_000), 0);
 }
 
 #[test]
 fn an_allowed_global_rate_limited_call_allocates_nothing() {
-    let layer = RateLimitLayer::global(Quota::per_second(1_000_000_000)).unwrap();
+    let layer = RateLimitLayer::global(Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap()));
     assert_eq!(allocations(layer.layer(Echo), 10_000), 0);
 }
 
 #[test]
 fn a_timeout_that_does_not_fire_allocates_nothing() {
-    let layer = TimeoutLayer::new(Duration::from_secs(5)).unwrap();
+    let layer = TimeoutLayer::new(Duration::from_secs(5));
     assert_eq!(allocations(layer.layer(Echo), 10_000), 0);
 }
 

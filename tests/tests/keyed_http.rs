@@ -13,7 +13,7 @@ mod support;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,7 +178,7 @@ impl<E> Extractor for E where
 
 async fn limiter_keeps_clients_apart(extractor: impl Extractor, what: &str) {
     let (gate, _) = gate();
-    let layer = RateLimitLayer::keyed(Quota::per_minute(1), extractor).expect("a valid quota");
+    let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), extractor);
     let [a, b] = peers(app!(layer, gate)).await;
 
     assert_eq!(a.get("").await.status, StatusCode::OK, "{what}");
@@ -201,7 +201,7 @@ async fn limiter_keeps_clients_apart(extractor: impl Extractor, what: &str) {
 async fn bulkhead_keeps_clients_apart(extractor: impl Extractor, what: &str) {
     let (gate, mut started) = gate();
     let layer = BulkheadLayer::builder()
-        .max_concurrent(1)
+        .max_concurrent(NonZeroUsize::MIN)
         .keyed(extractor)
         .build()
         .expect("valid limits");
@@ -236,7 +236,9 @@ async fn breaker_keeps_clients_apart(extractor: impl Extractor, what: &str) {
         .sliding_window(SlidingWindow::count(2))
         .minimum_calls(2)
         .wait_duration_in_open(Duration::from_secs(600))
-        .build_keyed(extractor, NonZeroUsize::new(16).expect("non-zero"))
+        .keyed(extractor)
+        .max_keys(NonZeroUsize::new(16).expect("non-zero"))
+        .build()
         .expect("a valid breaker");
     let [a, b] = peers(app!(layer, gate)).await;
 
@@ -303,7 +305,7 @@ async fn forwarded_headers_from_untrusted_peers_are_ignored() {
     // quota each, keyed by their own addresses.
     let (gate, _) = gate();
     let key = ForwardedIp::x_forwarded_for(["127.0.0.1/32".parse().expect("a CIDR")]);
-    let layer = RateLimitLayer::keyed(Quota::per_minute(1), key).expect("a valid quota");
+    let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), key);
     let [a, b] = peers(app!(layer, gate)).await;
     assert_eq!(a.get("").await.status, StatusCode::OK);
     assert_eq!(a.get("").await.status, StatusCode::TOO_MANY_REQUESTS);
@@ -314,7 +316,7 @@ async fn forwarded_headers_from_untrusted_peers_are_ignored() {
 async fn a_limiter_that_cannot_find_the_key_fails_loudly_not_globally() {
     // Served without connect info: `PeerIp` finds no address for anyone.
     let (gate, _) = gate();
-    let layer = RateLimitLayer::keyed(Quota::per_minute(1), PeerIp).expect("a valid quota");
+    let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), PeerIp);
     let server = serve(app!(layer, gate), false).await;
     let [a, b] = CLIENTS.map(|who| Peer::new(server, who));
     for peer in [&a, &b, &a, &b] {
@@ -333,7 +335,7 @@ async fn a_limiter_that_cannot_find_the_key_fails_loudly_not_globally() {
 async fn a_request_without_the_keyed_header_is_a_client_error() {
     let (gate, _) = gate();
     let missing = HeaderKey::new(HeaderName::from_static("x-missing"));
-    let layer = RateLimitLayer::keyed(Quota::per_minute(1), missing).expect("a valid quota");
+    let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), missing);
     let [a, _] = peers(app!(layer, gate)).await;
     for _ in 0..2 {
         let answer = a.get("").await;

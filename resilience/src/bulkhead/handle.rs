@@ -22,7 +22,7 @@ impl BulkheadHandle {
         Self { shared }
     }
 
-    /// The name given with [`BulkheadBuilder::name`](super::BulkheadBuilder::name).
+    /// The name given with [`BulkheadLayerBuilder::name`](super::BulkheadLayerBuilder::name).
     #[must_use]
     pub fn name(&self) -> &str {
         &self.shared.stats.name

@@ -13,24 +13,24 @@ use tower_service::Service;
 
 use super::error::{BulkheadFull, Reason};
 use super::future::ResponseFuture;
-use super::layer::BulkheadBuilder;
+use super::layer::BulkheadLayerBuilder;
 use super::service::start;
 use super::shared::{Limits, Shared, Stats};
 use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
 use crate::{BoxError, ConfigError};
 
 /// Settings for a [`KeyedBulkheadLayer`]; from
-/// [`BulkheadBuilder::keyed`].
+/// [`BulkheadLayerBuilder::keyed`].
 #[must_use]
-pub struct KeyedBulkheadBuilder<F, K> {
-    base: BulkheadBuilder,
+pub struct KeyedBulkheadLayerBuilder<F, K> {
+    base: BulkheadLayerBuilder,
     key: F,
     max_keys: NonZeroUsize,
     _key: PhantomData<fn() -> K>,
 }
 
-impl<F, K> KeyedBulkheadBuilder<F, K> {
-    pub(crate) fn new(base: BulkheadBuilder, key: F) -> Self {
+impl<F, K> KeyedBulkheadLayerBuilder<F, K> {
+    pub(crate) fn new(base: BulkheadLayerBuilder, key: F) -> Self {
         Self {
             base,
             key,
@@ -53,7 +53,6 @@ impl<F, K> KeyedBulkheadBuilder<F, K> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] when `max_concurrent` is zero,
     /// [`ConfigError::OutOfRange`] when `max_concurrent` is above tokio's
     /// semaphore limit.
     pub fn build(self) -> Result<KeyedBulkheadLayer<F, K>, ConfigError>
@@ -72,9 +71,9 @@ impl<F, K> KeyedBulkheadBuilder<F, K> {
     }
 }
 
-impl<F, K> fmt::Debug for KeyedBulkheadBuilder<F, K> {
+impl<F, K> fmt::Debug for KeyedBulkheadLayerBuilder<F, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedBulkheadBuilder")
+        f.debug_struct("KeyedBulkheadLayerBuilder")
             .field("base", &self.base)
             .field("max_keys", &self.max_keys)
             .finish_non_exhaustive()

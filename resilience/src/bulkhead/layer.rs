@@ -1,5 +1,6 @@
 //! [`BulkheadLayer`] and its builder.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,13 +8,19 @@ use tokio::sync::Semaphore;
 use tower_layer::Layer;
 
 use super::handle::BulkheadHandle;
-use super::keyed::KeyedBulkheadBuilder;
+use super::keyed::KeyedBulkheadLayerBuilder;
 use super::service::Bulkhead;
 use super::shared::{Limits, Shared, Stats};
 use crate::ConfigError;
 
 /// The name used in tracing events and metric labels when none is configured.
 pub(crate) const DEFAULT_NAME: &str = "bulkhead";
+
+/// The builder's permits when none are set.
+const DEFAULT_MAX_CONCURRENT: NonZeroUsize = match NonZeroUsize::new(25) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
 
 /// Applies a [`Bulkhead`]. Every service this layer (or a clone of it) wraps
 /// shares the same permits and queue; build another layer for an independent
@@ -28,17 +35,23 @@ impl BulkheadLayer {
     /// A bulkhead of `max_concurrent` permits without a queue: a call that
     /// finds every permit taken is rejected at once.
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when `max_concurrent` is zero or above tokio's
-    /// semaphore limit.
-    pub fn new(max_concurrent: usize) -> Result<Self, ConfigError> {
-        Self::builder().max_concurrent(max_concurrent).build()
+    /// A bound above tokio's semaphore limit ([`Semaphore::MAX_PERMITS`],
+    /// `usize::MAX >> 3`) is lowered to it: no process runs that many calls
+    /// at once. [`BulkheadLayerBuilder::build`] reports such a bound instead.
+    pub fn new(max_concurrent: NonZeroUsize) -> Self {
+        let limits = Limits {
+            max_concurrent: max_concurrent.get().min(Semaphore::MAX_PERMITS),
+            max_waiters: 0,
+            max_wait: Duration::ZERO,
+        };
+        Self {
+            shared: Shared::new(limits, Stats::new(Arc::from(DEFAULT_NAME))),
+        }
     }
 
     /// A builder, starting from 25 permits, no queue and a zero `max_wait`.
-    pub fn builder() -> BulkheadBuilder {
-        BulkheadBuilder::default()
+    pub fn builder() -> BulkheadLayerBuilder {
+        BulkheadLayerBuilder::default()
     }
 
     /// A handle reporting this bulkhead's occupancy.
@@ -60,17 +73,17 @@ impl<S> Layer<S> for BulkheadLayer {
 /// [`KeyedBulkheadLayer`](super::KeyedBulkheadLayer)).
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct BulkheadBuilder {
-    max_concurrent: usize,
+pub struct BulkheadLayerBuilder {
+    max_concurrent: NonZeroUsize,
     max_waiters: usize,
     max_wait: Duration,
     name: Arc<str>,
 }
 
-impl Default for BulkheadBuilder {
+impl Default for BulkheadLayerBuilder {
     fn default() -> Self {
         Self {
-            max_concurrent: 25,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
             max_waiters: 0,
             max_wait: Duration::ZERO,
             name: Arc::from(DEFAULT_NAME),
@@ -78,9 +91,9 @@ impl Default for BulkheadBuilder {
     }
 }
 
-impl BulkheadBuilder {
-    /// How many calls may hold a permit at once (must be at least 1).
-    pub fn max_concurrent(mut self, max_concurrent: usize) -> Self {
+impl BulkheadLayerBuilder {
+    /// How many calls may hold a permit at once.
+    pub fn max_concurrent(mut self, max_concurrent: NonZeroUsize) -> Self {
         self.max_concurrent = max_concurrent;
         self
     }
@@ -113,8 +126,8 @@ impl BulkheadBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] when `max_concurrent` is zero,
-    /// [`ConfigError::OutOfRange`] when it is above tokio's semaphore limit.
+    /// [`ConfigError::OutOfRange`] when `max_concurrent` is above tokio's
+    /// semaphore limit ([`Semaphore::MAX_PERMITS`]).
     pub fn build(self) -> Result<BulkheadLayer, ConfigError> {
         let limits = self.limits()?;
         Ok(BulkheadLayer {
@@ -126,27 +139,23 @@ impl BulkheadBuilder {
     /// that `key` (any [`ExtractKey`](crate::key::ExtractKey)) finds in a
     /// request; a request whose key it cannot find fails with
     /// [`MissingKey`](crate::key::MissingKey).
-    pub fn keyed<F, K>(self, key: F) -> KeyedBulkheadBuilder<F, K> {
-        KeyedBulkheadBuilder::new(self, key)
+    pub fn keyed<F, K>(self, key: F) -> KeyedBulkheadLayerBuilder<F, K> {
+        KeyedBulkheadLayerBuilder::new(self, key)
     }
 
     pub(crate) fn limits(&self) -> Result<Limits, ConfigError> {
-        if self.max_concurrent == 0 {
-            return Err(ConfigError::Zero {
-                field: "max_concurrent",
-            });
-        }
-        if self.max_concurrent > Semaphore::MAX_PERMITS {
+        let max_concurrent = self.max_concurrent.get();
+        if max_concurrent > Semaphore::MAX_PERMITS {
             #[allow(clippy::cast_precision_loss)] // only for the message
             return Err(ConfigError::OutOfRange {
                 field: "max_concurrent",
-                value: self.max_concurrent as f64,
+                value: max_concurrent as f64,
                 min: 1.0,
                 max: Semaphore::MAX_PERMITS as f64,
             });
         }
         Ok(Limits {
-            max_concurrent: self.max_concurrent,
+            max_concurrent,
             max_waiters: if self.max_wait.is_zero() {
                 0
             } else {

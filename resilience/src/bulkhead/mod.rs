@@ -9,6 +9,7 @@
 //! key (upstream host, tenant, route), with a bounded number of partitions.
 //!
 //! ```
+//! use std::num::NonZeroUsize;
 //! use std::time::Duration;
 //! use palisade_resilience::bulkhead::{BulkheadLayer, error::BulkheadFull};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
@@ -16,7 +17,7 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let layer = BulkheadLayer::builder()
-//!     .max_concurrent(1)
+//!     .max_concurrent(NonZeroUsize::MIN)
 //!     .max_waiters(1)
 //!     .max_wait(Duration::from_millis(100))
 //!     .name("search")
@@ -96,6 +97,8 @@ mod service;
 mod shared;
 
 pub use handle::BulkheadHandle;
-pub use keyed::{KeyedBulkhead, KeyedBulkheadBuilder, KeyedBulkheadHandle, KeyedBulkheadLayer};
-pub use layer::{BulkheadBuilder, BulkheadLayer};
+pub use keyed::{
+    KeyedBulkhead, KeyedBulkheadHandle, KeyedBulkheadLayer, KeyedBulkheadLayerBuilder,
+};
+pub use layer::{BulkheadLayer, BulkheadLayerBuilder};
 pub use service::Bulkhead;

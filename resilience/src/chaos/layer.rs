@@ -29,8 +29,8 @@ impl ChaosLayer {
     }
 
     /// A builder with no faults and a random seed.
-    pub fn builder() -> ChaosBuilder {
-        ChaosBuilder::default()
+    pub fn builder() -> ChaosLayerBuilder {
+        ChaosLayerBuilder::default()
     }
 }
 
@@ -45,14 +45,14 @@ impl<S> Layer<S> for ChaosLayer {
 /// Settings for a [`ChaosLayer`]; faults that are not set are not injected.
 #[must_use]
 #[derive(Default)]
-pub struct ChaosBuilder {
+pub struct ChaosLayerBuilder {
     latency: Option<Latency>,
     error: Option<(f64, Option<MakeError>)>,
     seed: Option<u64>,
     name: Option<Arc<str>>,
 }
 
-impl ChaosBuilder {
+impl ChaosLayerBuilder {
     /// Delays a call by exactly `delay` with `probability` (0..=1), before the
     /// inner service is polled.
     pub fn latency(self, delay: Duration, probability: f64) -> Self {
@@ -148,9 +148,9 @@ fn os_seed() -> u64 {
     })
 }
 
-impl fmt::Debug for ChaosBuilder {
+impl fmt::Debug for ChaosLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChaosBuilder")
+        f.debug_struct("ChaosLayerBuilder")
             .field("latency", &self.latency)
             .field("error_probability", &self.error.as_ref().map(|e| e.0))
             .field("seed", &self.seed)

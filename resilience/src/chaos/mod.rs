@@ -4,7 +4,7 @@
 //! [`ChaosLayer`] is off unless configured: a layer without faults passes
 //! every call through untouched. Decisions come from a seeded
 //! [`SmallRng`](rand::rngs::SmallRng) per call, so with
-//! [`seed`](ChaosBuilder::seed) a test sees the same faults on every run, and
+//! [`seed`](ChaosLayerBuilder::seed) a test sees the same faults on every run, and
 //! latency is a `tokio::time::Sleep`, so paused time makes it exact.
 //!
 //! ```
@@ -34,12 +34,12 @@
 //!
 //! # What is injected, and where
 //!
-//! - **Latency** ([`latency`](ChaosBuilder::latency) fixed, or
-//!   [`latency_range`](ChaosBuilder::latency_range) uniform in `min..=max`):
+//! - **Latency** ([`latency`](ChaosLayerBuilder::latency) fixed, or
+//!   [`latency_range`](ChaosLayerBuilder::latency_range) uniform in `min..=max`):
 //!   the response future sleeps before it polls the inner future, so the call
 //!   takes the delay plus the inner service's own time.
-//! - **Errors** ([`error`](ChaosBuilder::error) with [`error::ChaosError`], or
-//!   [`error_with`](ChaosBuilder::error_with) any error): the inner service is
+//! - **Errors** ([`error`](ChaosLayerBuilder::error) with [`error::ChaosError`], or
+//!   [`error_with`](ChaosLayerBuilder::error_with) any error): the inner service is
 //!   not called. With latency too, the error arrives after the delay.
 //!
 //! The n-th call through a layer (counted over all clones of its services)
@@ -55,5 +55,5 @@ pub mod future;
 mod layer;
 mod service;
 
-pub use layer::{ChaosBuilder, ChaosLayer};
+pub use layer::{ChaosLayer, ChaosLayerBuilder};
 pub use service::Chaos;

@@ -111,7 +111,7 @@ impl fmt::Debug for Settings {
 /// threshold 100 %); 30 s in Open, not growing; 10 probes in HalfOpen, given
 /// at most 60 s to complete; the name `"default"`.
 #[must_use]
-pub struct CircuitBreakerBuilder<C = ErrorsAreFailures> {
+pub struct CircuitBreakerLayerBuilder<C = ErrorsAreFailures> {
     name: Arc<str>,
     window: SlidingWindow,
     failure_rate_threshold: f64,
@@ -128,9 +128,9 @@ pub struct CircuitBreakerBuilder<C = ErrorsAreFailures> {
     classifier: C,
 }
 
-impl<C: fmt::Debug> fmt::Debug for CircuitBreakerBuilder<C> {
+impl<C: fmt::Debug> fmt::Debug for CircuitBreakerLayerBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CircuitBreakerBuilder")
+        f.debug_struct("CircuitBreakerLayerBuilder")
             .field("name", &self.name)
             .field("window", &self.window)
             .field("failure_rate_threshold", &self.failure_rate_threshold)
@@ -149,7 +149,7 @@ impl<C: fmt::Debug> fmt::Debug for CircuitBreakerBuilder<C> {
     }
 }
 
-impl CircuitBreakerBuilder<ErrorsAreFailures> {
+impl CircuitBreakerLayerBuilder<ErrorsAreFailures> {
     pub(crate) fn new() -> Self {
         Self {
             name: Arc::from("default"),
@@ -170,7 +170,7 @@ impl CircuitBreakerBuilder<ErrorsAreFailures> {
     }
 }
 
-impl<C> CircuitBreakerBuilder<C> {
+impl<C> CircuitBreakerLayerBuilder<C> {
     /// The breaker's name, used in errors, `tracing` events and metric labels.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Arc::from(name.into());
@@ -280,8 +280,8 @@ impl<C> CircuitBreakerBuilder<C> {
     }
 
     /// Replaces the classifier that decides which results are failures.
-    pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerBuilder<C2> {
-        CircuitBreakerBuilder {
+    pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayerBuilder<C2> {
+        CircuitBreakerLayerBuilder {
             name: self.name,
             window: self.window,
             failure_rate_threshold: self.failure_rate_threshold,
@@ -313,22 +313,16 @@ impl<C> CircuitBreakerBuilder<C> {
         Ok(CircuitBreakerLayer::from_parts(settings, self.classifier))
     }
 
-    /// Validates the configuration and builds a keyed layer: one breaker per
-    /// key that `extractor` gives, each built from this configuration and
-    /// named `"{name}:{key}"`, at most `max_keys` of them (the least recently
-    /// used is dropped to make room).
-    ///
-    /// # Errors
-    ///
-    /// As [`build`](Self::build).
-    ///
-    /// `extractor` is any [`ExtractKey`](crate::key::ExtractKey); a request
-    /// whose key it cannot find fails with
-    /// [`MissingKey`](crate::key::MissingKey). The key type `K` is the
-    /// extractor's, and must also implement `Display` (it names the
-    /// breaker); name it when inference cannot:
-    /// `.build_keyed::<KeyBytes, _>(AuthorityKey::new(), max_keys)`.
-    pub fn build_keyed<K, X>(
+    /// Continues as a keyed breaker: one breaker per key that `extractor`
+    /// (any [`ExtractKey`](crate::key::ExtractKey)) finds, each built from
+    /// this configuration and named `"{name}:{key}"`; see
+    /// [`KeyedCircuitBreakerLayerBuilder`](super::KeyedCircuitBreakerLayerBuilder).
+    pub fn keyed<X>(self, extractor: X) -> super::KeyedCircuitBreakerLayerBuilder<X, C> {
+        super::KeyedCircuitBreakerLayerBuilder::new(self, extractor)
+    }
+
+    /// Validates the configuration and builds a keyed layer.
+    pub(super) fn build_keyed<K, X>(
         self,
         extractor: X,
         max_keys: NonZeroUsize,

@@ -15,13 +15,13 @@ use std::task::{Context, Poll};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::config::Settings;
+use super::config::{CircuitBreakerLayerBuilder, Settings};
 use super::future::ResponseFuture;
 use super::handle::CircuitBreakerHandle;
 use super::state::Breaker;
-use crate::BoxError;
 use crate::classify::{Classify, ErrorsAreFailures};
-use crate::key::{ExtractKey, KeyOf, KeyedMap};
+use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
+use crate::{BoxError, ConfigError};
 
 /// The breakers of one keyed layer.
 pub(crate) struct Registry<K> {
@@ -100,8 +100,72 @@ impl<K> fmt::Debug for KeyedCircuitBreakerHandle<K> {
     }
 }
 
+/// Settings for a [`KeyedCircuitBreakerLayer`]; from
+/// [`CircuitBreakerLayerBuilder::keyed`](super::CircuitBreakerLayerBuilder::keyed).
+///
+/// ```
+/// use std::num::NonZeroUsize;
+/// use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
+///
+/// const HOSTS: NonZeroUsize = NonZeroUsize::new(1_000).unwrap();
+///
+/// let per_host = CircuitBreakerLayer::builder()
+///     .name("upstreams")
+///     .keyed(|host: &&'static str| Some(host.to_string()))
+///     .max_keys(HOSTS)
+///     .build::<String>()?; // the key type, when no call names it
+/// assert!(per_host.handle().is_empty());
+/// # Ok::<(), palisade_resilience::ConfigError>(())
+/// ```
+#[must_use]
+pub struct KeyedCircuitBreakerLayerBuilder<X, C = ErrorsAreFailures> {
+    base: CircuitBreakerLayerBuilder<C>,
+    extractor: X,
+    max_keys: NonZeroUsize,
+}
+
+impl<X, C> KeyedCircuitBreakerLayerBuilder<X, C> {
+    pub(super) fn new(base: CircuitBreakerLayerBuilder<C>, extractor: X) -> Self {
+        Self {
+            base,
+            extractor,
+            max_keys: DEFAULT_MAX_KEYS,
+        }
+    }
+
+    /// The most breakers (keys) kept at once (default [`DEFAULT_MAX_KEYS`]);
+    /// when a new key arrives in a full map, the least recently used of a few
+    /// sampled keys is dropped, state and all.
+    pub fn max_keys(mut self, max_keys: NonZeroUsize) -> Self {
+        self.max_keys = max_keys;
+        self
+    }
+
+    /// Validates the configuration and builds the keyed layer. A request
+    /// whose key the extractor cannot find fails with
+    /// [`MissingKey`](crate::key::MissingKey). The key type `K` is the
+    /// extractor's and must also implement `Display` (it names the breaker);
+    /// name it when inference cannot: `.build::<KeyBytes>()`.
+    ///
+    /// # Errors
+    ///
+    /// As [`CircuitBreakerLayerBuilder::build`].
+    pub fn build<K: Hash + Eq>(self) -> Result<KeyedCircuitBreakerLayer<K, X, C>, ConfigError> {
+        self.base.build_keyed(self.extractor, self.max_keys)
+    }
+}
+
+impl<X, C: fmt::Debug> fmt::Debug for KeyedCircuitBreakerLayerBuilder<X, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedCircuitBreakerLayerBuilder")
+            .field("base", &self.base)
+            .field("max_keys", &self.max_keys)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One breaker per key, at most `max_keys` of them; from
-/// [`CircuitBreakerBuilder::build_keyed`](super::CircuitBreakerBuilder::build_keyed).
+/// [`KeyedCircuitBreakerLayerBuilder::build`].
 /// Every service it makes shares the same breakers.
 #[must_use]
 pub struct KeyedCircuitBreakerLayer<K, X, C = ErrorsAreFailures> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::config::{CircuitBreakerBuilder, Settings};
+use super::config::{CircuitBreakerLayerBuilder, Settings};
 use super::handle::CircuitBreakerHandle;
 use super::service::CircuitBreaker;
 use super::state::Breaker;
@@ -23,18 +23,18 @@ pub struct CircuitBreakerLayer<C = ErrorsAreFailures> {
 }
 
 impl CircuitBreakerLayer {
-    /// A builder with the defaults (see [`CircuitBreakerBuilder`]), where
+    /// A builder with the defaults (see [`CircuitBreakerLayerBuilder`]), where
     /// every error is a failure.
-    pub fn builder() -> CircuitBreakerBuilder {
-        CircuitBreakerBuilder::new()
+    pub fn builder() -> CircuitBreakerLayerBuilder {
+        CircuitBreakerLayerBuilder::new()
     }
 
     /// A builder for HTTP services: 5xx responses and transport errors are
     /// failures, 4xx responses are not
     /// ([`ServerErrorsAreFailures`](crate::classify::ServerErrorsAreFailures)).
     #[cfg(feature = "http")]
-    pub fn http() -> CircuitBreakerBuilder<crate::classify::ServerErrorsAreFailures> {
-        CircuitBreakerBuilder::new().classifier(crate::classify::ServerErrorsAreFailures)
+    pub fn http() -> CircuitBreakerLayerBuilder<crate::classify::ServerErrorsAreFailures> {
+        CircuitBreakerLayerBuilder::new().classifier(crate::classify::ServerErrorsAreFailures)
     }
 }
 

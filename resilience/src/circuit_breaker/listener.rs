@@ -8,11 +8,11 @@ use tokio::time::Instant;
 use super::state::State;
 
 /// The listeners registered with
-/// [`on_transition`](super::CircuitBreakerBuilder::on_transition).
+/// [`on_transition`](super::CircuitBreakerLayerBuilder::on_transition).
 pub(crate) type Listeners = Vec<Arc<dyn Fn(&Transition) + Send + Sync>>;
 
 /// One state transition of a breaker, as given to the listeners registered
-/// with [`on_transition`](super::CircuitBreakerBuilder::on_transition).
+/// with [`on_transition`](super::CircuitBreakerLayerBuilder::on_transition).
 #[derive(Debug, Clone)]
 pub struct Transition {
     name: Arc<str>,

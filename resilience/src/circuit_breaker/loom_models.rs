@@ -9,11 +9,11 @@ use std::time::Duration;
 use loom::thread;
 
 use super::*;
-use crate::circuit_breaker::{CircuitBreakerBuilder, CircuitBreakerLayer, SlidingWindow};
+use crate::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerLayerBuilder, SlidingWindow};
 
 /// A breaker from `builder`, and how many transitions to each state its
 /// listeners saw (`[closed, open, half_open, forced_open, disabled]`).
-fn breaker(builder: CircuitBreakerBuilder) -> (Arc<Breaker>, Arc<[AtomicUsize; 5]>) {
+fn breaker(builder: CircuitBreakerLayerBuilder) -> (Arc<Breaker>, Arc<[AtomicUsize; 5]>) {
     let seen: Arc<[AtomicUsize; 5]> = Arc::new(Default::default());
     let sink = Arc::clone(&seen);
     let layer = builder

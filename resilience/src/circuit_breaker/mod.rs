@@ -97,7 +97,7 @@
 //! Every transition emits a `tracing` event (target
 //! `palisade_resilience::circuit_breaker`, fields `name`, `from`, `to`; WARN
 //! when opening, INFO otherwise) and calls the listeners registered with
-//! [`CircuitBreakerBuilder::on_transition`]. With feature `metrics`:
+//! [`CircuitBreakerLayerBuilder::on_transition`]. With feature `metrics`:
 //!
 //! | name                                        | kind    | labels              |
 //! |---------------------------------------------|---------|---------------------|
@@ -110,7 +110,7 @@
 //!
 //! # Keyed breakers
 //!
-//! [`CircuitBreakerBuilder::build_keyed`] makes one independent breaker per
+//! [`CircuitBreakerLayerBuilder::keyed`] makes one independent breaker per
 //! key — per upstream with `key::AuthorityKey` (feature `http`), per route,
 //! per tenant, or any [`ExtractKey`](crate::key::ExtractKey) of the
 //! [`key`](crate::key) module — keeping at most `max_keys` and dropping the
@@ -123,9 +123,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), palisade_resilience::BoxError> {
+//! const HOSTS: NonZeroUsize = NonZeroUsize::new(1_000).unwrap();
+//!
 //! let layer = CircuitBreakerLayer::builder()
 //!     .name("upstreams")
-//!     .build_keyed(|host: &&'static str| Some(host.to_string()), NonZeroUsize::new(1_000).unwrap())?;
+//!     .keyed(|host: &&'static str| Some(host.to_string()))
+//!     .max_keys(HOSTS)
+//!     .build()?;
 //! let handles = layer.handle();
 //! let mut client = layer.layer(service_fn(|host: &'static str| async move {
 //!     Ok::<_, std::convert::Infallible>(host.len())
@@ -153,12 +157,15 @@ mod ticket;
 mod time_window;
 mod window;
 
-pub use config::{CircuitBreakerBuilder, SlidingWindow};
+pub use config::{CircuitBreakerLayerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, Snapshot};
 // For the keyed breaker's health report, which lives in `health/sources.rs`.
 #[cfg(feature = "health")]
 pub(crate) use handle::{status_of, success_rate};
-pub use keyed::{KeyedCircuitBreaker, KeyedCircuitBreakerHandle, KeyedCircuitBreakerLayer};
+pub use keyed::{
+    KeyedCircuitBreaker, KeyedCircuitBreakerHandle, KeyedCircuitBreakerLayer,
+    KeyedCircuitBreakerLayerBuilder,
+};
 pub use layer::CircuitBreakerLayer;
 pub use listener::Transition;
 pub use service::CircuitBreaker;

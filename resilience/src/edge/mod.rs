@@ -28,7 +28,7 @@
 //!     .layer(
 //!         ServiceBuilder::new()
 //!             .layer(HandleErrorLayer::new(edge::handle_error))
-//!             .layer(TimeoutLayer::new(Duration::from_secs(1))?),
+//!             .layer(TimeoutLayer::new(Duration::from_secs(1))),
 //!     );
 //!
 //! let request = http::Request::get("/slow").body(axum::body::Body::empty())?;

@@ -38,7 +38,7 @@
 //!
 //! ```
 //! use std::net::SocketAddr;
-//! use std::num::NonZeroUsize;
+//! use std::num::{NonZeroU32, NonZeroUsize};
 //! use palisade_resilience::bulkhead::BulkheadLayer;
 //! use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
 //! use palisade_resilience::key::{MissingKey, PeerIp};
@@ -47,12 +47,26 @@
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), palisade_resilience::BoxError> {
-//! let per_client = RateLimitLayer::keyed(Quota::per_second(10), PeerIp)?;
-//! let per_client_bulkhead = BulkheadLayer::builder().max_concurrent(4).keyed(PeerIp).build()?;
-//! let per_tenant_breaker = CircuitBreakerLayer::builder().build_keyed(
-//!     |req: &http::Request<()>| req.headers().get("x-tenant")?.to_str().ok().map(str::to_owned),
-//!     NonZeroUsize::new(1_000).unwrap(),
-//! )?;
+//! const PER_SECOND: NonZeroU32 = NonZeroU32::new(10).unwrap();
+//! const PERMITS: NonZeroUsize = NonZeroUsize::new(4).unwrap();
+//! const CLIENTS: NonZeroUsize = NonZeroUsize::new(10_000).unwrap();
+//! let tenant = |req: &http::Request<()>| req.headers().get("x-tenant")?.to_str().ok().map(str::to_owned);
+//!
+//! // Every keyed layer reads the same: builder, `.keyed(extractor)`,
+//! // `.max_keys(n)`, `.build()`.
+//! let per_client = RateLimitLayer::builder(Quota::per_second(PER_SECOND))
+//!     .keyed(PeerIp)
+//!     .max_keys(CLIENTS)
+//!     .build();
+//! let per_client_bulkhead = BulkheadLayer::builder()
+//!     .max_concurrent(PERMITS)
+//!     .keyed(PeerIp)
+//!     .max_keys(CLIENTS)
+//!     .build()?;
+//! let per_tenant_breaker = CircuitBreakerLayer::builder()
+//!     .keyed(tenant)
+//!     .max_keys(CLIENTS)
+//!     .build()?;
 //! let svc = ServiceBuilder::new()
 //!     .layer(per_client)
 //!     .layer(per_client_bulkhead)

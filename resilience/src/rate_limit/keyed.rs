@@ -14,8 +14,7 @@ use super::clock::GovernorClock;
 use super::error::Refused;
 use super::headers::RateLimitInfo;
 use super::policy::{Policy, allowed, limited};
-use super::quota::{Quota, Validated};
-use crate::ConfigError;
+use super::quota::Quota;
 use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
 
 /// governor's GCRA over buckets kept in a [`KeyedMap`].
@@ -39,19 +38,14 @@ pub struct Keyed<E, K: Hash + Eq + Clone> {
     /// The map inside `limiter` (governor does not lend its state store).
     buckets: Arc<KeyedMap<K, InMemoryState>>,
     key_of: KeyOf<E>,
-    quota: Validated,
+    quota: Quota,
     _key: PhantomData<fn() -> K>,
 }
 
 impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
     /// A keyed limiter for `quota`, one bucket per key `extractor` finds, at
     /// most `max_keys` keys.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn new(quota: Quota, extractor: E, max_keys: NonZeroUsize) -> Result<Self, ConfigError> {
-        let quota = quota.validate()?;
+    pub fn new(quota: Quota, extractor: E, max_keys: NonZeroUsize) -> Self {
         let buckets = Arc::new(KeyedMap::new(max_keys));
         let store = Buckets(Arc::clone(&buckets));
         let limiter = governor::RateLimiter::<_, _, _, NoOpMiddleware<Nanos>>::new(
@@ -60,27 +54,22 @@ impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
             GovernorClock::new(),
         )
         .with_middleware::<StateInformationMiddleware>();
-        Ok(Self {
+        Self {
             limiter,
             buckets,
             key_of: KeyOf::new(extractor, "rate limiter"),
             quota,
             _key: PhantomData,
-        })
+        }
     }
 
     /// A keyed limiter with at most [`DEFAULT_MAX_KEYS`] keys.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn with_default_max_keys(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
+    pub fn with_default_max_keys(quota: Quota, extractor: E) -> Self {
         Self::new(quota, extractor, DEFAULT_MAX_KEYS)
     }
 
-    /// The validated quota.
-    #[must_use]
-    pub const fn quota(&self) -> Validated {
+    /// The quota.
+    pub const fn quota(&self) -> Quota {
         self.quota
     }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use tower_layer::Layer;
@@ -13,15 +14,16 @@ use super::keyed::Keyed;
 use super::policy::Global;
 use super::quota::Quota;
 use super::service::RateLimit;
-use crate::ConfigError;
+use crate::key::DEFAULT_MAX_KEYS;
 
 /// Applies a GCRA rate limit to a service: globally ([`global`](Self::global))
-/// or per key ([`keyed`](Self::keyed)).
+/// or per key ([`keyed`](Self::keyed)); [`builder`](Self::builder) and
+/// [`http`](Self::http) (feature `http`) set the rest.
 ///
 /// Every service the layer builds shares the layer's limiter, so the limit
 /// holds across clones (one per connection or route). The `H` parameter
 /// decides whether allowed responses carry `RateLimit-*` headers (see
-/// `http()`, feature `http`).
+/// [`RateLimitLayer::http`], feature `http`).
 #[must_use]
 pub struct RateLimitLayer<P, H = NoHeaders> {
     policy: Arc<P>,
@@ -31,13 +33,35 @@ pub struct RateLimitLayer<P, H = NoHeaders> {
 }
 
 impl RateLimitLayer<Global> {
-    /// One bucket for every request.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn global(quota: Quota) -> Result<Self, ConfigError> {
-        Global::new(quota).map(Self::new)
+    /// One bucket for every request: a shortcut for
+    /// `RateLimitLayer::builder(quota).build()`.
+    pub fn global(quota: Quota) -> Self {
+        Self::builder(quota).build()
+    }
+
+    /// A builder for a limiter of `quota`: global unless
+    /// [`keyed`](RateLimitLayerBuilder::keyed), named `default`, responses
+    /// left alone.
+    pub fn builder(quota: Quota) -> RateLimitLayerBuilder {
+        RateLimitLayerBuilder {
+            quota,
+            name: "default",
+            keys: (),
+            _headers: PhantomData,
+        }
+    }
+
+    /// [`builder`](Self::builder) preset for HTTP: every allowed
+    /// `http::Response` carries `RateLimit-Limit`, `RateLimit-Remaining` and
+    /// `RateLimit-Reset`. Every setter of the plain builder is available.
+    #[cfg(feature = "http")]
+    pub fn http(quota: Quota) -> RateLimitLayerBuilder<super::headers::HttpHeaders> {
+        RateLimitLayerBuilder {
+            quota,
+            name: "default",
+            keys: (),
+            _headers: PhantomData,
+        }
     }
 }
 
@@ -46,14 +70,9 @@ impl<E, K: Hash + Eq + Clone> RateLimitLayer<Keyed<E, K>> {
     /// [`ExtractKey`](crate::key::ExtractKey)), at most
     /// [`DEFAULT_MAX_KEYS`](crate::key::DEFAULT_MAX_KEYS) keys; a request
     /// without a key is refused with [`MissingKey`](crate::key::MissingKey).
-    /// For another bound, `RateLimitLayer::new(Keyed::new(quota, extractor,
-    /// max_keys)?)`.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn keyed(quota: Quota, extractor: E) -> Result<Self, ConfigError> {
-        Keyed::with_default_max_keys(quota, extractor).map(Self::new)
+    /// A shortcut for `RateLimitLayer::builder(quota).keyed(extractor).build()`.
+    pub fn keyed(quota: Quota, extractor: E) -> Self {
+        RateLimitLayer::builder(quota).keyed(extractor).build()
     }
 }
 
@@ -70,13 +89,6 @@ impl<P> RateLimitLayer<P> {
 }
 
 impl<P, H> RateLimitLayer<P, H> {
-    /// The limiter's name, used as the `name` label of its metrics and in
-    /// tracing events.
-    pub fn name(mut self, name: &'static str) -> Self {
-        self.name = name;
-        self
-    }
-
     /// The shared limiter (e.g. for [`Keyed::key_count`]).
     #[must_use]
     pub fn policy(&self) -> &P {
@@ -89,17 +101,107 @@ impl<P, H> RateLimitLayer<P, H> {
     pub fn handle(&self) -> RateLimitHandle {
         RateLimitHandle::new(Arc::clone(&self.stats))
     }
+}
 
-    /// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to
-    /// every allowed `http::Response`.
-    #[cfg(feature = "http")]
-    pub fn http(self) -> RateLimitLayer<P, super::headers::HttpHeaders> {
+/// The keys of a limiter being built: `()` (one bucket for all requests) or, after
+/// [`RateLimitLayerBuilder::keyed`], an extractor and a bound on the keys.
+#[derive(Debug, Clone, Copy)]
+pub struct ByKey<E> {
+    extractor: E,
+    max_keys: NonZeroUsize,
+}
+
+/// Configures a [`RateLimitLayer`]; from [`RateLimitLayer::builder`] or
+/// [`RateLimitLayer::http`] (`H` = [`HttpHeaders`](super::HttpHeaders)).
+///
+/// Global and keyed limiters read alike:
+/// `RateLimitLayer::builder(quota).name("api").build()` and
+/// `RateLimitLayer::builder(quota).keyed(PeerIp).max_keys(n).name("api").build()`.
+#[must_use]
+pub struct RateLimitLayerBuilder<H = NoHeaders, X = ()> {
+    quota: Quota,
+    name: &'static str,
+    keys: X,
+    _headers: PhantomData<fn() -> H>,
+}
+
+impl<H, X> RateLimitLayerBuilder<H, X> {
+    /// The limiter's name, used as the `name` label of its metrics and in
+    /// tracing events (default `default`).
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    fn layer<P>(self, policy: P) -> RateLimitLayer<P, H> {
         RateLimitLayer {
-            policy: self.policy,
-            stats: self.stats,
+            policy: Arc::new(policy),
+            stats: Stats::new(),
             name: self.name,
             _headers: PhantomData,
         }
+    }
+}
+
+impl<H> RateLimitLayerBuilder<H, ()> {
+    /// Continues as a keyed limiter: one bucket per key `extractor` finds
+    /// (any [`ExtractKey`](crate::key::ExtractKey), such as
+    /// [`PeerIp`](crate::key::PeerIp)), at most
+    /// [`DEFAULT_MAX_KEYS`](crate::key::DEFAULT_MAX_KEYS) keys unless
+    /// [`max_keys`](RateLimitLayerBuilder::max_keys) says otherwise. A request
+    /// whose key cannot be found is refused with
+    /// [`MissingKey`](crate::key::MissingKey).
+    pub fn keyed<E>(self, extractor: E) -> RateLimitLayerBuilder<H, ByKey<E>> {
+        RateLimitLayerBuilder {
+            quota: self.quota,
+            name: self.name,
+            keys: ByKey {
+                extractor,
+                max_keys: DEFAULT_MAX_KEYS,
+            },
+            _headers: PhantomData,
+        }
+    }
+
+    /// Builds the global (one-bucket) limiter.
+    pub fn build(self) -> RateLimitLayer<Global, H> {
+        let policy = Global::new(self.quota);
+        self.layer(policy)
+    }
+}
+
+impl<H, E> RateLimitLayerBuilder<H, ByKey<E>> {
+    /// The most keys (buckets) kept at once; a new key in a full map replaces
+    /// the least recently used of a few sampled keys.
+    pub fn max_keys(mut self, max_keys: NonZeroUsize) -> Self {
+        self.keys.max_keys = max_keys;
+        self
+    }
+
+    /// Builds the keyed limiter.
+    pub fn build<K: Hash + Eq + Clone>(self) -> RateLimitLayer<Keyed<E, K>, H> {
+        let ByKey {
+            extractor,
+            max_keys,
+        } = self.keys;
+        let policy = Keyed::new(self.quota, extractor, max_keys);
+        RateLimitLayerBuilder {
+            quota: self.quota,
+            name: self.name,
+            keys: (),
+            _headers: PhantomData,
+        }
+        .layer(policy)
+    }
+}
+
+impl<H, X: fmt::Debug> fmt::Debug for RateLimitLayerBuilder<H, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimitLayerBuilder")
+            .field("quota", &self.quota)
+            .field("name", &self.name)
+            .field("keys", &self.keys)
+            .finish()
     }
 }
 

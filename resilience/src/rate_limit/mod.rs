@@ -6,14 +6,20 @@
 //! [`error::RateLimited`], which carries the time to wait and the quota state,
 //! and never reach the inner service.
 //!
-//! - [`RateLimitLayer::global`]: one bucket for all requests, lock-free and
-//!   allocation-free per call.
-//! - [`RateLimitLayer::keyed`]: one bucket per key, found by any
+//! Every limiter is built the same way: [`RateLimitLayer::builder`]`(quota)`
+//! (or the HTTP preset `RateLimitLayer::http(quota)`), optionally
+//! `.keyed(extractor).max_keys(n)`, `.name(..)`, then `.build()`:
+//!
+//! - one bucket for all requests (the default; shortcut
+//!   [`RateLimitLayer::global`]`(quota)`), lock-free and allocation-free per
+//!   call;
+//! - [`keyed`](RateLimitLayerBuilder::keyed): one bucket per key, found by any
 //!   [`ExtractKey`](crate::key::ExtractKey) of the [`key`](crate::key)
 //!   module (client IP, trusted proxies' `X-Forwarded-For`, an API key
-//!   header, the route, a closure), at most `max_keys` keys; see [`Keyed`].
-//!   A request without a key is refused, never pooled.
-//! - `RateLimitLayer::http` (feature `http`): allowed responses carry
+//!   header, the route, a closure), at most `max_keys` keys (shortcut
+//!   [`RateLimitLayer::keyed`]`(quota, extractor)`); see [`Keyed`]. A request
+//!   without a key is refused, never pooled;
+//! - `RateLimitLayer::http(quota)` (feature `http`): allowed responses carry
 //!   `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`;
 //!   `RateLimited::headers` gives `Retry-After` and the same headers for the
 //!   429.
@@ -38,6 +44,7 @@
 //! # Example
 //!
 //! ```
+//! use std::num::NonZeroU32;
 //! use std::time::Duration;
 //! use palisade_resilience::rate_limit::{error::RateLimited, Quota, RateLimitLayer};
 //! use tower::{service_fn, Layer, ServiceExt};
@@ -45,7 +52,8 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), palisade_resilience::BoxError> {
 //! // Two calls at once, then one every 500 ms.
-//! let layer = RateLimitLayer::global(Quota::per_second(2))?;
+//! const TWO: NonZeroU32 = NonZeroU32::new(2).unwrap();
+//! let layer = RateLimitLayer::global(Quota::per_second(TWO));
 //! let svc = layer.layer(service_fn(|n: u32| async move { Ok::<_, std::convert::Infallible>(n) }));
 //!
 //! assert_eq!(svc.clone().oneshot(1).await?, 1);
@@ -84,7 +92,7 @@ pub use self::handle::RateLimitHandle;
 pub use self::headers::{HttpHeaders, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 pub use self::headers::{NoHeaders, RateLimitInfo, ResponseHeaders};
 pub use self::keyed::Keyed;
-pub use self::layer::RateLimitLayer;
+pub use self::layer::{ByKey, RateLimitLayer, RateLimitLayerBuilder};
 pub use self::policy::{Global, Policy};
-pub use self::quota::{Quota, Validated};
+pub use self::quota::Quota;
 pub use self::service::RateLimit;

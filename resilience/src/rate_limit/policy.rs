@@ -11,8 +11,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use super::clock::GovernorClock;
 use super::error::{RateLimited, Refused};
 use super::headers::RateLimitInfo;
-use super::quota::{Quota, Validated};
-use crate::ConfigError;
+use super::quota::Quota;
 
 /// Decides whether a request may pass; implemented by [`Global`] and
 /// [`Keyed`](super::Keyed).
@@ -50,39 +49,31 @@ type DirectLimiter =
 /// Lock-free: one atomic compare-and-swap per call, no allocation.
 pub struct Global {
     limiter: DirectLimiter,
-    quota: Validated,
+    quota: Quota,
 }
 
 impl Global {
     /// A global limiter for `quota`.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn new(quota: Quota) -> Result<Self, ConfigError> {
+    #[must_use]
+    pub fn new(quota: Quota) -> Self {
         Self::with_clock(quota, crate::clock::Clock::new())
     }
 
     /// A global limiter for `quota` that reads `clock` (by default
     /// [`Clock::new`](crate::clock::Clock::new): `tokio::time` if it is
     /// paused when the limiter is built, else the TSC).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] when the quota is invalid (see [`Quota::validate`]).
-    pub fn with_clock(quota: Quota, clock: crate::clock::Clock) -> Result<Self, ConfigError> {
-        let quota = quota.validate()?;
+    #[must_use]
+    pub fn with_clock(quota: Quota, clock: crate::clock::Clock) -> Self {
         let limiter = governor::RateLimiter::direct_with_clock(
             quota.to_governor(),
             GovernorClock::with(clock),
         )
         .with_middleware::<StateInformationMiddleware>();
-        Ok(Self { limiter, quota })
+        Self { limiter, quota }
     }
 
-    /// The validated quota.
-    #[must_use]
-    pub const fn quota(&self) -> Validated {
+    /// The quota.
+    pub const fn quota(&self) -> Quota {
         self.quota
     }
 
@@ -131,7 +122,7 @@ impl fmt::Debug for Global {
 /// so the reset is the time to earn back every used cell: exact when calls
 /// land on interval boundaries, otherwise at most one interval too long.
 #[inline]
-pub(crate) fn allowed(snapshot: &StateSnapshot, quota: Validated) -> RateLimitInfo {
+pub(crate) fn allowed(snapshot: &StateSnapshot, quota: Quota) -> RateLimitInfo {
     let limit = quota.burst.get();
     let remaining = snapshot.remaining_burst_capacity().min(limit);
     RateLimitInfo {
@@ -151,7 +142,7 @@ pub(crate) fn allowed(snapshot: &StateSnapshot, quota: Validated) -> RateLimitIn
 pub(crate) fn limited(
     not_until: &NotUntil<Nanos>,
     clock: &GovernorClock,
-    quota: Validated,
+    quota: Quota,
 ) -> RateLimited {
     let wait = not_until.wait_time_from(clock.now());
     let refill = quota.replenish_1_per.saturating_mul(quota.burst.get() - 1);
@@ -160,6 +151,7 @@ pub(crate) fn limited(
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
@@ -170,7 +162,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn admit_takes_the_same_cell_as_check() {
-        let global = Global::new(Quota::per_second(4).burst(3)).unwrap();
+        let global = Global::new(
+            Quota::per_second(NonZeroU32::new(4).unwrap())
+                .burst(NonZeroU32::new(3).unwrap())
+                .unwrap(),
+        );
         assert_eq!(Policy::<()>::admit(&global, &()), Ok(()));
         assert_eq!(global.check_now().map(|info| info.remaining()), Ok(1));
         assert_eq!(Policy::<()>::admit(&global, &()), Ok(()));

@@ -41,14 +41,25 @@ impl<P: fmt::Debug> fmt::Debug for Shared<P> {
     }
 }
 
+/// The kind of request a [`RetryLayer`] retries: any `Clone` request (this
+/// type, the default) or, with the `http` feature, `http::Request`s whose
+/// bodies it buffers ([`http::Http`](super::http::Http), from
+/// [`RetryLayer::http`]).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct AnyRequest;
+
 /// Retries failed calls with exponential backoff, jitter and a retry budget.
 ///
-/// Built with [`RetryLayer::builder`]; see the [module docs](super) for the
+/// Built with [`RetryLayer::builder`] (any `Clone` request) or, with the
+/// `http` feature, [`RetryLayer::http`] (the HTTP preset, `K` =
+/// [`http::Http`](super::http::Http)); see the [module docs](super) for the
 /// behaviour. Every service made by one layer shares its retry budget and
 /// random generator.
 #[must_use]
-pub struct RetryLayer<P = RetryErrors> {
-    shared: Arc<Shared<P>>,
+pub struct RetryLayer<P = RetryErrors, K = AnyRequest> {
+    pub(crate) shared: Arc<Shared<P>>,
+    pub(crate) kind: K,
 }
 
 impl RetryLayer {
@@ -67,11 +78,12 @@ impl RetryLayer {
             predicate: RetryErrors,
             budget: Some(RetryBudget::default()),
             seed: None,
+            kind: AnyRequest,
         }
     }
 }
 
-impl<P> RetryLayer<P> {
+impl<P, K> RetryLayer<P, K> {
     /// The backoff schedule.
     #[must_use]
     pub fn backoff(&self) -> Backoff {
@@ -85,23 +97,25 @@ impl<P> RetryLayer<P> {
     }
 }
 
-impl<P> Clone for RetryLayer<P> {
+impl<P, K: Clone> Clone for RetryLayer<P, K> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
+            kind: self.kind.clone(),
         }
     }
 }
 
-impl<P: fmt::Debug> fmt::Debug for RetryLayer<P> {
+impl<P: fmt::Debug, K: fmt::Debug> fmt::Debug for RetryLayer<P, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryLayer")
             .field("shared", &self.shared)
+            .field("kind", &self.kind)
             .finish()
     }
 }
 
-impl<S, P> Layer<S> for RetryLayer<P> {
+impl<S, P> Layer<S> for RetryLayer<P, AnyRequest> {
     type Service = Retry<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
@@ -109,17 +123,20 @@ impl<S, P> Layer<S> for RetryLayer<P> {
     }
 }
 
-/// Configures a [`RetryLayer`]; from [`RetryLayer::builder`].
+/// Configures a [`RetryLayer`]; from [`RetryLayer::builder`] or, for the
+/// HTTP preset, [`RetryLayer::http`] (which adds the setters of
+/// `RetryLayerBuilder<P, Http>`: body limit and wall clock).
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct RetryLayerBuilder<P> {
+pub struct RetryLayerBuilder<P, K = AnyRequest> {
     pub(crate) settings: Settings,
     pub(crate) predicate: P,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) seed: Option<u64>,
+    pub(crate) kind: K,
 }
 
-impl<P> RetryLayerBuilder<P> {
+impl<P, K> RetryLayerBuilder<P, K> {
     /// The total number of attempts, the first one included (so `1` never
     /// retries). Must not be zero.
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
@@ -174,13 +191,15 @@ impl<P> RetryLayerBuilder<P> {
         self
     }
 
-    /// Decides which results are retried (default: [`RetryErrors`]).
-    pub fn predicate<Q>(self, predicate: Q) -> RetryLayerBuilder<Q> {
+    /// Decides which results are retried (default: [`RetryErrors`]; for
+    /// the HTTP preset [`HttpPredicate`](super::http::HttpPredicate)).
+    pub fn predicate<Q>(self, predicate: Q) -> RetryLayerBuilder<Q, K> {
         RetryLayerBuilder {
             settings: self.settings,
             predicate,
             budget: self.budget,
             seed: self.seed,
+            kind: self.kind,
         }
     }
 
@@ -193,25 +212,40 @@ impl<P> RetryLayerBuilder<P> {
     /// - [`ConfigError::Inverted`] when the backoff's `cap` is below `base`;
     /// - [`ConfigError::NotFinite`] / [`ConfigError::OutOfRange`] for a
     ///   `retry_ratio` that is NaN, infinite, negative or above 1000.
-    pub fn build(self) -> Result<RetryLayer<P>, ConfigError> {
+    pub fn build(self) -> Result<RetryLayer<P, K>, ConfigError> {
+        let kind = self.kind;
+        let shared = Shared::new(
+            self.settings,
+            self.predicate,
+            self.budget.as_ref(),
+            self.seed,
+        )?;
         Ok(RetryLayer {
-            shared: Arc::new(self.into_shared()?),
+            shared: Arc::new(shared),
+            kind,
         })
     }
+}
 
-    pub(crate) fn into_shared(self) -> Result<Shared<P>, ConfigError> {
-        if self.settings.max_attempts == 0 {
+impl<P> Shared<P> {
+    fn new(
+        settings: Settings,
+        predicate: P,
+        budget: Option<&RetryBudget>,
+        seed: Option<u64>,
+    ) -> Result<Self, ConfigError> {
+        if settings.max_attempts == 0 {
             return Err(ConfigError::Zero {
                 field: "max_attempts",
             });
         }
-        self.settings.backoff.validate()?;
-        if self.settings.max_elapsed.is_some_and(|d| d.is_zero()) {
+        settings.backoff.validate()?;
+        if settings.max_elapsed.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::Zero {
                 field: "max_elapsed",
             });
         }
-        let budget = match &self.budget {
+        let budget = match budget {
             Some(budget) => {
                 budget.validate()?;
                 Some(BudgetState::new(budget))
@@ -219,10 +253,10 @@ impl<P> RetryLayerBuilder<P> {
             None => None,
         };
         Ok(Shared {
-            settings: self.settings,
-            predicate: self.predicate,
+            settings,
+            predicate,
             budget,
-            rng: Mutex::new(new_rng(self.seed)),
+            rng: Mutex::new(new_rng(seed)),
         })
     }
 }

@@ -105,6 +105,6 @@ pub mod http;
 
 pub use self::backoff::{Backoff, Delays, Jitter};
 pub use self::budget::RetryBudget;
-pub use self::layer::{RetryLayer, RetryLayerBuilder};
+pub use self::layer::{AnyRequest, RetryLayer, RetryLayerBuilder};
 pub use self::policy::{Predicate, RetryErrors, RetryFailures};
 pub use self::service::Retry;

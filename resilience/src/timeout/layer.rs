@@ -6,7 +6,6 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use super::Timeout;
-use crate::ConfigError;
 
 /// Applies a [`Timeout`] to every call of the wrapped service.
 #[must_use]
@@ -20,18 +19,15 @@ impl TimeoutLayer {
     /// A layer that fails calls taking longer than `timeout` with
     /// [`Elapsed`](super::error::Elapsed).
     ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Zero`] when `timeout` is zero: such a layer would fail
-    /// every call that is not ready on its first poll.
-    pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
-        if timeout.is_zero() {
-            return Err(ConfigError::Zero { field: "timeout" });
-        }
-        Ok(Self {
+    /// Every duration is accepted. A zero timeout admits only calls whose
+    /// response is ready on the first poll and fails every other one with
+    /// `Elapsed`, which is a legitimate "do not wait at all" setting (for
+    /// example a cache probe), not a configuration error.
+    pub const fn new(timeout: Duration) -> Self {
+        Self {
             timeout,
             name: None,
-        })
+        }
     }
 
     /// Names this timeout in tracing events and in the `name` label of its

@@ -18,7 +18,7 @@
 //!     Ok::<_, std::io::Error>("done")
 //! });
 //! let svc = ServiceBuilder::new()
-//!     .layer(TimeoutLayer::new(Duration::from_secs(1))?)
+//!     .layer(TimeoutLayer::new(Duration::from_secs(1)))
 //!     .service(slow);
 //!
 //! let err = svc.oneshot(()).await.unwrap_err();
@@ -93,7 +93,7 @@
 //! // Per attempt: the slow first attempt is cut at 200 ms and retried.
 //! let per_attempt = ServiceBuilder::new()
 //!     .layer(RetryLayer::attempts(3))
-//!     .layer(TimeoutLayer::new(Duration::from_millis(200))?)
+//!     .layer(TimeoutLayer::new(Duration::from_millis(200)))
 //!     .service(upstream.clone());
 //! assert_eq!(per_attempt.oneshot(()).await?, "pong");
 //!
@@ -108,7 +108,7 @@
 //! #     }
 //! # });
 //! let overall = ServiceBuilder::new()
-//!     .layer(TimeoutLayer::new(Duration::from_millis(200))?)
+//!     .layer(TimeoutLayer::new(Duration::from_millis(200)))
 //!     .layer(RetryLayer::attempts(3))
 //!     .service(upstream);
 //! let err = overall.oneshot(()).await.unwrap_err();

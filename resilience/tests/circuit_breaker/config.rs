@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use palisade_resilience::ConfigError;
 use palisade_resilience::circuit_breaker::{
-    CircuitBreakerBuilder, CircuitBreakerLayer, SlidingWindow,
+    CircuitBreakerLayer, CircuitBreakerLayerBuilder, SlidingWindow,
 };
 
-fn error(configure: impl FnOnce(CircuitBreakerBuilder) -> CircuitBreakerBuilder) -> ConfigError {
+fn error(
+    configure: impl FnOnce(CircuitBreakerLayerBuilder) -> CircuitBreakerLayerBuilder,
+) -> ConfigError {
     configure(CircuitBreakerLayer::builder())
         .build()
         .expect_err("the configuration is invalid")

@@ -7,7 +7,9 @@ use tokio::time;
 
 use crate::support::{Call, breaker, rejection, send, send_all};
 
-pub(crate) fn builder(name: &str) -> palisade_resilience::circuit_breaker::CircuitBreakerBuilder {
+pub(crate) fn builder(
+    name: &str,
+) -> palisade_resilience::circuit_breaker::CircuitBreakerLayerBuilder {
     CircuitBreakerLayer::builder()
         .name(name)
         .sliding_window(SlidingWindow::count(2))
@@ -18,7 +20,7 @@ pub(crate) fn builder(name: &str) -> palisade_resilience::circuit_breaker::Circu
 
 /// Closed → Open → HalfOpen → Closed, then ForcedOpen → Closed by hand.
 pub(crate) async fn full_cycle(
-    builder: palisade_resilience::circuit_breaker::CircuitBreakerBuilder,
+    builder: palisade_resilience::circuit_breaker::CircuitBreakerLayerBuilder,
 ) {
     let (mut service, handle, _) = breaker(builder);
     send_all(&mut service, &[Call::Fail; 2]).await;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use palisade_resilience::circuit_breaker::{
-    CircuitBreakerBuilder, CircuitBreakerLayer, SlidingWindow, State,
+    CircuitBreakerLayer, CircuitBreakerLayerBuilder, SlidingWindow, State,
 };
 use tokio::time;
 use tower::{Service, ServiceExt};
@@ -12,7 +12,7 @@ use crate::support::{Call, breaker, calls, rejection, send, send_all};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn builder(permitted: u32) -> CircuitBreakerBuilder {
+fn builder(permitted: u32) -> CircuitBreakerLayerBuilder {
     CircuitBreakerLayer::builder()
         .name("probes")
         .sliding_window(SlidingWindow::count(4))

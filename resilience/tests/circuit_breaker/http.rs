@@ -65,7 +65,9 @@ async fn keyed_by_authority_isolates_upstreams() {
     let layer = CircuitBreakerLayer::http()
         .sliding_window(SlidingWindow::count(2))
         .minimum_calls(2)
-        .build_keyed(AuthorityKey::new(), NonZeroUsize::new(8).unwrap())
+        .keyed(AuthorityKey::new())
+        .max_keys(NonZeroUsize::new(8).unwrap())
+        .build()
         .unwrap();
     let handles = layer.handle();
     let mut service = layer.layer(service_fn(echo_status));

@@ -27,7 +27,9 @@ fn layer(max_keys: usize) -> KeyedCircuitBreakerLayer<String, Host> {
         .minimum_calls(2)
         .permitted_calls_in_half_open(1)
         .wait_duration_in_open(Duration::from_secs(10))
-        .build_keyed(host as Host, NonZeroUsize::new(max_keys).unwrap())
+        .keyed(host as Host)
+        .max_keys(NonZeroUsize::new(max_keys).unwrap())
+        .build()
         .unwrap()
 }
 
@@ -116,10 +118,9 @@ async fn the_least_recently_used_key_is_evicted() {
 #[tokio::test]
 async fn a_request_without_a_key_is_refused_not_pooled() {
     let layer = CircuitBreakerLayer::builder()
-        .build_keyed(
-            |r: &Request| (!r.0.is_empty()).then(|| r.0.to_owned()),
-            NonZeroUsize::new(4).unwrap(),
-        )
+        .keyed(|r: &Request| (!r.0.is_empty()).then(|| r.0.to_owned()))
+        .max_keys(NonZeroUsize::new(4).unwrap())
+        .build()
         .unwrap();
     let handles = layer.handle();
     let calls = Arc::new(AtomicUsize::new(0));

@@ -9,7 +9,7 @@ use tower_test::mock;
 
 use crate::support::{Call, breaker, calls, rejection, send, send_all};
 
-fn builder() -> palisade_resilience::circuit_breaker::CircuitBreakerBuilder {
+fn builder() -> palisade_resilience::circuit_breaker::CircuitBreakerLayerBuilder {
     CircuitBreakerLayer::builder()
         .name("states")
         .sliding_window(SlidingWindow::count(10))

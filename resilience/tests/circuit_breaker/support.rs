@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use palisade_resilience::BoxError;
 use palisade_resilience::circuit_breaker::error::CircuitOpen;
-use palisade_resilience::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder};
+use palisade_resilience::circuit_breaker::{CircuitBreaker, CircuitBreakerLayerBuilder};
 use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -43,7 +43,7 @@ pub(crate) fn upstream() -> (Upstream, Arc<AtomicUsize>) {
 
 /// A breaker from `builder` around a fresh upstream.
 pub(crate) fn breaker(
-    builder: CircuitBreakerBuilder,
+    builder: CircuitBreakerLayerBuilder,
 ) -> (
     CircuitBreaker<Upstream>,
     palisade_resilience::circuit_breaker::CircuitBreakerHandle,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use palisade_resilience::circuit_breaker::{
-    CircuitBreakerBuilder, CircuitBreakerLayer, SlidingWindow, State,
+    CircuitBreakerLayer, CircuitBreakerLayerBuilder, SlidingWindow, State,
 };
 use tokio::time;
 use tower::{Service, ServiceExt};
@@ -15,7 +15,7 @@ use crate::support::{Call, breaker, calls, rejection, send, send_all};
 const WAIT: Duration = Duration::from_secs(10);
 const NS: Duration = Duration::from_nanos(1);
 
-fn builder() -> CircuitBreakerBuilder {
+fn builder() -> CircuitBreakerLayerBuilder {
     CircuitBreakerLayer::builder()
         .name("timing")
         .sliding_window(SlidingWindow::count(4))
@@ -76,7 +76,7 @@ async fn a_grown_wait_is_exact_too() {
 /// Every transition the listeners saw, as `(from, to)`.
 type Seen = Arc<Mutex<Vec<(State, State)>>>;
 
-fn observed(builder: CircuitBreakerBuilder) -> (CircuitBreakerBuilder, Seen) {
+fn observed(builder: CircuitBreakerLayerBuilder) -> (CircuitBreakerLayerBuilder, Seen) {
     let seen = Seen::default();
     let sink = Arc::clone(&seen);
     let builder = builder.on_transition(move |t| sink.lock().unwrap().push((t.from(), t.to())));

@@ -426,3 +426,51 @@ async fn a_body_failing_while_buffered_fails_the_call_before_sending() {
     assert_eq!(error.downcast_ref::<Boom>(), Some(&Boom(0)));
     assert_eq!(*calls.lock().unwrap(), 0);
 }
+
+/// Retries a 500 as well: a custom rule for a known-flaky upstream.
+#[derive(Clone, Copy, Debug)]
+struct AlsoServerErrors;
+
+impl<B, E> palisade_resilience::retry::Predicate<Response<B>, E> for AlsoServerErrors {
+    fn should_retry(&self, result: &Result<Response<B>, E>) -> bool {
+        result
+            .as_ref()
+            .map_or(true, |response| response.status().is_server_error())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_http_preset_keeps_a_custom_predicate_and_its_http_setters() {
+    let custom = RetryLayer::http()
+        .max_attempts(3)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(10),
+            Duration::from_millis(10),
+        ))
+        .predicate(AlsoServerErrors)
+        .max_body_bytes(8)
+        .no_budget()
+        .build()
+        .unwrap();
+    assert_eq!(custom.max_body_bytes(), 8);
+
+    // The custom predicate retries the 500 that the default one returns.
+    let upstream = Upstream::new([Ok(status(500))]);
+    let response = custom
+        .layer(upstream.service::<Full<Bytes>>())
+        .oneshot(request(Method::PUT, "{}"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(upstream.seen().len(), 2);
+
+    // The preset's HTTP rules still hold: a POST is sent once.
+    let upstream = Upstream::new([Ok(status(500))]);
+    let response = custom
+        .layer(upstream.service::<Full<Bytes>>())
+        .oneshot(request(Method::POST, "{}"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(upstream.seen().len(), 1);
+}

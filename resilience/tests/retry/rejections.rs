@@ -1,6 +1,7 @@
 //! Retry meeting our own rejections: it waits as long as they ask (the
 //! larger of that and the backoff), or gives up at once with the rejection.
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use palisade_resilience::BoxError;
@@ -87,7 +88,7 @@ async fn a_backoff_longer_than_the_breakers_wait_is_kept() {
 
 #[tokio::test(start_paused = true)]
 async fn rate_limited_waits_its_retry_after_then_succeeds() {
-    let limiter = RateLimitLayer::global(Quota::per_second(1)).unwrap();
+    let limiter = RateLimitLayer::global(Quota::per_second(NonZeroU32::MIN));
     let (upstream, calls) = flaky(0);
     let mut service = ServiceBuilder::new()
         .layer(retry(3, Duration::from_millis(100)).build().unwrap())
@@ -106,7 +107,7 @@ async fn bulkhead_full_is_retried_after_the_backoff() {
     // One permit, no queue. A slow call holds it for 1 s; the second call is
     // rejected, waits the 2 s backoff (a bulkhead has no schedule to ask
     // for) and then gets the permit.
-    let bulkhead = BulkheadLayer::new(1).unwrap();
+    let bulkhead = BulkheadLayer::new(NonZeroUsize::MIN);
     let slow = tower::service_fn(|hold: Duration| async move {
         tokio::time::sleep(hold).await;
         Ok::<_, Boom>(Instant::now())
@@ -131,7 +132,7 @@ async fn bulkhead_full_is_retried_after_the_backoff() {
 async fn bulkhead_full_comes_back_unchanged_when_attempts_run_out() {
     let stack = ServiceBuilder::new()
         .layer(retry(2, Duration::from_millis(10)).build().unwrap())
-        .layer(BulkheadLayer::new(1).unwrap())
+        .layer(BulkheadLayer::new(NonZeroUsize::MIN))
         .service(tower::service_fn(|hold: Duration| async move {
             tokio::time::sleep(hold).await;
             Ok::<_, Boom>(())
@@ -159,7 +160,7 @@ async fn elapsed_is_retried_after_the_backoff() {
     });
     let mut service = ServiceBuilder::new()
         .layer(retry(2, Duration::from_millis(500)).build().unwrap())
-        .layer(TimeoutLayer::new(Duration::from_secs(1)).unwrap())
+        .layer(TimeoutLayer::new(Duration::from_secs(1)))
         .service(hangs_once);
 
     assert_eq!(call(&mut service, "get").await.unwrap(), 2);

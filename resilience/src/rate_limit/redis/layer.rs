@@ -16,14 +16,14 @@ use super::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, FailurePolicy};
 use crate::ConfigError;
 use crate::rate_limit::handle::{RateLimitHandle, Stats};
 use crate::rate_limit::headers::NoHeaders;
-use crate::rate_limit::quota::{Quota, Validated};
+use crate::rate_limit::quota::Quota;
 
 /// What every service of one layer shares.
 pub(crate) struct Shared<E> {
     pub(super) conn: ConnectionManager,
     pub(super) script: Script,
     pub(super) key_of: crate::key::KeyOf<E>,
-    pub(super) quota: Validated,
+    pub(super) quota: Quota,
     pub(super) interval_us: u64,
     pub(super) prefix: Vec<u8>,
     pub(super) timeout: Duration,
@@ -34,7 +34,7 @@ pub(crate) struct Shared<E> {
 
 /// Builds a [`RedisRateLimitLayer`]; see [`RedisRateLimitLayer::builder`].
 #[must_use]
-pub struct RedisRateLimitBuilder<E> {
+pub struct RedisRateLimitLayerBuilder<E, H = NoHeaders> {
     conn: ConnectionManager,
     quota: Quota,
     extractor: E,
@@ -42,9 +42,10 @@ pub struct RedisRateLimitBuilder<E> {
     timeout: Duration,
     failure: FailurePolicy,
     name: &'static str,
+    _headers: PhantomData<fn() -> H>,
 }
 
-impl<E> RedisRateLimitBuilder<E> {
+impl<E, H> RedisRateLimitLayerBuilder<E, H> {
     /// Keys live under `prefix` (default [`DEFAULT_PREFIX`]); instances that
     /// should share limits use the same prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -74,10 +75,10 @@ impl<E> RedisRateLimitBuilder<E> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the quota is invalid, its interval is below one
+    /// [`ConfigError`] when the quota's interval is below one
     /// microsecond (the script's resolution), or the timeout is zero.
-    pub fn build(self) -> Result<RedisRateLimitLayer<E>, ConfigError> {
-        let quota = self.quota.validate()?;
+    pub fn build(self) -> Result<RedisRateLimitLayer<E, H>, ConfigError> {
+        let quota = self.quota;
         let interval_us = u64::try_from(quota.replenish_interval().as_micros()).unwrap_or(u64::MAX);
         if interval_us == 0 {
             return Err(ConfigError::Zero {
@@ -105,9 +106,9 @@ impl<E> RedisRateLimitBuilder<E> {
     }
 }
 
-impl<E> fmt::Debug for RedisRateLimitBuilder<E> {
+impl<E, H> fmt::Debug for RedisRateLimitLayerBuilder<E, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRateLimitBuilder")
+        f.debug_struct("RedisRateLimitLayerBuilder")
             .field("quota", &self.quota)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
@@ -138,8 +139,8 @@ impl<E> RedisRateLimitLayer<E> {
         conn: ConnectionManager,
         quota: Quota,
         extractor: E,
-    ) -> RedisRateLimitBuilder<E> {
-        RedisRateLimitBuilder {
+    ) -> RedisRateLimitLayerBuilder<E> {
+        RedisRateLimitLayerBuilder {
             conn,
             quota,
             extractor,
@@ -147,22 +148,34 @@ impl<E> RedisRateLimitLayer<E> {
             timeout: DEFAULT_TIMEOUT,
             failure: FailurePolicy::default(),
             name: "default",
+            _headers: PhantomData,
+        }
+    }
+
+    /// [`builder`](Self::builder) preset for HTTP: every allowed
+    /// `http::Response` carries `RateLimit-Limit`, `RateLimit-Remaining` and
+    /// `RateLimit-Reset` (not calls admitted by fail-open, where the state
+    /// is unknown). Every setter of the plain builder is available.
+    #[cfg(feature = "http")]
+    pub fn http(
+        conn: ConnectionManager,
+        quota: Quota,
+        extractor: E,
+    ) -> RedisRateLimitLayerBuilder<E, crate::rate_limit::headers::HttpHeaders> {
+        RedisRateLimitLayerBuilder {
+            conn,
+            quota,
+            extractor,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            failure: FailurePolicy::default(),
+            name: "default",
+            _headers: PhantomData,
         }
     }
 }
 
 impl<E, H> RedisRateLimitLayer<E, H> {
-    /// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` to
-    /// every allowed `http::Response` (not to calls admitted by fail-open,
-    /// where the state is unknown).
-    #[cfg(feature = "http")]
-    pub fn http(self) -> RedisRateLimitLayer<E, crate::rate_limit::headers::HttpHeaders> {
-        RedisRateLimitLayer {
-            shared: self.shared,
-            _headers: PhantomData,
-        }
-    }
-
     /// A handle to the counts of every service this layer (or a clone of it)
     /// builds, including whether the last call to Redis failed.
     #[must_use]

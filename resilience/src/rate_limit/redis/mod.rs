@@ -13,13 +13,15 @@
 //! with [`BackendUnavailable`](super::error::BackendUnavailable)).
 //!
 //! ```no_run
+//! use std::num::NonZeroU32;
 //! use std::time::Duration;
 //! use palisade_resilience::rate_limit::redis::{lazy_connection, FailurePolicy, RedisRateLimitLayer};
 //! use palisade_resilience::rate_limit::Quota;
 //!
 //! # async fn run() -> Result<(), palisade_resilience::BoxError> {
 //! let conn = lazy_connection("redis://127.0.0.1:6379", Duration::from_millis(50))?;
-//! let layer = RedisRateLimitLayer::builder(conn, Quota::per_minute(600), |tenant: &String| Some(tenant.clone()))
+//! const PER_MINUTE: NonZeroU32 = NonZeroU32::new(600).unwrap();
+//! let layer = RedisRateLimitLayer::builder(conn, Quota::per_minute(PER_MINUTE), |tenant: &String| Some(tenant.clone()))
 //!     .prefix("myapp:rl:")
 //!     .failure_policy(FailurePolicy::FailClosed)
 //!     .build()?;
@@ -43,7 +45,7 @@ use crate::BoxError;
 
 pub use self::future::RedisResponseFuture;
 pub use self::key::RedisKey;
-pub use self::layer::{RedisRateLimitBuilder, RedisRateLimitLayer};
+pub use self::layer::{RedisRateLimitLayer, RedisRateLimitLayerBuilder};
 pub use self::service::RedisRateLimit;
 
 /// The default bound on every call to Redis.

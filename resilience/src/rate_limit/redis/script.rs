@@ -42,7 +42,7 @@ impl<E: Send + Sync + 'static> Shared<E> {
     /// One round trip: the script's answer, or why there is none.
     async fn ask(&self, key: Vec<u8>) -> Decision {
         let mut conn = self.conn.clone();
-        let burst = self.quota.burst();
+        let burst = self.quota.burst_size();
         let mut invocation = self.script.key(key);
         invocation.arg(self.interval_us).arg(burst);
         let reply: Vec<i64> =

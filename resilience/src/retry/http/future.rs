@@ -18,24 +18,25 @@ use super::RetrySkipped;
 use super::body::{Buffered, RetryBody};
 use super::policy::{HttpPredicate, is_retryable_status};
 use crate::BoxError;
+use crate::retry::Predicate;
 use crate::retry::error::BodyTooLargeToRetry;
 use crate::retry::future::ResponseFuture;
 use crate::retry::layer::Shared;
 
 pin_project! {
     /// The response future of [`HttpRetry`](super::HttpRetry).
-    pub struct HttpResponseFuture<S, B>
+    pub struct HttpResponseFuture<S, B, P = HttpPredicate>
     where
         S: Service<Request<RetryBody<B>>>,
     {
         #[pin]
-        state: State<S, B>,
+        state: State<S, B, P>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, B>
+    enum State<S, B, P>
     where
         S: Service<Request<RetryBody<B>>>,
     {
@@ -51,17 +52,17 @@ pin_project! {
             body: Option<B>,
             buf: BytesMut,
             trailers: Option<HeaderMap>,
-            shared: Arc<Shared<HttpPredicate>>,
+            shared: Arc<Shared<P>>,
             limit: usize,
         },
         Retrying {
             #[pin]
-            future: ResponseFuture<Replay<S, B>, HttpPredicate, Request<Buffered>>,
+            future: ResponseFuture<Replay<S, B>, P, Request<Buffered>>,
         },
     }
 }
 
-impl<S, B> HttpResponseFuture<S, B>
+impl<S, B, P> HttpResponseFuture<S, B, P>
 where
     S: Service<Request<RetryBody<B>>>,
 {
@@ -76,7 +77,7 @@ where
         parts: Parts,
         body: B,
         buf: BytesMut,
-        shared: Arc<Shared<HttpPredicate>>,
+        shared: Arc<Shared<P>>,
         limit: usize,
     ) -> Self {
         Self {
@@ -93,10 +94,11 @@ where
     }
 }
 
-impl<S, B, ResB> Future for HttpResponseFuture<S, B>
+impl<S, B, P, ResB> Future for HttpResponseFuture<S, B, P>
 where
     S: Service<Request<RetryBody<B>>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError> + 'static,
+    P: Predicate<Response<ResB>, S::Error>,
     B: Body + Unpin,
     B::Error: Into<BoxError>,
 {
@@ -209,7 +211,7 @@ where
     }
 }
 
-impl<S, B> fmt::Debug for HttpResponseFuture<S, B>
+impl<S, B, P> fmt::Debug for HttpResponseFuture<S, B, P>
 where
     S: Service<Request<RetryBody<B>>>,
 {

@@ -1,6 +1,11 @@
 //! The HTTP preset: [`RetryLayer::http`].
 //!
-//! [`HttpRetryLayer`] wraps services taking `http::Request<RetryBody<B>>`
+//! [`RetryLayer::http`] is [`RetryLayer::builder`] preset for HTTP: the same
+//! builder type ([`RetryLayerBuilder`]) with every setter, a custom
+//! [`predicate`](RetryLayerBuilder::predicate) still settable, and the
+//! HTTP-only setters [`max_body_bytes`](RetryLayerBuilder::max_body_bytes)
+//! and [`clock`](RetryLayerBuilder::clock). The layer it builds
+//! ([`HttpRetryLayer`], a `RetryLayer<P, Http>`) wraps services taking `http::Request<RetryBody<B>>`
 //! and returning `http::Response<_>`; it takes `http::Request<B>` for any
 //! [`http_body::Body`] `B` that is `Unpin` (hyper's `Incoming`, axum's
 //! `Body`, `Full`, boxed bodies; pin other bodies with `BodyExt::boxed`).
@@ -73,10 +78,6 @@ mod future;
 mod policy;
 mod service;
 
-use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
-
 use tower_layer::Layer;
 
 pub use self::body::RetryBody;
@@ -84,9 +85,7 @@ pub use self::future::HttpResponseFuture;
 pub use self::policy::{HttpPredicate, SystemClock, WallClock};
 pub use self::service::HttpRetry;
 
-use super::layer::{RetryLayer, RetryLayerBuilder, Shared};
-use super::{Backoff, RetryBudget};
-use crate::ConfigError;
+use super::layer::{RetryLayer, RetryLayerBuilder};
 
 /// Why a retryable response was returned without being retried; found in
 /// the response's extensions.
@@ -101,133 +100,72 @@ pub enum RetrySkipped {
     },
 }
 
+/// The HTTP request kind of a [`RetryLayer`]: requests are
+/// `http::Request<B>`, idempotent ones have their bodies buffered up to a
+/// limit and are retried. Set through [`RetryLayer::http`].
+#[derive(Debug, Clone, Copy)]
+pub struct Http {
+    max_body_bytes: usize,
+}
+
+/// The HTTP retry layer: a [`RetryLayer`] built by [`RetryLayer::http`],
+/// with [`HttpPredicate`] unless another predicate was set.
+pub type HttpRetryLayer<P = HttpPredicate> = RetryLayer<P, Http>;
+
 impl RetryLayer {
-    /// A builder for the HTTP preset, with the defaults of
-    /// [`RetryLayer::builder`], [`HttpPredicate`], the [`SystemClock`] and a
-    /// 64 KiB body buffer.
-    pub fn http() -> HttpRetryLayerBuilder {
-        HttpRetryLayerBuilder {
-            base: RetryLayer::builder().predicate(HttpPredicate::default()),
-            max_body_bytes: 64 * 1024,
+    /// [`RetryLayer::builder`] preset for HTTP: the same defaults, with
+    /// [`HttpPredicate`] (its [`SystemClock`]), a 64 KiB body buffer and
+    /// requests of type `http::Request<B>`. Every setter of the plain builder
+    /// is available, [`predicate`](RetryLayerBuilder::predicate) included.
+    pub fn http() -> RetryLayerBuilder<HttpPredicate, Http> {
+        let plain = RetryLayer::builder();
+        RetryLayerBuilder {
+            settings: plain.settings,
+            predicate: HttpPredicate::default(),
+            budget: plain.budget,
+            seed: plain.seed,
+            kind: Http {
+                max_body_bytes: 64 * 1024,
+            },
         }
     }
 }
 
-/// The HTTP retry preset; built with [`RetryLayer::http`].
-#[must_use]
-#[derive(Clone)]
-pub struct HttpRetryLayer {
-    shared: Arc<Shared<HttpPredicate>>,
-    max_body_bytes: usize,
-}
-
-impl HttpRetryLayer {
-    /// The backoff schedule.
-    #[must_use]
-    pub fn backoff(&self) -> Backoff {
-        self.shared.settings.backoff
-    }
-
-    /// The largest request body kept for retries, in bytes.
-    #[must_use]
-    pub fn max_body_bytes(&self) -> usize {
-        self.max_body_bytes
-    }
-}
-
-impl fmt::Debug for HttpRetryLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpRetryLayer")
-            .field("shared", &self.shared)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
-    }
-}
-
-impl<S> Layer<S> for HttpRetryLayer {
-    type Service = HttpRetry<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        HttpRetry::new(inner, Arc::clone(&self.shared), self.max_body_bytes)
-    }
-}
-
-/// Configures an [`HttpRetryLayer`]; from [`RetryLayer::http`]. The settings
-/// mean the same as on [`RetryLayerBuilder`].
-#[must_use]
-#[derive(Debug, Clone)]
-pub struct HttpRetryLayerBuilder {
-    base: RetryLayerBuilder<HttpPredicate>,
-    max_body_bytes: usize,
-}
-
-impl HttpRetryLayerBuilder {
-    /// See [`RetryLayerBuilder::max_attempts`].
-    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.base = self.base.max_attempts(max_attempts);
-        self
-    }
-
-    /// See [`RetryLayerBuilder::backoff`].
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.base = self.base.backoff(backoff);
-        self
-    }
-
-    /// See [`RetryLayerBuilder::max_elapsed`].
-    pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
-        self.base = self.base.max_elapsed(max_elapsed);
-        self
-    }
-
-    /// The longest `Retry-After` honoured (30 s by default); a response
-    /// asking for more is returned without retrying.
-    pub fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
-        self.base = self.base.max_retry_after(max_retry_after);
-        self
-    }
-
-    /// See [`RetryLayerBuilder::budget`].
-    pub fn budget(mut self, budget: RetryBudget) -> Self {
-        self.base = self.base.budget(budget);
-        self
-    }
-
-    /// See [`RetryLayerBuilder::no_budget`].
-    pub fn no_budget(mut self) -> Self {
-        self.base = self.base.no_budget();
-        self
-    }
-
-    /// See [`RetryLayerBuilder::rng_seed`].
-    pub fn rng_seed(mut self, seed: u64) -> Self {
-        self.base = self.base.rng_seed(seed);
-        self
-    }
-
+impl<P> RetryLayerBuilder<P, Http> {
     /// The largest request body, in bytes, buffered so the request can be
     /// retried (64 KiB by default). Zero retries only requests without a body.
     pub fn max_body_bytes(mut self, max_body_bytes: usize) -> Self {
-        self.max_body_bytes = max_body_bytes;
+        self.kind.max_body_bytes = max_body_bytes;
         self
     }
+}
 
+impl RetryLayerBuilder<HttpPredicate, Http> {
     /// The wall clock `Retry-After` dates are compared with (default:
-    /// [`SystemClock`]).
+    /// [`SystemClock`]). Only for [`HttpPredicate`]; a custom predicate
+    /// reads its own clock.
     pub fn clock(mut self, clock: impl WallClock + 'static) -> Self {
-        self.base.predicate = HttpPredicate::new(clock);
+        self.predicate = HttpPredicate::new(clock);
         self
     }
+}
 
-    /// Checks the configuration and builds the layer.
-    ///
-    /// # Errors
-    ///
-    /// As [`RetryLayerBuilder::build`].
-    pub fn build(self) -> Result<HttpRetryLayer, ConfigError> {
-        Ok(HttpRetryLayer {
-            shared: Arc::new(self.base.into_shared()?),
-            max_body_bytes: self.max_body_bytes,
-        })
+impl<P> RetryLayer<P, Http> {
+    /// The largest request body kept for retries, in bytes.
+    #[must_use]
+    pub fn max_body_bytes(&self) -> usize {
+        self.kind.max_body_bytes
+    }
+}
+
+impl<S, P> Layer<S> for RetryLayer<P, Http> {
+    type Service = HttpRetry<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpRetry::new(
+            inner,
+            std::sync::Arc::clone(&self.shared),
+            self.kind.max_body_bytes,
+        )
     }
 }

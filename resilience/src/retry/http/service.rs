@@ -14,6 +14,7 @@ use super::body::RetryBody;
 use super::future::HttpResponseFuture;
 use super::policy::{HttpPredicate, is_idempotent};
 use crate::BoxError;
+use crate::retry::Predicate;
 use crate::retry::layer::Shared;
 
 /// Retries HTTP requests to `S`; made by
@@ -23,14 +24,14 @@ use crate::retry::layer::Shared;
 /// `http::Request<RetryBody<B>>`: see the [module docs](super) for which
 /// requests are buffered and retried.
 #[must_use]
-pub struct HttpRetry<S> {
+pub struct HttpRetry<S, P = HttpPredicate> {
     inner: S,
-    shared: Arc<Shared<HttpPredicate>>,
+    shared: Arc<Shared<P>>,
     max_body_bytes: usize,
 }
 
-impl<S> HttpRetry<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared<HttpPredicate>>, max_body_bytes: usize) -> Self {
+impl<S, P> HttpRetry<S, P> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared<P>>, max_body_bytes: usize) -> Self {
         Self {
             inner,
             shared,
@@ -54,7 +55,7 @@ impl<S> HttpRetry<S> {
     }
 }
 
-impl<S: Clone> Clone for HttpRetry<S> {
+impl<S: Clone, P> Clone for HttpRetry<S, P> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -64,7 +65,7 @@ impl<S: Clone> Clone for HttpRetry<S> {
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for HttpRetry<S> {
+impl<S: fmt::Debug, P: fmt::Debug> fmt::Debug for HttpRetry<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpRetry")
             .field("inner", &self.inner)
@@ -74,16 +75,17 @@ impl<S: fmt::Debug> fmt::Debug for HttpRetry<S> {
     }
 }
 
-impl<S, B, ResB> Service<Request<B>> for HttpRetry<S>
+impl<S, P, B, ResB> Service<Request<B>> for HttpRetry<S, P>
 where
     S: Service<Request<RetryBody<B>>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError> + 'static,
+    P: Predicate<Response<ResB>, S::Error>,
     B: Body + Unpin,
     B::Error: Into<BoxError>,
 {
     type Response = Response<ResB>;
     type Error = BoxError;
-    type Future = HttpResponseFuture<S, B>;
+    type Future = HttpResponseFuture<S, B, P>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
