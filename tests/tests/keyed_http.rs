@@ -11,6 +11,9 @@
 
 mod support;
 
+#[path = "../../resilience/tests/services/redis.rs"]
+mod redis_service;
+
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -342,4 +345,37 @@ async fn a_request_without_the_keyed_header_is_a_client_error() {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
         assert_eq!(answer.code(), "missing_key");
     }
+}
+
+#[tokio::test]
+async fn the_redis_limiter_gives_each_client_its_own_quota() {
+    use std::hash::{BuildHasher, Hasher};
+
+    use palisade_resilience::rate_limit::redis::{RedisRateLimitLayer, lazy_connection};
+
+    let Some(url) =
+        redis_service::redis_url("keyed_http::the_redis_limiter_gives_each_client_its_own_quota")
+            .await
+    else {
+        return;
+    };
+    // A key prefix no other run shares.
+    let random = std::hash::RandomState::new().build_hasher().finish();
+    let prefix = format!(
+        "palisade-test:keyed-http:{}:{random:x}:",
+        std::process::id()
+    );
+    let conn = lazy_connection(&url, Duration::from_secs(2)).expect("a Redis URL");
+    let layer = RedisRateLimitLayer::builder(conn, Quota::per_minute(NonZeroU32::MIN), PeerIp)
+        .prefix(prefix)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("a valid Redis limiter");
+    let (gate, _) = gate();
+    let [a, b] = peers(app!(layer, gate)).await;
+
+    assert_eq!(a.get("").await.status, StatusCode::OK);
+    let limited = a.get("").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert_eq!(b.get("").await.status, StatusCode::OK);
 }

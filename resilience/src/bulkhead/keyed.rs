@@ -310,3 +310,30 @@ impl<K> fmt::Debug for KeyedBulkheadHandle<K> {
             .finish()
     }
 }
+
+/// The keyed bulkhead's report to a
+/// [`HealthRegistry`](crate::health::HealthRegistry) (feature `health`).
+#[cfg(feature = "health")]
+mod health {
+    use crate::bulkhead::KeyedBulkheadHandle;
+    use crate::health::{ComponentHealth, HealthSource, Status};
+
+    /// Degraded while some partition has no permit free (one key's calls
+    /// queue or are rejected), healthy otherwise; in-flight calls summed over
+    /// the partitions, and the rejections of all partitions.
+    impl<K: Send + Sync + 'static> HealthSource for KeyedBulkheadHandle<K> {
+        fn health(&self) -> ComponentHealth {
+            let partitions = self.partitions();
+            let full = self.full_partitions();
+            let status = if full > 0 {
+                Status::Degraded
+            } else {
+                Status::Healthy
+            };
+            ComponentHealth::new("keyed_bulkhead", status)
+                .with_state(format!("{full} of {partitions} partitions full"))
+                .with_in_flight(self.in_flight_total() as u64)
+                .with_rejections(self.rejected_total())
+        }
+    }
+}

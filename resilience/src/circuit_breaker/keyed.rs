@@ -324,3 +324,67 @@ impl<S: fmt::Debug, K, X, C: fmt::Debug> fmt::Debug for KeyedCircuitBreaker<S, K
             .finish_non_exhaustive()
     }
 }
+
+/// The keyed breakers' report to a
+/// [`HealthRegistry`](crate::health::HealthRegistry) (feature `health`).
+#[cfg(feature = "health")]
+mod health {
+    use std::fmt;
+    use std::hash::Hash;
+
+    use crate::circuit_breaker::{KeyedCircuitBreakerHandle, Snapshot, status_of, success_rate};
+    use crate::health::{ComponentHealth, HealthSource, Status};
+
+    /// One report for all the breakers of a keyed layer.
+    ///
+    /// The keys are independent upstreams (hosts, routes), and the instance
+    /// still serves the others while one is open, so one bad key must not fail
+    /// a readiness probe: the status is **healthy** while every key is Closed
+    /// or Disabled (or there is no key yet), **degraded** while some key is
+    /// HalfOpen, Open or ForcedOpen, and **unhealthy** only when every key is
+    /// Open or ForcedOpen. The state says how many keys are not closed
+    /// (`"2 of 5 keys not closed"`, or `"closed"`), the rejections are summed
+    /// over the keys kept, and the success rate is taken over all their
+    /// windows together. Keys evicted from the map take their counts with
+    /// them.
+    impl<K> HealthSource for KeyedCircuitBreakerHandle<K>
+    where
+        K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+    {
+        fn health(&self) -> ComponentHealth {
+            let snapshots: Vec<Snapshot> = self
+                .handles()
+                .into_iter()
+                .map(|(_, handle)| handle.snapshot())
+                .collect();
+            let keys = snapshots.len();
+            let not_closed = snapshots
+                .iter()
+                .filter(|s| status_of(s.state) != Status::Healthy)
+                .count();
+            let all_open = snapshots
+                .iter()
+                .all(|s| status_of(s.state) == Status::Unhealthy);
+            let status = match not_closed {
+                0 => Status::Healthy,
+                _ if all_open => Status::Unhealthy,
+                _ => Status::Degraded,
+            };
+            let state = if not_closed == 0 {
+                "closed".to_owned()
+            } else {
+                format!("{not_closed} of {keys} keys not closed")
+            };
+            let (calls, failures, rejected) = snapshots.iter().fold((0, 0, 0), |acc, s| {
+                (acc.0 + s.calls, acc.1 + s.failures, acc.2 + s.rejected)
+            });
+            let health = ComponentHealth::new("keyed_circuit_breaker", status)
+                .with_state(state)
+                .with_rejections(rejected);
+            match success_rate(calls, failures) {
+                Some(rate) => health.with_success_rate(rate),
+                None => health,
+            }
+        }
+    }
+}

@@ -159,7 +159,7 @@ mod window;
 
 pub use config::{CircuitBreakerLayerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, Snapshot};
-// For the keyed breaker's health report, which lives in `health/sources.rs`.
+// For the keyed breakers' health report, in `keyed.rs`.
 #[cfg(feature = "health")]
 pub(crate) use handle::{status_of, success_rate};
 pub use keyed::{

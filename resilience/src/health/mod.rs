@@ -45,7 +45,6 @@
 
 mod registry;
 mod report;
-mod sources;
 
 pub use registry::HealthRegistry;
 pub use report::{ComponentHealth, ComponentReport, HealthReport, HealthSource, Status};
