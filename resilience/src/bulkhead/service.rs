@@ -65,6 +65,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         start(&self.shared, &mut self.inner, req)
     }
@@ -72,6 +73,7 @@ where
 
 /// Admits a call into `shared`: straight to the (ready) inner service when a
 /// permit is free, into the queue when there is room, else a rejection.
+#[inline]
 pub(crate) fn start<S, Req>(shared: &Arc<Shared>, inner: &mut S, req: Req) -> ResponseFuture<S, Req>
 where
     S: Service<Req> + Clone,
