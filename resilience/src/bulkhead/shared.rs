@@ -60,7 +60,6 @@ impl Shared {
     /// A permit if one is free right now. Tokio's semaphore is fair: while
     /// calls are queued, released permits go to them and this fails.
     #[inline]
-    #[inline]
     pub(crate) fn try_acquire(&self) -> Option<Permit> {
         let permit = self.semaphore.clone().try_acquire_owned().ok()?;
         Some(Permit::new(permit, &self.stats))
