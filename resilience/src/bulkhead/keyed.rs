@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,20 +21,18 @@ use crate::{BoxError, ConfigError};
 /// Settings for a [`KeyedBulkheadLayer`]; from
 /// [`BulkheadLayerBuilder::keyed`].
 #[must_use]
-pub struct KeyedBulkheadLayerBuilder<F, K> {
+pub struct KeyedBulkheadLayerBuilder<F> {
     base: BulkheadLayerBuilder,
     key: F,
     max_keys: NonZeroUsize,
-    _key: PhantomData<fn() -> K>,
 }
 
-impl<F, K> KeyedBulkheadLayerBuilder<F, K> {
+impl<F> KeyedBulkheadLayerBuilder<F> {
     pub(crate) fn new(base: BulkheadLayerBuilder, key: F) -> Self {
         Self {
             base,
             key,
             max_keys: DEFAULT_MAX_KEYS,
-            _key: PhantomData,
         }
     }
 
@@ -49,16 +46,15 @@ impl<F, K> KeyedBulkheadLayerBuilder<F, K> {
         self
     }
 
-    /// Builds the layer.
+    /// Builds the layer. The key type `K` is the extractor's, inferred
+    /// from the service the layer wraps; name it (`.build::<IpAddr>()`) when
+    /// nothing calls the layer yet.
     ///
     /// # Errors
     ///
     /// [`ConfigError::OutOfRange`] when `max_concurrent` is above tokio's
     /// semaphore limit.
-    pub fn build(self) -> Result<KeyedBulkheadLayer<F, K>, ConfigError>
-    where
-        K: Hash + Eq,
-    {
+    pub fn build<K: Hash + Eq>(self) -> Result<KeyedBulkheadLayer<F, K>, ConfigError> {
         let limits = self.base.limits()?;
         Ok(KeyedBulkheadLayer {
             key: Arc::new(KeyOf::new(self.key, "bulkhead")),
@@ -71,7 +67,7 @@ impl<F, K> KeyedBulkheadLayerBuilder<F, K> {
     }
 }
 
-impl<F, K> fmt::Debug for KeyedBulkheadLayerBuilder<F, K> {
+impl<F> fmt::Debug for KeyedBulkheadLayerBuilder<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedBulkheadLayerBuilder")
             .field("base", &self.base)

@@ -139,7 +139,7 @@ impl BulkheadLayerBuilder {
     /// that `key` (any [`ExtractKey`](crate::key::ExtractKey)) finds in a
     /// request; a request whose key it cannot find fails with
     /// [`MissingKey`](crate::key::MissingKey).
-    pub fn keyed<F, K>(self, key: F) -> KeyedBulkheadLayerBuilder<F, K> {
+    pub fn keyed<F>(self, key: F) -> KeyedBulkheadLayerBuilder<F> {
         KeyedBulkheadLayerBuilder::new(self, key)
     }
 
