@@ -46,6 +46,20 @@ pub struct RedisRateLimitLayerBuilder<E, H = NoHeaders> {
 }
 
 impl<E, H> RedisRateLimitLayerBuilder<E, H> {
+    /// The defaults, for [`RedisRateLimitLayer::builder`] and `::http`.
+    fn new(conn: ConnectionManager, quota: Quota, extractor: E) -> Self {
+        Self {
+            conn,
+            quota,
+            extractor,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            failure: FailurePolicy::default(),
+            name: "default",
+            _headers: PhantomData,
+        }
+    }
+
     /// Keys live under `prefix` (default [`DEFAULT_PREFIX`]); instances that
     /// should share limits use the same prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -140,16 +154,7 @@ impl<E> RedisRateLimitLayer<E> {
         quota: Quota,
         extractor: E,
     ) -> RedisRateLimitLayerBuilder<E> {
-        RedisRateLimitLayerBuilder {
-            conn,
-            quota,
-            extractor,
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            failure: FailurePolicy::default(),
-            name: "default",
-            _headers: PhantomData,
-        }
+        RedisRateLimitLayerBuilder::new(conn, quota, extractor)
     }
 
     /// [`builder`](Self::builder) preset for HTTP: every allowed
@@ -162,16 +167,7 @@ impl<E> RedisRateLimitLayer<E> {
         quota: Quota,
         extractor: E,
     ) -> RedisRateLimitLayerBuilder<E, crate::rate_limit::headers::HttpHeaders> {
-        RedisRateLimitLayerBuilder {
-            conn,
-            quota,
-            extractor,
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            failure: FailurePolicy::default(),
-            name: "default",
-            _headers: PhantomData,
-        }
+        RedisRateLimitLayerBuilder::new(conn, quota, extractor)
     }
 }
 
