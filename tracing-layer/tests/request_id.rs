@@ -1,6 +1,8 @@
 //! `RequestIdLayer` over in-process services: which ids are kept, which are
 //! replaced, where the id ends up, and that readiness is forwarded.
 
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
+
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 

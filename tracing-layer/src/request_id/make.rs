@@ -12,14 +12,19 @@ use super::RequestIdValue;
 ///
 /// Implemented by [`RandomRequestId`] (the default), [`RngRequestId`] (an
 /// injected generator, for deterministic tests) and by closures
-/// `FnMut() -> RequestIdValue`:
+/// `FnMut() -> RequestIdValue`. A closure's captured state is cloned with the
+/// service (servers clone it per connection), so a counter should live in an
+/// `Arc<AtomicU64>` rather than a plain integer:
 ///
 /// ```
 /// use palisade_tracing_layer::request_id::{RequestIdLayer, RequestIdValue};
 ///
-/// let mut n = 0u64;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// let next = Arc::new(AtomicU64::new(1));
 /// let layer = RequestIdLayer::new().make_request_id(move || {
-///     n += 1;
+///     let n = next.fetch_add(1, Ordering::Relaxed);
 ///     RequestIdValue::try_from(format!("req-{n}")).expect("visible ascii")
 /// });
 /// # let _ = layer;
