@@ -142,10 +142,16 @@ impl Peer {
 
     async fn get(&self, query: &str) -> Answer {
         let n = self.who.source[3];
+        self.get_forwarded_for(query, &format!("198.51.100.{n}"))
+            .await
+    }
+
+    /// [`get`](Self::get) with the `X-Forwarded-For` value given.
+    async fn get_forwarded_for(&self, query: &str, forwarded_for: &str) -> Answer {
         let request =
             http::Request::get(format!("http://{}/{}?{query}", self.server, self.who.name))
                 .header("host", format!("{}.test", self.who.name))
-                .header("x-forwarded-for", format!("198.51.100.{n}"))
+                .header("x-forwarded-for", forwarded_for)
                 .header("x-api-key", format!("key-{}", self.who.name))
                 .header("x-tenant", self.who.name)
                 .body(Empty::new())
@@ -303,16 +309,30 @@ async fn every_extractor_gives_each_client_its_own_breaker() {
 
 #[tokio::test]
 async fn forwarded_headers_from_untrusted_peers_are_ignored() {
-    // Only 127.0.0.1 is a trusted proxy: both clients send the same forged
-    // `X-Forwarded-For` value (and new ones each time) and still get a
-    // quota each, keyed by their own addresses.
+    // Only 127.0.0.1 is a trusted proxy. Client a forges a new
+    // `X-Forwarded-For` value on every request (were it trusted, each would
+    // be a fresh key and never limited); both clients then send the same
+    // forged value and still get a quota each, keyed by their own addresses.
     let (gate, _) = gate();
     let key = ForwardedIp::x_forwarded_for(["127.0.0.1/32".parse().expect("a CIDR")]);
     let layer = RateLimitLayer::keyed(Quota::per_minute(NonZeroU32::MIN), key);
     let [a, b] = peers(app!(layer, gate)).await;
-    assert_eq!(a.get("").await.status, StatusCode::OK);
-    assert_eq!(a.get("").await.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(b.get("").await.status, StatusCode::OK);
+    assert_eq!(
+        a.get_forwarded_for("", "203.0.113.1").await.status,
+        StatusCode::OK
+    );
+    for forged in ["203.0.113.2", "203.0.113.3", "198.51.100.9"] {
+        let answer = a.get_forwarded_for("", forged).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{forged}: {answer:?}"
+        );
+    }
+    assert_eq!(
+        b.get_forwarded_for("", "198.51.100.9").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
