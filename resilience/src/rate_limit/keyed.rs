@@ -15,14 +15,14 @@ use super::error::Refused;
 use super::headers::RateLimitInfo;
 use super::policy::{Policy, allowed, limited};
 use super::quota::Quota;
-use crate::key::{DEFAULT_MAX_KEYS, ExtractKey, KeyOf, KeyedMap};
+use crate::key::{ExtractKey, KeyOf, KeyedMap};
 
 /// governor's GCRA over buckets kept in a [`KeyedMap`].
 type KeyedLimiter<K> =
     governor::RateLimiter<K, Buckets<K>, GovernorClock, StateInformationMiddleware>;
 
 /// One bucket per key (client IP, API key, route, …), at most `max_keys`
-/// of them ([`DEFAULT_MAX_KEYS`] unless set).
+/// of them ([`DEFAULT_MAX_KEYS`](crate::key::DEFAULT_MAX_KEYS) unless set).
 ///
 /// The buckets live in the crate's bounded keyed map (see
 /// [`key`](crate::key)): a call for a known key takes a shard's read lock
@@ -61,11 +61,6 @@ impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
             quota,
             _key: PhantomData,
         }
-    }
-
-    /// A keyed limiter with at most [`DEFAULT_MAX_KEYS`] keys.
-    pub fn with_default_max_keys(quota: Quota, extractor: E) -> Self {
-        Self::new(quota, extractor, DEFAULT_MAX_KEYS)
     }
 
     /// The quota.
