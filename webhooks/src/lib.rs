@@ -13,6 +13,8 @@ pub mod verify;
 
 #[cfg(feature = "axum")]
 pub mod extract;
+#[cfg(feature = "store")]
+pub mod store;
 
 pub use layer::VerifyWebhookLayer;
 pub use sign::{Secret, SignedHeaders, Signer};
