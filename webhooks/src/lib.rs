@@ -11,6 +11,8 @@ pub mod layer;
 pub mod sign;
 pub mod verify;
 
+#[cfg(feature = "deliver")]
+pub mod deliver;
 #[cfg(feature = "axum")]
 pub mod extract;
 #[cfg(feature = "store")]

@@ -82,7 +82,7 @@ use tower_layer::Layer;
 
 pub use self::body::RetryBody;
 pub use self::future::HttpResponseFuture;
-pub use self::policy::{HttpPredicate, SystemClock, WallClock};
+pub use self::policy::{HttpPredicate, SystemClock, WallClock, parse_retry_after};
 pub use self::service::HttpRetry;
 
 use super::layer::{RetryLayer, RetryLayerBuilder};

@@ -130,8 +130,21 @@ pub(crate) fn is_idempotent(method: &Method) -> bool {
 }
 
 /// `Retry-After` as delta-seconds or an HTTP-date; a date in the past means
-/// "now". Unparseable values are ignored (the backoff delay is used).
-pub(crate) fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
+/// "now". Unparseable values give `None` (the retry layer then uses its
+/// backoff delay). Shared with other crates that honour the header, such as
+/// the webhook delivery engine.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use http::HeaderValue;
+/// use palisade_resilience::retry::http::parse_retry_after;
+///
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// assert_eq!(parse_retry_after(&HeaderValue::from_static("120"), now), Some(Duration::from_secs(120)));
+/// assert_eq!(parse_retry_after(&HeaderValue::from_static("soon"), now), None);
+/// ```
+#[must_use]
+pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
     let value = value.to_str().ok()?.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // More digits than fit are "a very long time".

@@ -1,0 +1,523 @@
+//! The engine: publish, then claim, send and report in a loop.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use palisade_resilience::retry::http::{SystemClock, WallClock};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use super::client::{self, HttpClient};
+use super::config::Config;
+use super::limits::EndpointLimits;
+use super::{EndpointError, PublishError, RetrySchedule, attempt, headers};
+use crate::store::{Claimed, Endpoint, Finished, NewEndpoint, NewMessage, Next, Published, Store};
+
+/// The delivery engine. Cheap to clone: clones share the store, the
+/// breakers and the limits.
+///
+/// Build it with [`Engine::builder`], publish with [`Engine::publish`], and
+/// run the workers with [`Engine::start`] (in as many processes as you like
+/// on a shared Postgres store).
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("instance", &self.shared.instance)
+            .field("store", &self.shared.store)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Shared {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<dyn WallClock>,
+    pub(super) config: Config,
+    pub(super) stack: HttpClient,
+    pub(super) limits: EndpointLimits,
+    wake: Notify,
+    instance: String,
+    claims: AtomicU64,
+}
+
+impl Shared {
+    /// What follows a failed attempt: the schedule's next delay, or a wait
+    /// the endpoint asked for (longer of the two), or death.
+    pub(super) fn next_after_failure(
+        &self,
+        claimed: &Claimed,
+        attempts_made: u32,
+        now: SystemTime,
+        asked: Option<Duration>,
+    ) -> Next {
+        match self
+            .config
+            .schedule
+            .delay_after(attempts_made, claimed.delivery_id)
+        {
+            Some(delay) => Next::RetryAt(now + asked.map_or(delay, |a| a.max(delay))),
+            None => Next::Dead,
+        }
+    }
+}
+
+/// Settings for an [`Engine`]; from [`Engine::builder`].
+#[must_use]
+pub struct EngineBuilder {
+    store: Arc<dyn Store>,
+    client: HttpClient,
+    clock: Arc<dyn WallClock>,
+    config: Config,
+    max_endpoints: NonZeroUsize,
+    instance: Option<String>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// The wall clock stored times and signatures use (default: the
+    /// system's).
+    pub fn clock(mut self, clock: impl WallClock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// When failed deliveries are tried again (default
+    /// [`RetrySchedule::default`]).
+    pub fn schedule(mut self, schedule: RetrySchedule) -> Self {
+        self.config.schedule = schedule;
+        self
+    }
+
+    /// The most one attempt may take (default 15 s).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.config.attempt_timeout = timeout;
+        self
+    }
+
+    /// How long a claim lasts before another worker may take the delivery
+    /// (default 60 s; keep it well above the attempt timeout).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    /// How many deliveries one claim takes at most (default 64).
+    pub fn batch_size(mut self, batch: u32) -> Self {
+        self.config.batch_size = batch.max(1);
+        self
+    }
+
+    /// How many attempts run at once in this engine (default 256).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.config.max_in_flight = n.max(1);
+        self
+    }
+
+    /// How often an idle worker looks for due deliveries (default 250 ms);
+    /// publishing through this engine wakes it at once.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval;
+        self
+    }
+
+    /// The longest `Retry-After` honoured on a 429 or 503 (default 1 h).
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.config.max_retry_after = max;
+        self
+    }
+
+    /// Disable an endpoint whose attempts have all failed for this long
+    /// (default 5 days; `None` never disables).
+    pub fn disable_after(mut self, after: Option<Duration>) -> Self {
+        self.config.disable_after = after;
+        self
+    }
+
+    /// The largest payload [`Engine::publish`] accepts (default 1 MiB).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.max_payload = bytes;
+        self
+    }
+
+    /// How many bytes of each response body are kept with the attempt
+    /// (default 1 KiB).
+    pub fn response_excerpt(mut self, bytes: usize) -> Self {
+        self.config.response_excerpt = bytes;
+        self
+    }
+
+    /// How long an endpoint's breaker stays open before a probe (default
+    /// 30 s). Deliveries to an open endpoint are postponed, their attempts
+    /// unspent.
+    pub fn breaker_open_for(mut self, wait: Duration) -> Self {
+        self.config.breaker_open_for = wait;
+        self
+    }
+
+    /// The name of this engine instance in claim tokens and logs (default
+    /// a random one).
+    pub fn instance(mut self, name: impl Into<String>) -> Self {
+        self.instance = Some(name.into());
+        self
+    }
+
+    /// Builds the engine.
+    ///
+    /// # Errors
+    ///
+    /// [`palisade_resilience::ConfigError`] if the breaker settings are
+    /// invalid.
+    pub fn build(self) -> Result<Engine, palisade_resilience::ConfigError> {
+        let breakers = client::endpoint_breakers(self.config.breaker_open_for, self.max_endpoints)?;
+        let stack = client::stack(breakers, self.config.attempt_timeout, self.client);
+        let now = self.clock.now();
+        Ok(Engine {
+            shared: Arc::new(Shared {
+                store: self.store,
+                stack,
+                limits: EndpointLimits::default(),
+                wake: Notify::new(),
+                instance: self
+                    .instance
+                    .unwrap_or_else(|| crate::store::new_id("eng_", now)),
+                claims: AtomicU64::new(0),
+                clock: self.clock,
+                config: self.config,
+            }),
+        })
+    }
+}
+
+impl Engine {
+    /// Starts configuring an engine that keeps its outbox in `store` and
+    /// sends through `client` (see [`boxed_client`](super::boxed_client)).
+    pub fn builder(store: Arc<dyn Store>, client: HttpClient) -> EngineBuilder {
+        EngineBuilder {
+            store,
+            client,
+            clock: Arc::new(SystemClock),
+            config: Config::default(),
+            max_endpoints: NonZeroUsize::new(100_000).unwrap_or(NonZeroUsize::MIN),
+            instance: None,
+        }
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// Checks and stores a message with one delivery per subscribed endpoint,
+    /// returning once both are committed, and wakes this engine's workers.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`]: payload too large or not JSON, unknown event type,
+    /// idempotency key reused for another message, or a store failure.
+    /// Nothing is stored then.
+    pub async fn publish(&self, message: NewMessage) -> Result<Published, PublishError> {
+        let limit = self.shared.config.max_payload;
+        if message.payload.len() > limit {
+            return Err(PublishError::PayloadTooLarge {
+                size: message.payload.len(),
+                limit,
+            });
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&message.payload)
+            .map_err(|e| PublishError::InvalidJson(e.to_string()))?;
+        let published = self
+            .shared
+            .store
+            .publish(message, self.shared.clock.now())
+            .await?;
+        if published.deliveries > 0 {
+            self.shared.wake.notify_one();
+        }
+        Ok(published)
+    }
+
+    /// Checks and stores an endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`EndpointError`]: a URL that is not absolute `http(s)`, a forbidden
+    /// or invalid custom header, or a store failure.
+    pub async fn create_endpoint(&self, endpoint: NewEndpoint) -> Result<Endpoint, EndpointError> {
+        check_url(&endpoint.url)?;
+        headers::check(&endpoint.headers)?;
+        Ok(self
+            .shared
+            .store
+            .create_endpoint(endpoint, self.shared.clock.now())
+            .await?)
+    }
+
+    /// Starts the worker loop on the current tokio runtime.
+    pub fn start(&self) -> Running {
+        let (stop, stopped) = watch::channel(None);
+        let task = tokio::spawn(run(Arc::clone(&self.shared), stopped));
+        Running { stop, task }
+    }
+}
+
+fn check_url(url: &str) -> Result<(), EndpointError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => {
+            return Err(EndpointError::InvalidUrl(format!(
+                "`{url}` is not an http(s) URL"
+            )));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(EndpointError::InvalidUrl(format!("`{url}` has no host")));
+    }
+    Ok(())
+}
+
+/// The running workers of an [`Engine`]; from [`Engine::start`].
+#[derive(Debug)]
+#[must_use = "dropping `Running` leaves the workers running; call `shutdown` to stop them"]
+pub struct Running {
+    stop: watch::Sender<Option<Duration>>,
+    task: tokio::task::JoinHandle<ShutdownReport>,
+}
+
+/// What a graceful shutdown did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Attempts that finished after the shutdown began.
+    pub finished_in_flight: u64,
+    /// Attempts cut off at the deadline (their deliveries are due again
+    /// at once, for any worker).
+    pub cut_off: u64,
+    /// Claimed deliveries handed back.
+    pub released: u64,
+}
+
+impl Running {
+    /// Stops claiming, lets in-flight attempts finish for up to `deadline`,
+    /// cuts off the rest and hands every unfinished claim back to the store.
+    /// Nothing is lost: what did not finish is due again at once.
+    pub async fn shutdown(self, deadline: Duration) -> ShutdownReport {
+        let _ = self.stop.send(Some(deadline));
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// Endpoints are read again at most this often, so changes (a new secret,
+/// a new URL, a disable) apply within it.
+const ENDPOINT_TTL: Duration = Duration::from_secs(1);
+
+async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -> ShutdownReport {
+    let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    let (report, reports) = mpsc::unbounded_channel::<(Arc<str>, Finished)>();
+    let reporter = tokio::spawn(report_loop(Arc::clone(&shared), reports));
+    let mut tasks = JoinSet::new();
+    let mut tokens: VecDeque<(Arc<str>, Instant)> = VecDeque::new();
+    let mut endpoints: HashMap<String, (Option<Arc<Endpoint>>, Instant)> = HashMap::new();
+    let lease = shared.config.lease;
+
+    loop {
+        if stop.borrow().is_some() {
+            break;
+        }
+        // Reap finished attempt tasks so the set stays small.
+        while tasks.try_join_next().is_some() {}
+        let available = permits.available_permits();
+        if available == 0 {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let limit = u32::try_from(available)
+            .unwrap_or(u32::MAX)
+            .min(shared.config.batch_size);
+        let n = shared.claims.fetch_add(1, Ordering::Relaxed);
+        let token: Arc<str> = format!("{}:{n}", shared.instance).into();
+        let batch = match shared
+            .store
+            .claim(&token, shared.clock.now(), lease, limit)
+            .await
+        {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::error!(%error, "claiming webhook deliveries failed; retrying");
+                idle(&shared, &mut stop).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            idle(&shared, &mut stop).await;
+            continue;
+        }
+        tokens.push_back((Arc::clone(&token), Instant::now()));
+        while tokens.front().is_some_and(|(_, at)| at.elapsed() > lease) {
+            tokens.pop_front();
+        }
+        for claimed in batch {
+            let endpoint = endpoint_of(&shared, &mut endpoints, &claimed.endpoint_id).await;
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                break;
+            };
+            let shared = Arc::clone(&shared);
+            let report = report.clone();
+            let token = Arc::clone(&token);
+            let span = tracing::info_span!(
+                "webhook.attempt",
+                message_id = %claimed.message_id,
+                endpoint_id = %claimed.endpoint_id,
+                attempt = claimed.attempts + 1,
+            );
+            tasks.spawn(
+                async move {
+                    let finished = attempt::deliver(&shared, claimed, endpoint.as_deref()).await;
+                    super::telemetry::attempt_finished(&finished);
+                    let _ = report.send((token, finished));
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
+        if endpoints.len() > 10_000 {
+            endpoints.retain(|_, (_, at)| at.elapsed() < ENDPOINT_TTL);
+            shared.limits.retain(&|id| endpoints.contains_key(id));
+        }
+    }
+
+    // Graceful shutdown: no more claims; let attempts finish until the deadline.
+    let deadline = stop.borrow().unwrap_or_default();
+    let mut summary = ShutdownReport::default();
+    let _ = tokio::time::timeout(deadline, async {
+        while tasks.join_next().await.is_some() {
+            summary.finished_in_flight += 1;
+        }
+    })
+    .await;
+    summary.cut_off = u64::try_from(tasks.len()).unwrap_or(u64::MAX);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    // Every report sent is written before claims are handed back, so a
+    // finished attempt is never released and sent again.
+    drop(report);
+    let _ = reporter.await;
+    let now = shared.clock.now();
+    for (token, _) in tokens {
+        match shared.store.release(&token, now).await {
+            Ok(n) => summary.released += n,
+            Err(error) => {
+                tracing::error!(%error, "handing back claims failed; they return when their lease ends")
+            }
+        }
+    }
+    tracing::info!(?summary, "webhook engine stopped");
+    summary
+}
+
+/// Waits for a publish, the poll interval or a shutdown, whichever is first.
+async fn idle(shared: &Shared, stop: &mut watch::Receiver<Option<Duration>>) {
+    tokio::select! {
+        () = shared.wake.notified() => {}
+        () = tokio::time::sleep(shared.config.poll_interval) => {}
+        _ = stop.changed() => {}
+    }
+}
+
+async fn endpoint_of(
+    shared: &Shared,
+    cache: &mut HashMap<String, (Option<Arc<Endpoint>>, Instant)>,
+    id: &str,
+) -> Option<Arc<Endpoint>> {
+    if let Some((endpoint, at)) = cache.get(id)
+        && at.elapsed() < ENDPOINT_TTL
+    {
+        return endpoint.clone();
+    }
+    let endpoint = match shared.store.endpoint(id).await {
+        Ok(endpoint) => Some(Arc::new(endpoint)),
+        Err(crate::store::StoreError::UnknownEndpoint(_)) => None,
+        Err(error) => {
+            tracing::warn!(%error, endpoint_id = id, "reading an endpoint failed; using the last copy");
+            return cache.get(id).and_then(|(e, _)| e.clone());
+        }
+    };
+    cache.insert(id.to_owned(), (endpoint.clone(), Instant::now()));
+    endpoint
+}
+
+/// Writes attempt reports in batches (one transaction per claim token).
+async fn report_loop(
+    shared: Arc<Shared>,
+    mut reports: mpsc::UnboundedReceiver<(Arc<str>, Finished)>,
+) {
+    const MAX_BATCH: usize = 512;
+    let mut buffer = Vec::with_capacity(MAX_BATCH);
+    while reports.recv_many(&mut buffer, MAX_BATCH).await > 0 {
+        let mut by_token: HashMap<Arc<str>, Vec<Finished>> = HashMap::new();
+        for (token, finished) in buffer.drain(..) {
+            by_token.entry(token).or_default().push(finished);
+        }
+        for (token, finished) in by_token {
+            write_report(&shared, &token, finished).await;
+        }
+    }
+}
+
+async fn write_report(shared: &Shared, token: &str, finished: Vec<Finished>) {
+    let mut wait = Duration::from_millis(50);
+    for _ in 0..5 {
+        match shared
+            .store
+            .finish(
+                token,
+                finished.clone(),
+                shared.clock.now(),
+                shared.config.disable_after,
+            )
+            .await
+        {
+            Ok(disabled) => {
+                for endpoint_id in disabled {
+                    tracing::warn!(endpoint_id, "webhook endpoint disabled");
+                    super::telemetry::endpoint_disabled();
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "recording webhook attempts failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
+    // The deliveries stay claimed until their lease ends, then are sent
+    // again: at least once, never lost.
+    tracing::error!(
+        token,
+        "gave up recording webhook attempts; they will be retried after the lease"
+    );
+}

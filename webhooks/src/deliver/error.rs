@@ -1,0 +1,123 @@
+//! Why the engine refused a message or an endpoint.
+
+use std::fmt;
+
+use crate::store::StoreError;
+
+/// A message was not published; nothing was stored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The payload is larger than the engine's `max_payload`.
+    PayloadTooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The payload is not JSON.
+    InvalidJson(String),
+    /// The store refused it (unknown event type, idempotency conflict) or
+    /// failed.
+    Store(StoreError),
+}
+
+impl PublishError {
+    /// A short, stable name for the error.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::Store(e) => e.kind(),
+        }
+    }
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PayloadTooLarge { size, limit } => {
+                write!(
+                    f,
+                    "payload of {size} bytes is over the limit of {limit} bytes"
+                )
+            }
+            Self::InvalidJson(why) => write!(f, "payload is not JSON: {why}"),
+            Self::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for PublishError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// An endpoint was not saved; nothing was stored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The URL cannot be delivered to (syntax, scheme, or an address the
+    /// SSRF rules refuse).
+    InvalidUrl(String),
+    /// A custom header the engine sets itself or that only makes sense for
+    /// one connection.
+    ForbiddenHeader(String),
+    /// A custom header name or value that is not valid HTTP.
+    InvalidHeader(String),
+    /// The store refused it or failed.
+    Store(StoreError),
+}
+
+impl EndpointError {
+    /// A short, stable name for the error.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidUrl(_) => "invalid_url",
+            Self::ForbiddenHeader(_) => "forbidden_header",
+            Self::InvalidHeader(_) => "invalid_header",
+            Self::Store(e) => e.kind(),
+        }
+    }
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidUrl(why) => write!(f, "invalid endpoint URL: {why}"),
+            Self::ForbiddenHeader(name) => write!(
+                f,
+                "header `{name}` cannot be set on an endpoint (the engine sets it, or it is hop-by-hop)"
+            ),
+            Self::InvalidHeader(name) => write!(f, "header `{name}` is not a valid HTTP header"),
+            Self::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for EndpointError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
