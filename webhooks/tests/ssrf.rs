@@ -19,8 +19,8 @@ use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Empty};
 use palisade_webhooks::deliver::connect::{
     AddressPolicy, BlockedAddress, ConnectFailed, Dial, Dialing, HttpsRequired, Ipv6Embedding,
-    RangeKind, Resolve, Resolving, SafeConnector, StaticResolver, TcpDialer, WebhookClient,
-    classify, find_cause, refused_ranges, rustls,
+    MAX_ADDRESSES_TRIED, RangeKind, Resolve, Resolving, SafeConnector, StaticResolver, TcpDialer,
+    WebhookClient, classify, find_cause, refused_ranges, rustls,
 };
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
@@ -380,9 +380,18 @@ impl Dial for Unreachable {
 
 #[tokio::test(start_paused = true)]
 async fn each_connect_attempt_is_bounded_by_the_timeout() {
+    // Six allowed addresses, none answering: only the first four are tried.
     let resolver = StaticResolver::new().with(
         "slow.test",
-        ["127.0.0.3", "127.0.0.4"].map(|a| a.parse().unwrap()),
+        [
+            "127.0.0.3",
+            "127.0.0.4",
+            "127.0.0.5",
+            "127.0.0.6",
+            "127.0.0.7",
+            "127.0.0.8",
+        ]
+        .map(|a| a.parse().unwrap()),
     );
     let connector = SafeConnector::new(loopback_allowed())
         .with_resolver(resolver)
@@ -395,11 +404,11 @@ async fn each_connect_attempt_is_bounded_by_the_timeout() {
         .unwrap_err();
     let failed = err.downcast_ref::<ConnectFailed>().unwrap();
     assert!(failed.timed_out());
-    assert_eq!(failed.attempts().len(), 2);
-    assert_eq!(started.elapsed(), Duration::from_secs(4));
+    assert_eq!(failed.attempts().len(), MAX_ADDRESSES_TRIED);
+    assert_eq!(started.elapsed(), Duration::from_secs(8));
     assert_eq!(
         err.to_string(),
-        "could not connect to slow.test (2 address(es) tried; last 127.0.0.4:9: connect timed out after 2s)"
+        "could not connect to slow.test (4 address(es) tried; last 127.0.0.6:9: connect timed out after 2s)"
     );
 }
 

@@ -65,6 +65,8 @@ impl<R: Resolve, D: Dial> SafeConnector<R, D> {
         B: http_body::Body + Send + 'static,
         B::Data: Send,
     {
+        // `https_or_http` even when https-only: the SafeConnector refuses
+        // `http` itself, with the typed `HttpsRequired` error.
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

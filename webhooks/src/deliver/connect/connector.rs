@@ -25,6 +25,11 @@ use super::resolve::{Resolve, SystemResolver};
 /// How long one TCP connect attempt may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// At most this many allowed addresses of one host are tried per connection,
+/// so a name with dozens of unreachable addresses costs at most this many
+/// connect timeouts.
+pub const MAX_ADDRESSES_TRIED: usize = 4;
+
 /// A `tower::Service<http::Uri>` connector for `hyper_util`'s legacy
 /// `Client` that refuses to reach addresses its [`AddressPolicy`] refuses.
 ///
@@ -39,7 +44,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 ///    call fails with [`BlockedAddress`] (naming the first refused address and
 ///    its range) without any connection being attempted;
 /// 4. connects to the allowed addresses in order, each attempt bounded by the
-///    connect timeout, until one succeeds ([`ConnectFailed`] when none does);
+///    connect timeout, until one succeeds (at most [`MAX_ADDRESSES_TRIED`];
+///    [`ConnectFailed`] when none does);
 /// 5. checks the peer address of the new socket against the policy again
 ///    and sets `TCP_NODELAY`.
 ///
@@ -182,6 +188,9 @@ impl<R: Resolve, D: Dial> SafeConnector<R, D> {
                 tracing::debug!(%host, %ip, %reason, "webhook connect: address refused");
                 first_refused.get_or_insert(BlockedAddress::new(host.as_str(), ip, reason));
                 continue;
+            }
+            if attempts.len() == MAX_ADDRESSES_TRIED {
+                break;
             }
             let addr = SocketAddr::new(ip, port);
             let dialed = tokio::time::timeout(self.connect_timeout, self.dialer.dial(addr)).await;

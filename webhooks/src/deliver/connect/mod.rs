@@ -64,7 +64,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub use client::{
     POOL_IDLE_TIMEOUT, POOL_MAX_IDLE_PER_HOST, WebhookClient, native_roots_tls_config,
 };
-pub use connector::{Connecting, DEFAULT_CONNECT_TIMEOUT, SafeConnector};
+pub use connector::{Connecting, DEFAULT_CONNECT_TIMEOUT, MAX_ADDRESSES_TRIED, SafeConnector};
 pub use dial::{Dial, Dialing, TcpDialer};
 pub use error::{
     BlockedAddress, ConnectFailed, HttpsRequired, InvalidTarget, ResolveFailed, find_cause,

@@ -335,6 +335,9 @@ fn endpoint_urls_are_validated() {
         "HTTPS://Hooks.Example.com",
         "https://[2606:4700::1111]:8443/x",
         "https://8.8.8.8/",
+        "https://123.example/",
+        "https://0x7f.example/",
+        "https://hooks.example.com./",
     ] {
         assert!(policy.validate_endpoint_url(ok).is_ok(), "{ok}");
     }
@@ -354,6 +357,11 @@ fn endpoint_urls_are_validated() {
         ("http://api.localhost/", Localhost),
         ("https://exa mple.com/", Malformed(String::new())),
         ("", MissingScheme),
+        ("http://2130706433/", AmbiguousNumericHost),
+        ("http://127.1:8080/", AmbiguousNumericHost),
+        ("http://0x7f.0.0.1/", AmbiguousNumericHost),
+        ("http://0177.0.0.1/", AmbiguousNumericHost),
+        ("http://0x7f000001/", AmbiguousNumericHost),
     ];
     for (url, expected) in cases {
         let err = policy.validate_endpoint_url(url).unwrap_err();

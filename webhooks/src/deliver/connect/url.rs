@@ -29,6 +29,10 @@ pub enum EndpointUrlError {
     HttpsRequired,
     /// `localhost` or a name below `.localhost`, which always means this machine.
     Localhost,
+    /// A host made only of numbers that is not a dotted-quad IPv4 address
+    /// (`2130706433`, `127.1`, `0x7f.0.0.1`, `0177.0.0.1`): no DNS name looks
+    /// like that, and resolvers read it as an IP address in a legacy form.
+    AmbiguousNumericHost,
     /// The host is an IP literal in a refused range.
     BlockedAddress {
         /// The address in the URL.
@@ -51,6 +55,7 @@ impl EndpointUrlError {
             Self::Fragment => "fragment_in_url",
             Self::HttpsRequired => "https_required",
             Self::Localhost => "localhost",
+            Self::AmbiguousNumericHost => "ambiguous_numeric_host",
             Self::BlockedAddress { .. } => "blocked_address",
         }
     }
@@ -73,6 +78,9 @@ impl fmt::Display for EndpointUrlError {
             Self::Fragment => f.write_str("the endpoint URL must not contain a fragment (#)"),
             Self::HttpsRequired => f.write_str("the endpoint URL must use https"),
             Self::Localhost => f.write_str("the endpoint URL points at localhost"),
+            Self::AmbiguousNumericHost => f.write_str(
+                "the endpoint URL host is a number but not a dotted-quad IPv4 address; write the address in full",
+            ),
             Self::BlockedAddress { addr, reason } => {
                 write!(
                     f,
@@ -138,9 +146,12 @@ impl AddressPolicy {
             return Err(EndpointUrlError::MissingHost);
         }
         if let Ok(addr) = host.parse::<IpAddr>() {
+            // Rust accepts only the canonical forms; the legacy ones are refused below.
             if let Some(reason) = self.refusal(Some(&host), addr) {
                 return Err(EndpointUrlError::BlockedAddress { addr, reason });
             }
+        } else if is_numeric_host(&host) {
+            return Err(EndpointUrlError::AmbiguousNumericHost);
         } else if (host == "localhost" || host.ends_with(".localhost"))
             && self
                 .refusal(Some(&host), IpAddr::from([127, 0, 0, 1]))
@@ -150,4 +161,15 @@ impl AddressPolicy {
         }
         Ok(uri)
     }
+}
+
+/// Whether every label is a decimal, octal or hex number: what `inet_aton`
+/// would read as an IPv4 address (`127.1`, `0x7f.1`, `2130706433`).
+fn is_numeric_host(host: &str) -> bool {
+    host.split('.').all(|label| {
+        let digits = label.strip_prefix("0x").unwrap_or(label);
+        !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_hexdigit())
+            && (label.starts_with("0x") || digits.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
