@@ -412,6 +412,34 @@ async fn each_connect_attempt_is_bounded_by_the_timeout() {
     );
 }
 
+/// Never answers.
+struct SilentResolver;
+
+impl Resolve for SilentResolver {
+    fn resolve(&self, _host: &str) -> Resolving {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolution_is_bounded_by_the_connect_timeout() {
+    use palisade_webhooks::deliver::connect::ResolveFailed;
+    let connector = SafeConnector::new(AddressPolicy::new())
+        .with_resolver(SilentResolver)
+        .connect_timeout(Duration::from_secs(3));
+    let started = tokio::time::Instant::now();
+    let err = connector
+        .oneshot(Uri::from_static("https://slow-dns.test/"))
+        .await
+        .unwrap_err();
+    assert!(err.downcast_ref::<ResolveFailed>().is_some(), "{err}");
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    assert_eq!(
+        err.to_string(),
+        "could not resolve slow-dns.test: resolve timed out after 3s"
+    );
+}
+
 #[tokio::test]
 async fn resolution_failures_and_bad_targets_are_typed() {
     use palisade_webhooks::deliver::connect::{InvalidTarget, ResolveFailed};

@@ -39,7 +39,7 @@ pub const MAX_ADDRESSES_TRIED: usize = 4;
 /// 1. refuses schemes other than `http`/`https`, and `http` when the policy
 ///    is https-only ([`HttpsRequired`]);
 /// 2. takes an IP literal host as is, or resolves a name with its
-///    [`Resolve`]r ([`ResolveFailed`]);
+///    [`Resolve`]r within the connect timeout ([`ResolveFailed`]);
 /// 3. vets every address: refused ones are skipped, and if none is left the
 ///    call fails with [`BlockedAddress`] (naming the first refused address and
 ///    its range) without any connection being attempted;
@@ -98,7 +98,8 @@ impl<R, D> SafeConnector<R, D> {
         }
     }
 
-    /// Bounds each TCP connect attempt (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// Bounds name resolution and each TCP connect attempt (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
     /// A zero timeout is raised to one millisecond so that a connect is
     /// always attempted.
     #[must_use]
@@ -168,11 +169,14 @@ impl<R: Resolve, D: Dial> SafeConnector<R, D> {
         let addrs = match host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
             Err(_) => {
-                let addrs = self
-                    .resolver
-                    .resolve(&host)
-                    .await
-                    .map_err(|err| ResolveFailed::new(&host, err))?;
+                let resolving = self.resolver.resolve(&host);
+                let addrs = match tokio::time::timeout(self.connect_timeout, resolving).await {
+                    Ok(resolved) => resolved.map_err(|err| ResolveFailed::new(&host, err))?,
+                    Err(_elapsed) => {
+                        let err = error::timed_out("resolve", self.connect_timeout);
+                        return Err(ResolveFailed::new(&host, err).into());
+                    }
+                };
                 if addrs.is_empty() {
                     let none = io::Error::new(io::ErrorKind::NotFound, "no addresses");
                     return Err(ResolveFailed::new(&host, none).into());
@@ -201,7 +205,7 @@ impl<R: Resolve, D: Dial> SafeConnector<R, D> {
                     continue;
                 }
                 Err(_elapsed) => {
-                    attempts.push((addr, error::timed_out(self.connect_timeout)));
+                    attempts.push((addr, error::timed_out("connect", self.connect_timeout)));
                     continue;
                 }
             };

@@ -208,10 +208,10 @@ impl Error for ConnectFailed {
     }
 }
 
-pub(super) fn timed_out(after: Duration) -> io::Error {
+pub(super) fn timed_out(what: &str, after: Duration) -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
-        format!("connect timed out after {after:?}"),
+        format!("{what} timed out after {after:?}"),
     )
 }
 
