@@ -16,7 +16,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use palisade_webhooks::deliver::{Engine, RetrySchedule, boxed_client};
+use palisade_webhooks::deliver::connect::AddressPolicy;
+use palisade_webhooks::deliver::{Engine, RetrySchedule};
 use palisade_webhooks::store::{
     AttemptResult, DeliveryState, DisabledReason, EventType, NewEndpoint, NewMessage, SqliteStore,
     Store,
@@ -140,10 +141,12 @@ async fn setup(name: &str, schedule: RetrySchedule) -> Setup {
         clock: clock.clone(),
     })
     .await;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
     let engine_clock = clock.clone();
-    let engine = Engine::builder(store.clone(), boxed_client(client))
+    // The real delivery client: the SSRF-safe connector, with loopback
+    // allowed for this test's receiver.
+    let policy = AddressPolicy::new().allow_net("127.0.0.0/8".parse().unwrap());
+    let engine = Engine::builder(store.clone())
+        .address_policy(policy)
         .clock(move || engine_clock.now())
         .schedule(schedule)
         .poll_interval(Duration::from_millis(5))
@@ -459,7 +462,12 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_stored() {
         ordered: false,
         headers,
     };
-    for url in ["not a url", "ftp://example.com/", "/relative"] {
+    for url in [
+        "not a url",
+        "ftp://example.com/",
+        "/relative",
+        "http://user:pw@example.com/",
+    ] {
         let err = s
             .engine
             .create_endpoint(endpoint(url, vec![]))
@@ -476,6 +484,21 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_stored() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "forbidden_header");
+    // Without the test's allow-list, loopback and private targets are refused
+    // when the endpoint is saved.
+    let strict = Engine::builder(s.store.clone()).build().unwrap();
+    for url in [
+        "http://127.0.0.1:9/",
+        "http://10.0.0.1/",
+        "http://[::1]/",
+        "http://169.254.169.254/latest",
+    ] {
+        let err = strict
+            .create_endpoint(endpoint(url, vec![]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "invalid_url", "{url}");
+    }
     assert_eq!(
         s.store.endpoints(Some("app")).await.unwrap().len(),
         1,

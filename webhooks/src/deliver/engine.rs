@@ -14,8 +14,9 @@ use tracing::Instrument as _;
 
 use super::client::{self, HttpClient};
 use super::config::Config;
+use super::connect::{AddressPolicy, SafeConnector, native_roots_tls_config};
 use super::limits::EndpointLimits;
-use super::{EndpointError, PublishError, RetrySchedule, attempt, headers};
+use super::{BuildError, EndpointError, PublishError, RetrySchedule, attempt, headers};
 use crate::store::{Claimed, Endpoint, Finished, NewEndpoint, NewMessage, Next, Published, Store};
 
 /// The delivery engine. Cheap to clone: clones share the store, the
@@ -44,6 +45,7 @@ pub(super) struct Shared {
     pub(super) config: Config,
     pub(super) stack: HttpClient,
     pub(super) limits: EndpointLimits,
+    policy: AddressPolicy,
     wake: Notify,
     instance: String,
     claims: AtomicU64,
@@ -74,7 +76,8 @@ impl Shared {
 #[must_use]
 pub struct EngineBuilder {
     store: Arc<dyn Store>,
-    client: HttpClient,
+    client: Option<HttpClient>,
+    policy: AddressPolicy,
     clock: Arc<dyn WallClock>,
     config: Config,
     max_endpoints: NonZeroUsize,
@@ -91,6 +94,25 @@ impl std::fmt::Debug for EngineBuilder {
 }
 
 impl EngineBuilder {
+    /// Which addresses endpoints may point at (default
+    /// [`AddressPolicy::new`]: public addresses only). It checks endpoint
+    /// URLs when they are saved and, through the default client's
+    /// connector, every address on every attempt.
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sends through this client instead of the default (a pooled hyper
+    /// client whose [`SafeConnector`] applies the address policy, with
+    /// rustls and the system's root certificates). A custom client is
+    /// responsible for its own address checks; endpoint URLs are still
+    /// checked against the policy when saved.
+    pub fn client(mut self, client: HttpClient) -> Self {
+        self.client = Some(client);
+        self
+    }
+
     /// The wall clock stored times and signatures use (default: the
     /// system's).
     pub fn clock(mut self, clock: impl WallClock + 'static) -> Self {
@@ -182,11 +204,19 @@ impl EngineBuilder {
     ///
     /// # Errors
     ///
-    /// [`palisade_resilience::ConfigError`] if the breaker settings are
-    /// invalid.
-    pub fn build(self) -> Result<Engine, palisade_resilience::ConfigError> {
-        let breakers = client::endpoint_breakers(self.config.breaker_open_for, self.max_endpoints)?;
-        let stack = client::stack(breakers, self.config.attempt_timeout, self.client);
+    /// [`BuildError`] if the breaker settings are invalid or, for the
+    /// default client, no root certificate can be loaded.
+    pub fn build(self) -> Result<Engine, BuildError> {
+        let breakers = client::endpoint_breakers(self.config.breaker_open_for, self.max_endpoints)
+            .map_err(BuildError::Breaker)?;
+        let client = match self.client {
+            Some(client) => client,
+            None => {
+                let tls = native_roots_tls_config().map_err(BuildError::Tls)?;
+                client::boxed_client(SafeConnector::new(self.policy.clone()).into_client(tls))
+            }
+        };
+        let stack = client::stack(breakers, self.config.attempt_timeout, client);
         let now = self.clock.now();
         Ok(Engine {
             shared: Arc::new(Shared {
@@ -200,18 +230,19 @@ impl EngineBuilder {
                 claims: AtomicU64::new(0),
                 clock: self.clock,
                 config: self.config,
+                policy: self.policy,
             }),
         })
     }
 }
 
 impl Engine {
-    /// Starts configuring an engine that keeps its outbox in `store` and
-    /// sends through `client` (see [`boxed_client`](super::boxed_client)).
-    pub fn builder(store: Arc<dyn Store>, client: HttpClient) -> EngineBuilder {
+    /// Starts configuring an engine that keeps its outbox in `store`.
+    pub fn builder(store: Arc<dyn Store>) -> EngineBuilder {
         EngineBuilder {
             store,
-            client,
+            client: None,
+            policy: AddressPolicy::new(),
             clock: Arc::new(SystemClock),
             config: Config::default(),
             max_endpoints: NonZeroUsize::new(100_000).unwrap_or(NonZeroUsize::MIN),
@@ -258,16 +289,41 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`EndpointError`]: a URL that is not absolute `http(s)`, a forbidden
-    /// or invalid custom header, or a store failure.
+    /// [`EndpointError`]: a URL the address policy refuses (not absolute
+    /// `http(s)`, credentials in it, a non-public IP literal, `http` when
+    /// HTTPS is required), a forbidden or invalid custom header, or a store
+    /// failure. Nothing is stored then.
     pub async fn create_endpoint(&self, endpoint: NewEndpoint) -> Result<Endpoint, EndpointError> {
-        check_url(&endpoint.url)?;
-        headers::check(&endpoint.headers)?;
+        self.check_endpoint(&endpoint.url, &endpoint.headers)?;
         Ok(self
             .shared
             .store
             .create_endpoint(endpoint, self.shared.clock.now())
             .await?)
+    }
+
+    /// Checks and saves an endpoint's new settings (see
+    /// [`Store::update_endpoint`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`create_endpoint`](Self::create_endpoint), or an unknown
+    /// endpoint.
+    pub async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), EndpointError> {
+        self.check_endpoint(&endpoint.url, &endpoint.headers)?;
+        Ok(self
+            .shared
+            .store
+            .update_endpoint(endpoint, self.shared.clock.now())
+            .await?)
+    }
+
+    fn check_endpoint(&self, url: &str, custom: &[(String, String)]) -> Result<(), EndpointError> {
+        self.shared
+            .policy
+            .validate_endpoint_url(url)
+            .map_err(|e| EndpointError::InvalidUrl(e.to_string()))?;
+        headers::check(custom)
     }
 
     /// Starts the worker loop on the current tokio runtime.
@@ -276,24 +332,6 @@ impl Engine {
         let task = tokio::spawn(run(Arc::clone(&self.shared), stopped));
         Running { stop, task }
     }
-}
-
-fn check_url(url: &str) -> Result<(), EndpointError> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        _ => {
-            return Err(EndpointError::InvalidUrl(format!(
-                "`{url}` is not an http(s) URL"
-            )));
-        }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(EndpointError::InvalidUrl(format!("`{url}` has no host")));
-    }
-    Ok(())
 }
 
 /// The running workers of an [`Engine`]; from [`Engine::start`].

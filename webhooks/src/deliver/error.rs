@@ -121,3 +121,31 @@ impl From<StoreError> for EndpointError {
         Self::Store(e)
     }
 }
+
+/// The engine could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The per-endpoint breaker settings are invalid.
+    Breaker(palisade_resilience::ConfigError),
+    /// The default client found no usable root certificate.
+    Tls(std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Breaker(e) => write!(f, "invalid endpoint breaker settings: {e}"),
+            Self::Tls(_) => f.write_str("no usable root certificate for the delivery client"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Breaker(e) => Some(e),
+            Self::Tls(e) => Some(e),
+        }
+    }
+}

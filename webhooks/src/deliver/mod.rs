@@ -37,6 +37,7 @@
 mod attempt;
 mod client;
 mod config;
+pub mod connect;
 mod engine;
 mod error;
 mod headers;
@@ -46,7 +47,7 @@ mod telemetry;
 
 pub use client::{HttpClient, ResponseBody, boxed_client};
 pub use engine::{Engine, EngineBuilder, Running, ShutdownReport};
-pub use error::{EndpointError, PublishError};
+pub use error::{BuildError, EndpointError, PublishError};
 pub use schedule::RetrySchedule;
 
 use engine::Shared;
