@@ -21,8 +21,8 @@ use sqlx::sqlite::{
 
 use self::rows::{attempt_from_row, delivery_from_row, endpoint_from_rows, event_type_from_row};
 use super::{
-    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, Finished,
-    Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
+    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
+    Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
     StoreError, StoreResult, from_millis, new_id, to_millis,
 };
 use crate::Secret;
@@ -713,10 +713,10 @@ impl Store for SqliteStore {
         finished: Vec<Finished>,
         now: SystemTime,
         disable_after: Option<Duration>,
-    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+    ) -> BoxFuture<'a, StoreResult<FinishReport>> {
         async move {
             let now_ms = to_millis(now);
-            let mut disabled = Vec::new();
+            let mut report = FinishReport::default();
             let mut failing = Vec::new();
             let mut tx = self.write_tx().await?;
             for item in &finished {
@@ -735,13 +735,18 @@ impl Store for SqliteStore {
                             failing.push(item.endpoint_id.clone());
                         }
                     } else {
-                        sqlx::query(
+                        let recovered = sqlx::query(
                             "UPDATE endpoints SET failing_since = NULL \
                              WHERE id = ?1 AND failing_since IS NOT NULL",
                         )
                         .bind(&item.endpoint_id)
                         .execute(&mut *tx)
                         .await?;
+                        if recovered.rows_affected() > 0 {
+                            report
+                                .recovered
+                                .push((item.endpoint_id.clone(), attempt.message_id.clone()));
+                        }
                     }
                 }
                 let counted = i64::from(item.attempt.is_some());
@@ -769,7 +774,7 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
-                        disabled.push(item.endpoint_id.clone());
+                        report.disabled.push(item.endpoint_id.clone());
                     }
                 }
             }
@@ -787,12 +792,12 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
-                        disabled.push(endpoint_id);
+                        report.disabled.push(endpoint_id);
                     }
                 }
             }
             tx.commit().await?;
-            Ok(disabled)
+            Ok(report)
         }
         .boxed()
     }
