@@ -430,3 +430,33 @@ fn exhausted_message(events: &[serde_json::Value]) -> serde_json::Value {
         .unwrap()["data"]["message_id"]
         .clone()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cuts_off_at_its_deadline_and_loses_nothing() {
+    let s = setup("shutdown", RetrySchedule::default()).await;
+    s.endpoint("slow-once").await;
+    let running = s.engine.start();
+    let id = s.publish(1).await;
+    // The receiver has the request and sits on it.
+    s.wait_for("slow-once", 1).await;
+    let report = running.shutdown(Duration::from_millis(100)).await;
+    assert_eq!(report.cut_off, 1, "{report:?}");
+    assert_eq!(report.released, 1, "{report:?}");
+    let d = s.store.deliveries(&id).await.unwrap().remove(0);
+    assert_eq!(
+        d.state,
+        DeliveryState::Pending,
+        "handed back, attempt unspent"
+    );
+    assert_eq!(d.attempts, 0);
+    assert_eq!(
+        d.next_attempt_at,
+        Some(s.clock.now()),
+        "due at once for any worker"
+    );
+    // The next engine (here: the same one restarted) delivers it.
+    let running = s.engine.start();
+    s.wait_state(&id, DeliveryState::Succeeded).await;
+    assert_eq!(s.seen("slow-once").len(), 2, "sent again: at least once");
+    running.shutdown(Duration::from_secs(5)).await;
+}

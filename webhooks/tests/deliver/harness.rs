@@ -81,8 +81,12 @@ pub(crate) async fn receive(
         .or_default()
         .push(String::from_utf8_lossy(&body).into_owned());
     let mut out = HeaderMap::new();
+    if path == "slow-once" && count == 1 {
+        // Long enough for the test to shut the engine down mid-attempt.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
     match path.as_str() {
-        "ok" | "ops" => (StatusCode::OK, out, "thanks"),
+        "ok" | "ops" | "slow-once" => (StatusCode::OK, out, "thanks"),
         "fail3" if count <= 3 => (StatusCode::INTERNAL_SERVER_ERROR, out, "not yet"),
         "fail3" => (StatusCode::NO_CONTENT, out, ""),
         "gone" => (StatusCode::GONE, out, "gone for good"),
