@@ -460,3 +460,60 @@ async fn shutdown_cuts_off_at_its_deadline_and_loses_nothing() {
     assert_eq!(s.seen("slow-once").len(), 2, "sent again: at least once");
     running.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoints_concurrency_limit_holds() {
+    let s = setup("concurrency", RetrySchedule::default()).await;
+    s.endpoint_with("app", "slow20", None, Some(2)).await;
+    let running = s.engine.start();
+    // Deliveries over the limit are postponed by 50 ms of the engine's
+    // clock; move it along so they come due again.
+    let clock = s.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            clock.advance(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    for n in 0..30 {
+        s.publish(n).await;
+    }
+    s.wait_for("slow20", 30).await;
+    ticker.abort();
+    assert_eq!(
+        s.seen.max_in_flight.load(Ordering::SeqCst),
+        2,
+        "never more than two at once, and two were used"
+    );
+    running.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoints_rate_limit_postpones_without_spending_attempts() {
+    let s = setup("rate", RetrySchedule::default()).await;
+    s.endpoint_with("app", "limited", Some(1), None).await;
+    let running = s.engine.start();
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(s.publish(n).await);
+    }
+    s.wait_for("limited", 1).await;
+    // The hand-moved clock stays put, so what was postponed stays postponed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        s.seen("limited").len(),
+        1,
+        "one request per second, and the second has not come"
+    );
+    let mut postponed = 0;
+    for id in &ids {
+        let d = s.store.deliveries(id).await.unwrap().remove(0);
+        if d.state == DeliveryState::Pending {
+            assert_eq!(d.attempts, 0);
+            assert!(d.next_attempt_at.unwrap() > s.clock.now());
+            postponed += 1;
+        }
+    }
+    assert_eq!(postponed, 9);
+    running.shutdown(Duration::from_secs(5)).await;
+}

@@ -45,6 +45,8 @@ pub(crate) struct Seen {
     pub(crate) by_path: Mutex<HashMap<String, Vec<String>>>,
     pub(crate) bodies: Mutex<HashMap<String, Vec<String>>>,
     pub(crate) rejected: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -81,12 +83,18 @@ pub(crate) async fn receive(
         .or_default()
         .push(String::from_utf8_lossy(&body).into_owned());
     let mut out = HeaderMap::new();
+    if path == "slow20" {
+        let now = r.seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        r.seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        r.seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
     if path == "slow-once" && count == 1 {
         // Long enough for the test to shut the engine down mid-attempt.
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
     match path.as_str() {
-        "ok" | "ops" | "slow-once" => (StatusCode::OK, out, "thanks"),
+        "ok" | "ops" | "slow-once" | "slow20" | "limited" => (StatusCode::OK, out, "thanks"),
         "fail3" if count <= 3 => (StatusCode::INTERNAL_SERVER_ERROR, out, "not yet"),
         "fail3" => (StatusCode::NO_CONTENT, out, ""),
         "gone" => (StatusCode::GONE, out, "gone for good"),
@@ -190,6 +198,16 @@ impl Setup {
     }
 
     pub(crate) async fn endpoint_in(&self, application: &str, path: &str) -> String {
+        self.endpoint_with(application, path, None, None).await
+    }
+
+    pub(crate) async fn endpoint_with(
+        &self,
+        application: &str,
+        path: &str,
+        rate_limit: Option<u32>,
+        max_concurrency: Option<u32>,
+    ) -> String {
         self.engine
             .create_endpoint(NewEndpoint {
                 application: application.into(),
@@ -198,8 +216,8 @@ impl Setup {
                 event_types: None,
                 channels: None,
                 secret: self.secret.clone(),
-                rate_limit: None,
-                max_concurrency: None,
+                rate_limit,
+                max_concurrency,
                 ordered: false,
                 headers: vec![("x-tenant".into(), "acme".into())],
             })
