@@ -588,7 +588,36 @@ async fn ordered_endpoint_goes_one_at_a_time(store: &dyn Store) {
         .expect("claim");
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].message_id, ids[1]);
-    store.release("o:5", t(212)).await.expect("release");
+    // Replaying the dead head while the next one is in flight queues it,
+    // but it waits until the one in flight is done: still one at a time.
+    assert_eq!(
+        store.replay_message(&ids[0], t(213)).await.expect("replay"),
+        1
+    );
+    assert!(
+        store
+            .claim("o:6", t(214), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a replayed delivery must not run beside the one in flight"
+    );
+    store
+        .finish(
+            "o:5",
+            vec![report(&c[0], t(215), 200, Next::Succeeded)],
+            t(215),
+            None,
+        )
+        .await
+        .expect("finish");
+    let c = store
+        .claim("o:7", t(216), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].message_id, ids[0], "the replayed head, then the rest");
+    store.release("o:7", t(216)).await.expect("release");
     store.delete_endpoint(&ep.id).await.expect("delete");
 }
 
