@@ -70,7 +70,8 @@ async fn postgres_store_lifecycle() {
 
 #[tokio::test]
 async fn a_rolled_back_producer_transaction_leaves_no_message() {
-    let Some((_db, store)) = store_for("a_rolled_back_producer_transaction_leaves_no_message").await
+    let Some((_db, store)) =
+        store_for("a_rolled_back_producer_transaction_leaves_no_message").await
     else {
         return;
     };
@@ -143,7 +144,10 @@ async fn two_claimers_never_get_the_same_delivery() {
     event_type(&first, "a.b").await;
     for i in 0..4 {
         first
-            .create_endpoint(suite::endpoint(&format!("https://{i}.example/")), suite::t(1))
+            .create_endpoint(
+                suite::endpoint(&format!("https://{i}.example/")),
+                suite::t(1),
+            )
             .await
             .expect("ep");
     }
@@ -157,7 +161,10 @@ async fn two_claimers_never_get_the_same_delivery() {
     // Two instances, each with two claim loops, all at the same time.
     let second = PostgresStore::connect(db.url()).await.expect("second");
     let mut loops = Vec::new();
-    for (n, store) in [first.clone(), first.clone(), second.clone(), second].into_iter().enumerate() {
+    for (n, store) in [first.clone(), first.clone(), second.clone(), second]
+        .into_iter()
+        .enumerate()
+    {
         loops.push(tokio::spawn(async move {
             let mut got = Vec::new();
             // Bounded: every round claims at least one until none is left.
@@ -188,7 +195,11 @@ async fn two_claimers_never_get_the_same_delivery() {
             assert!(seen.insert(id), "delivery {id} was claimed twice");
         }
     }
-    assert_eq!(total, MESSAGES * 4, "every delivery was claimed exactly once");
+    assert_eq!(
+        total,
+        MESSAGES * 4,
+        "every delivery was claimed exactly once"
+    );
     let stats = first.stats(suite::t(12)).await.expect("stats");
     assert_eq!(stats.waiting, 0);
 }
@@ -208,7 +219,11 @@ async fn concurrent_publishes_with_one_key_create_one_message() {
     for key in 0..20 {
         let mut publishes = Vec::new();
         for n in 0..6 {
-            let store = if n % 2 == 0 { store.clone() } else { other.clone() };
+            let store = if n % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
             let message = NewMessage {
                 idempotency_key: Some(format!("key-{key}")),
                 ..suite::message("a.b", r#"{"same":true}"#)
@@ -225,8 +240,15 @@ async fn concurrent_publishes_with_one_key_create_one_message() {
             assert_eq!(p.deliveries, 1);
             ids.insert(p.message_id);
         }
-        assert_eq!(created, 1, "key-{key}: exactly one publish created the message");
-        assert_eq!(ids.len(), 1, "key-{key}: every publish got the same message");
+        assert_eq!(
+            created, 1,
+            "key-{key}: exactly one publish created the message"
+        );
+        assert_eq!(
+            ids.len(),
+            1,
+            "key-{key}: every publish got the same message"
+        );
     }
     let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
         .fetch_one(store.pool())
@@ -352,7 +374,10 @@ async fn racing_instances_deliver_an_ordered_endpoint_one_at_a_time_in_order() {
     let in_flight = Arc::new(AtomicUsize::new(0));
     let delivered = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut loops = Vec::new();
-    for (n, s) in [store.clone(), store.clone(), other.clone(), other].into_iter().enumerate() {
+    for (n, s) in [store.clone(), store.clone(), other.clone(), other]
+        .into_iter()
+        .enumerate()
+    {
         let in_flight = Arc::clone(&in_flight);
         let delivered = Arc::clone(&delivered);
         loops.push(tokio::spawn(async move {
@@ -361,7 +386,10 @@ async fn racing_instances_deliver_an_ordered_endpoint_one_at_a_time_in_order() {
             // rounds than messages.
             for round in 0..(MESSAGES * 200) {
                 let token = format!("o{n}:{round}");
-                let batch = s.claim(&token, suite::t(10), LEASE, 5).await.expect("claim");
+                let batch = s
+                    .claim(&token, suite::t(10), LEASE, 5)
+                    .await
+                    .expect("claim");
                 if batch.is_empty() {
                     idle += 1;
                     if delivered.lock().unwrap().len() == MESSAGES || idle > MESSAGES * 50 {
@@ -388,7 +416,11 @@ async fn racing_instances_deliver_an_ordered_endpoint_one_at_a_time_in_order() {
     for l in loops {
         l.await.expect("claimer");
     }
-    assert_eq!(*delivered.lock().unwrap(), ids, "each once, in publish order");
+    assert_eq!(
+        *delivered.lock().unwrap(),
+        ids,
+        "each once, in publish order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -496,12 +528,17 @@ async fn an_unreachable_postgres_is_skipped_visibly_or_fails_when_required() {
     assert!(db.is_none());
     let line = String::from_utf8(out).unwrap();
     assert!(
-        line.starts_with("SKIPPED: probe needs Postgres at postgres://postgres@127.0.0.1:1/postgres"),
+        line.starts_with(
+            "SKIPPED: probe needs Postgres at postgres://postgres@127.0.0.1:1/postgres"
+        ),
         "{line}"
     );
     let required = tokio::spawn(async move {
         services::fresh_database_or_skip("probe", url, true, &mut Vec::new()).await
     })
     .await;
-    assert!(required.is_err(), "PALISADE_REQUIRE_SERVICES=1 makes it fail");
+    assert!(
+        required.is_err(),
+        "PALISADE_REQUIRE_SERVICES=1 makes it fail"
+    );
 }

@@ -14,8 +14,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use sqlx::{ConnectOptions as _, Connection as _};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions as _, Connection as _};
 
 /// Where the tests look for Postgres unless `PALISADE_TEST_POSTGRES_URL`
 /// says otherwise.
@@ -65,7 +65,10 @@ impl Drop for TestDatabase {
         })
         .join();
         if let Ok(Err(problem)) = dropped {
-            let line = format!("warning: test database {} was not dropped: {problem}\n", self.name);
+            let line = format!(
+                "warning: test database {} was not dropped: {problem}\n",
+                self.name
+            );
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }

@@ -224,10 +224,10 @@ async fn publish_on(
     message: &NewMessage,
     now: SystemTime,
 ) -> StoreResult<Published> {
-    if let Some(key) = &message.idempotency_key {
-        if let Some(published) = published_under_key(conn, message, key).await? {
-            return Ok(published);
-        }
+    if let Some(key) = &message.idempotency_key
+        && let Some(published) = published_under_key(conn, message, key).await?
+    {
+        return Ok(published);
     }
     let known: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM event_types WHERE name = $1)")
@@ -258,11 +258,13 @@ async fn publish_on(
     if inserted.is_none() {
         // Only a keyed message can conflict (NULL keys are all distinct).
         let key = message.idempotency_key.as_deref().unwrap_or_default();
-        return published_under_key(conn, message, key).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "idempotency key `{key}` is taken, but by no message this transaction can see"
-            ))
-        });
+        return published_under_key(conn, message, key)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "idempotency key `{key}` is taken, but by no message this transaction can see"
+                ))
+            });
     }
     // Lock the ordered endpoints this message goes to (in id order, so two
     // publishers never deadlock): their deliveries then get ids in commit
@@ -319,7 +321,9 @@ async fn load_endpoints(pool: &PgPool, which: Endpoints<'_>) -> StoreResult<Vec<
     };
     // One snapshot for both reads, so a secret rotated in between cannot
     // leave an endpoint without its secrets.
-    let mut tx = pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
     let mut endpoints = sqlx::query(endpoints_sql);
     let mut secrets = sqlx::query(secrets_sql);
     if let Some(param) = param {
