@@ -161,19 +161,31 @@ macro_rules! subscribed {
     };
 }
 
-/// Locks the ordered endpoints a message goes to, in id order.
-const LOCK_ORDERED: &str = concat!(
-    "SELECT e.id FROM endpoints e WHERE e.ordered AND ",
+/// Whether event type `$2` exists, after locking the ordered endpoints the
+/// message goes to (in id order, so two publishers never deadlock): their
+/// deliveries then get ids in commit order, and a claimer never sees a later
+/// one before an earlier one.
+const CHECK_AND_LOCK_ORDERED: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM event_types WHERE name = $2) AS known, \
+     (SELECT COUNT(*) FROM (SELECT e.id FROM endpoints e WHERE e.ordered AND ",
     subscribed!(),
-    " ORDER BY e.id FOR NO KEY UPDATE OF e"
+    " ORDER BY e.id FOR NO KEY UPDATE OF e) ordered) AS locked"
 );
 
-/// Queues one delivery (`$4` message id, `$5` now) per subscribed endpoint.
-const FAN_OUT: &str = concat!(
-    "INSERT INTO deliveries (message_id, endpoint_id, state, attempts, due_at, created_at, \
-     updated_at) SELECT $4, e.id, 'pending', 0, $5, $5, $5 FROM endpoints e WHERE ",
+/// Stores the message (`$4` id, `$5` channels, `$6` payload, `$7` key,
+/// `$8` now) and one delivery per subscribed endpoint, in one statement. A
+/// concurrent publish with the same key makes the insert wait for it and
+/// then store nothing: `id` is then NULL.
+const INSERT_AND_FAN_OUT: &str = concat!(
+    "WITH m AS (INSERT INTO messages (id, application, event_type, channels, payload, \
+       idempotency_key, created_at) VALUES ($4, $1, $2, $5, $6, $7, $8) \
+       ON CONFLICT (application, idempotency_key) DO NOTHING RETURNING id), \
+     d AS (INSERT INTO deliveries (message_id, endpoint_id, state, attempts, due_at, \
+       created_at, updated_at) \
+       SELECT m.id, e.id, 'pending', 0, $8, $8, $8 FROM m, endpoints e WHERE ",
     subscribed!(),
-    " ORDER BY e.created_at, e.id"
+    " ORDER BY e.created_at, e.id RETURNING 1) \
+     SELECT (SELECT id FROM m) AS id, (SELECT COUNT(*) FROM d) AS fanned"
 );
 
 /// The message already stored under `key`, as `publish` reports it, or the
@@ -229,34 +241,30 @@ async fn publish_on(
     {
         return Ok(published);
     }
-    let known: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM event_types WHERE name = $1)")
-            .bind(&message.event_type)
-            .fetch_one(&mut *conn)
-            .await?;
-    if !known {
+    let checked = sqlx::query(CHECK_AND_LOCK_ORDERED)
+        .bind(&message.application)
+        .bind(&message.event_type)
+        .bind(&message.channels)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !checked.try_get::<bool, _>("known")? {
         return Err(StoreError::UnknownEventType(message.event_type.clone()));
     }
     let id = new_id("msg_", now);
-    let now_ms = to_millis(now);
-    // A concurrent publish with the same key makes this insert wait for it
-    // and then do nothing; the winner is visible to the next statement.
-    let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO messages (id, application, event_type, channels, payload, idempotency_key, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (application, idempotency_key) DO NOTHING RETURNING id",
-    )
-    .bind(&id)
-    .bind(&message.application)
-    .bind(&message.event_type)
-    .bind(Json(&message.channels))
-    .bind(message.payload.as_ref())
-    .bind(&message.idempotency_key)
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if inserted.is_none() {
-        // Only a keyed message can conflict (NULL keys are all distinct).
+    let stored = sqlx::query(INSERT_AND_FAN_OUT)
+        .bind(&message.application)
+        .bind(&message.event_type)
+        .bind(&message.channels)
+        .bind(&id)
+        .bind(Json(&message.channels))
+        .bind(message.payload.as_ref())
+        .bind(&message.idempotency_key)
+        .bind(to_millis(now))
+        .fetch_one(&mut *conn)
+        .await?;
+    if stored.try_get::<Option<String>, _>("id")?.is_none() {
+        // Only a keyed message can conflict (NULL keys are all distinct),
+        // and the winner is visible to the next statement.
         let key = message.idempotency_key.as_deref().unwrap_or_default();
         return published_under_key(conn, message, key)
             .await?
@@ -266,27 +274,11 @@ async fn publish_on(
                 ))
             });
     }
-    // Lock the ordered endpoints this message goes to (in id order, so two
-    // publishers never deadlock): their deliveries then get ids in commit
-    // order, and a claimer never sees a later one before an earlier one.
-    sqlx::query(LOCK_ORDERED)
-        .bind(&message.application)
-        .bind(&message.event_type)
-        .bind(&message.channels)
-        .execute(&mut *conn)
-        .await?;
-    let fanned = sqlx::query(FAN_OUT)
-        .bind(&message.application)
-        .bind(&message.event_type)
-        .bind(&message.channels)
-        .bind(&id)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
+    let fanned: i64 = stored.try_get("fanned")?;
     Ok(Published {
         message_id: id,
         created: true,
-        deliveries: fanned.rows_affected(),
+        deliveries: u64::try_from(fanned).unwrap_or(0),
     })
 }
 
@@ -732,8 +724,9 @@ impl Store for PostgresStore {
         async move {
             let now_ms = to_millis(now);
             // Fold the reports per endpoint in the order given, then write
-            // deliveries and endpoints each in id order: two reports running
-            // at once lock rows in the same order and never deadlock.
+            // the endpoints in id order: two reports running at once lock
+            // them in the same order and never deadlock. (The deliveries
+            // are held by this token: nobody else writes them meanwhile.)
             let mut endpoints: BTreeMap<&str, EndpointReport> = BTreeMap::new();
             for item in &finished {
                 let report = endpoints
@@ -744,30 +737,9 @@ impl Store for PostgresStore {
                 }
                 report.gone |= item.next == Next::Gone;
             }
-            let mut in_order: Vec<&Finished> = finished.iter().collect();
-            in_order.sort_by_key(|item| item.delivery_id);
-
             let mut tx = self.pool.begin().await?;
-            for item in in_order {
-                if let Some(attempt) = &item.attempt {
-                    insert_attempt(&mut tx, attempt).await?;
-                }
-                let counted = i64::from(item.attempt.is_some());
-                let (sql, due_at) = match &item.next {
-                    Next::Succeeded => (UPDATE_SUCCEEDED, None),
-                    Next::RetryAt(at) => (UPDATE_RETRYING, Some(to_millis(*at))),
-                    Next::Dead | Next::Gone => (UPDATE_DEAD, None),
-                    Next::Postpone(at) => (UPDATE_POSTPONED, Some(to_millis(*at))),
-                };
-                sqlx::query(sql)
-                    .bind(item.delivery_id)
-                    .bind(token)
-                    .bind(counted)
-                    .bind(due_at)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_attempts(&mut tx, &finished).await?;
+            update_deliveries(&mut tx, token, &finished, now_ms).await?;
             let cutoff = disable_after
                 .map(|after| to_millis(now.checked_sub(after).unwrap_or(std::time::UNIX_EPOCH)));
             let mut disabled = Vec::new();
@@ -904,40 +876,104 @@ impl Store for PostgresStore {
     }
 }
 
-// Parameters of the four report statements: $1 delivery id, $2 lease token,
-// $3 1 if an attempt was made, $4 the next due time, $5 now. A report only
-// moves a delivery its worker still holds.
-const UPDATE_SUCCEEDED: &str = "UPDATE deliveries SET state = 'succeeded', \
-    attempts = attempts + $3, due_at = NULL, lease_token = NULL, updated_at = $5 \
-    WHERE id = $1 AND lease_token = $2 AND state = 'delivering'";
-const UPDATE_RETRYING: &str = "UPDATE deliveries SET state = 'failed_retrying', \
-    attempts = attempts + $3, due_at = $4, lease_token = NULL, updated_at = $5 \
-    WHERE id = $1 AND lease_token = $2 AND state = 'delivering'";
-const UPDATE_DEAD: &str = "UPDATE deliveries SET state = 'dead', \
-    attempts = attempts + $3, due_at = NULL, lease_token = NULL, updated_at = $5 \
-    WHERE id = $1 AND lease_token = $2 AND state = 'delivering'";
-const UPDATE_POSTPONED: &str = "UPDATE deliveries SET \
-    state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'failed_retrying' END, \
-    attempts = attempts + $3, due_at = $4, lease_token = NULL, updated_at = $5 \
-    WHERE id = $1 AND lease_token = $2 AND state = 'delivering'";
-
-async fn insert_attempt(conn: &mut PgConnection, attempt: &Attempt) -> StoreResult<()> {
-    let (status, error) = match &attempt.result {
-        AttemptResult::Status(code) => (Some(i64::from(*code)), None),
-        AttemptResult::Transport(kind) => (None, Some(kind.as_str())),
-    };
+/// Records the attempts of a report, in one statement.
+async fn insert_attempts(conn: &mut PgConnection, finished: &[Finished]) -> StoreResult<()> {
+    let attempts: Vec<&Attempt> = finished.iter().filter_map(|f| f.attempt.as_ref()).collect();
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut status = Vec::with_capacity(attempts.len());
+    let mut error = Vec::with_capacity(attempts.len());
+    for attempt in &attempts {
+        let (s, e) = match &attempt.result {
+            AttemptResult::Status(code) => (Some(i64::from(*code)), None),
+            AttemptResult::Transport(kind) => (None, Some(kind.as_str())),
+        };
+        status.push(s);
+        error.push(e);
+    }
     sqlx::query(
         "INSERT INTO attempts (delivery_id, message_id, endpoint_id, at, status, error, \
-         latency_us, excerpt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         latency_us, excerpt) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
+           $5::bigint[], $6::text[], $7::bigint[], $8::text[])",
     )
-    .bind(attempt.delivery_id)
-    .bind(&attempt.message_id)
-    .bind(&attempt.endpoint_id)
-    .bind(to_millis(attempt.at))
+    .bind(attempts.iter().map(|a| a.delivery_id).collect::<Vec<_>>())
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.message_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.endpoint_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(attempts.iter().map(|a| to_millis(a.at)).collect::<Vec<_>>())
     .bind(status)
     .bind(error)
-    .bind(i64::try_from(attempt.latency.as_micros()).unwrap_or(i64::MAX))
-    .bind(&attempt.response_excerpt)
+    .bind(
+        attempts
+            .iter()
+            .map(|a| i64::try_from(a.latency.as_micros()).unwrap_or(i64::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        attempts
+            .iter()
+            .map(|a| a.response_excerpt.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the reported deliveries this token still holds to their next
+/// state, in one statement. A delivery reported twice keeps the first report.
+async fn update_deliveries(
+    conn: &mut PgConnection,
+    token: &str,
+    finished: &[Finished],
+    now_ms: i64,
+) -> StoreResult<()> {
+    let mut seen = std::collections::HashSet::with_capacity(finished.len());
+    let mut ids = Vec::with_capacity(finished.len());
+    let mut kinds = Vec::with_capacity(finished.len());
+    let mut counted = Vec::with_capacity(finished.len());
+    let mut due_at = Vec::with_capacity(finished.len());
+    for item in finished.iter().filter(|f| seen.insert(f.delivery_id)) {
+        let (kind, due) = match &item.next {
+            Next::Succeeded => ("succeeded", None),
+            Next::RetryAt(at) => ("failed_retrying", Some(to_millis(*at))),
+            Next::Dead | Next::Gone => ("dead", None),
+            Next::Postpone(at) => ("postponed", Some(to_millis(*at))),
+        };
+        ids.push(item.delivery_id);
+        kinds.push(kind);
+        counted.push(i64::from(item.attempt.is_some()));
+        due_at.push(due);
+    }
+    // A postponement goes back to where it was before the claim: pending
+    // if it was never attempted, failed_retrying otherwise.
+    sqlx::query(
+        "UPDATE deliveries d SET \
+           state = CASE WHEN u.kind <> 'postponed' THEN u.kind \
+                        WHEN d.attempts = 0 THEN 'pending' ELSE 'failed_retrying' END, \
+           attempts = d.attempts + u.counted, due_at = u.due_at, lease_token = NULL, \
+           updated_at = $5 \
+         FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) \
+           AS u(id, kind, counted, due_at) \
+         WHERE d.id = u.id AND d.lease_token = $6 AND d.state = 'delivering'",
+    )
+    .bind(ids)
+    .bind(kinds)
+    .bind(counted)
+    .bind(due_at)
+    .bind(now_ms)
+    .bind(token)
     .execute(&mut *conn)
     .await?;
     Ok(())
