@@ -87,6 +87,7 @@ pub(crate) async fn run(store: &dyn Store) {
     idempotency(store).await;
     bad_input_stores_nothing(store).await;
     claim_finish_and_history(store).await;
+    one_report_follows_its_order_for_the_failure_streak(store).await;
 }
 
 /// Run on its own fresh store: leases, ordering, replay, disabling, stats.
@@ -894,6 +895,81 @@ async fn expunge_keeps_metadata(store: &dyn Store) {
             .expect("m")
             .payload
             .is_some()
+    );
+    store.delete_endpoint(&ep.id).await.expect("delete");
+}
+
+/// Several attempts to one endpoint in one report: the streak is what the
+/// attempts say in the order reported, and transport errors are recorded.
+async fn one_report_follows_its_order_for_the_failure_streak(store: &dyn Store) {
+    let ep = store
+        .create_endpoint(endpoint("https://streak.example/"), t(70))
+        .await
+        .expect("ep");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let p = store
+            .publish(message("invoice.paid", &i.to_string()), t(70))
+            .await
+            .expect("publish");
+        ids.push(p.message_id);
+    }
+    let c = store
+        .claim("s:1", t(71), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(c.len(), 4);
+    let timeout = Finished {
+        attempt: Some(Attempt {
+            result: AttemptResult::Transport("timeout".into()),
+            ..attempt(&c[0], t(72), 0)
+        }),
+        ..report(&c[0], t(72), 0, Next::RetryAt(t(90)))
+    };
+    // A failure, then a success: the streak is over.
+    store
+        .finish(
+            "s:1",
+            vec![timeout, report(&c[1], t(73), 200, Next::Succeeded)],
+            t(73),
+            None,
+        )
+        .await
+        .expect("finish");
+    assert_eq!(
+        store.endpoint(&ep.id).await.expect("read").failing_since,
+        None
+    );
+    let history = store.attempts(&ids[0]).await.expect("attempts");
+    assert_eq!(
+        history[0].result,
+        AttemptResult::Transport("timeout".into())
+    );
+    // A success, then failures: a new streak from the first of them.
+    store
+        .finish(
+            "s:1",
+            vec![
+                report(&c[2], t(74), 200, Next::Succeeded),
+                report(&c[3], t(75), 500, Next::RetryAt(t(90))),
+            ],
+            t(75),
+            Some(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("finish");
+    let e = store.endpoint(&ep.id).await.expect("read");
+    assert_eq!(e.failing_since, Some(t(75)));
+    assert_eq!(e.disabled, None, "failing for less than an hour");
+    let states: Vec<_> = futures_states(store, &ids).await;
+    assert_eq!(
+        states,
+        vec![
+            (DeliveryState::FailedRetrying, 1, Some(t(90))),
+            (DeliveryState::Succeeded, 1, None),
+            (DeliveryState::Succeeded, 1, None),
+            (DeliveryState::FailedRetrying, 1, Some(t(90))),
+        ]
     );
     store.delete_endpoint(&ep.id).await.expect("delete");
 }
