@@ -27,7 +27,8 @@ CREATE TABLE endpoints (
     updated_at      BIGINT NOT NULL
 );
 CREATE INDEX endpoints_by_application ON endpoints (application, created_at);
--- Claims lock the ordered endpoints that have due work; most have none.
+-- Claims look at the enabled ordered endpoints, publishes at the ordered
+-- endpoints of one application; most endpoints are not ordered.
 CREATE INDEX endpoints_ordered ON endpoints (application, id) WHERE ordered;
 
 CREATE TABLE endpoint_secrets (

@@ -95,6 +95,7 @@ pub(crate) async fn run_lifecycle(store: &dyn Store) {
     event_types(store).await;
     leases_expire_and_release(store).await;
     ordered_endpoint_goes_one_at_a_time(store).await;
+    ordered_endpoints_do_not_wait_for_each_other(store).await;
     postpone_keeps_attempts_and_replay_restarts(store).await;
     gone_and_failing_disable(store).await;
     secrets_rotate_with_overlap(store).await;
@@ -972,4 +973,76 @@ async fn one_report_follows_its_order_for_the_failure_streak(store: &dyn Store) 
         ]
     );
     store.delete_endpoint(&ep.id).await.expect("delete");
+}
+
+async fn ordered_endpoints_do_not_wait_for_each_other(store: &dyn Store) {
+    let mut endpoints = Vec::new();
+    for name in ["a", "b", "c"] {
+        let ep = store
+            .create_endpoint(
+                NewEndpoint {
+                    ordered: true,
+                    ..endpoint(&format!("https://{name}.ordered.example/"))
+                },
+                t(250),
+            )
+            .await
+            .expect("ep");
+        endpoints.push(ep.id);
+    }
+    // Every message goes to all three: a1 b1 c1, then a2 b2 c2.
+    let first = store
+        .publish(message("invoice.paid", "1"), t(251))
+        .await
+        .expect("p");
+    let second = store
+        .publish(message("invoice.paid", "2"), t(252))
+        .await
+        .expect("p");
+    // One at a time per claim: each endpoint's head in turn, while the
+    // heads already claimed are in flight.
+    let mut heads = Vec::new();
+    for i in 0..3 {
+        let c = store
+            .claim(&format!("m:{i}"), t(253), Duration::from_secs(30), 1)
+            .await
+            .expect("claim");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].message_id, first.message_id);
+        heads.push(c[0].clone());
+    }
+    let mut served: Vec<_> = heads.iter().map(|c| c.endpoint_id.clone()).collect();
+    served.sort();
+    let mut all = endpoints.clone();
+    all.sort();
+    assert_eq!(served, all, "each ordered endpoint's head, none twice");
+    assert!(
+        store
+            .claim("m:3", t(253), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "every second message waits for its endpoint's head"
+    );
+    store
+        .finish(
+            "m:0",
+            vec![report(&heads[0], t(254), 200, Next::Succeeded)],
+            t(254),
+            None,
+        )
+        .await
+        .expect("finish");
+    let c = store
+        .claim("m:4", t(255), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (&c[0].message_id, &c[0].endpoint_id),
+        (&second.message_id, &heads[0].endpoint_id)
+    );
+    for id in endpoints {
+        store.delete_endpoint(&id).await.expect("delete");
+    }
 }

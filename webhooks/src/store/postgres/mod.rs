@@ -664,16 +664,22 @@ impl Store for PostgresStore {
         async move {
             let now_ms = to_millis(now);
             let mut tx = self.pool.begin().await?;
-            // Ordered endpoints with due work, locked for this transaction.
-            // Another claimer holding one is skipped, not waited for; once
-            // it has committed, the next statement's snapshot sees its claim.
+            // Ordered endpoints whose oldest unfinished delivery is due (the
+            // oldest first, at most one per delivery wanted), locked for
+            // this transaction. Another claimer holding one is skipped, not
+            // waited for; once it has committed, the next statement's
+            // snapshot sees its claim.
             let ordered: Vec<String> = sqlx::query_scalar(
-                "SELECT e.id FROM endpoints e WHERE e.ordered AND e.disabled_reason IS NULL \
-                 AND EXISTS (SELECT 1 FROM deliveries d \
-                             WHERE d.endpoint_id = e.id AND d.due_at <= $1) \
-                 ORDER BY e.id FOR NO KEY UPDATE OF e SKIP LOCKED",
+                "SELECT e.id FROM endpoints e CROSS JOIN LATERAL ( \
+                   SELECT d.due_at FROM deliveries d \
+                   WHERE d.endpoint_id = e.id AND d.due_at IS NOT NULL \
+                   ORDER BY d.id LIMIT 1) head \
+                 WHERE e.ordered AND e.disabled_reason IS NULL AND head.due_at <= $1 \
+                 ORDER BY head.due_at, e.id LIMIT $2 \
+                 FOR NO KEY UPDATE OF e SKIP LOCKED",
             )
             .bind(now_ms)
+            .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?;
             // An ordered endpoint yields its oldest unfinished delivery, and
