@@ -131,9 +131,20 @@ async fn two_instances_migrating_at_once_both_succeed() {
     // Both see the same tables.
     event_type(&a, "a.b").await;
     assert_eq!(b.event_types().await.expect("types").len(), 1);
-    // A third instance starting later finds everything in place.
-    let c = PostgresStore::connect(db.url()).await.expect("instance c");
+    // A third instance starting later, on a pool of its own, finds
+    // everything in place.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(db.options())
+        .await
+        .expect("pool");
+    let c = PostgresStore::from_pool(pool).await.expect("instance c");
     assert_eq!(c.event_types().await.expect("types").len(), 1);
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _palisade_webhooks_migrations")
+        .fetch_one(c.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(applied, 1, "and applies nothing again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,12 @@ impl TestDatabase {
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
+
+    /// The connect options of the fresh database, for a pool of one's own.
+    #[allow(dead_code)] // not every test binary that includes this file needs it
+    pub(crate) fn options(&self) -> PgConnectOptions {
+        self.admin.clone().database(&self.name)
+    }
 }
 
 impl Drop for TestDatabase {
