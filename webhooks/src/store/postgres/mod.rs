@@ -131,7 +131,9 @@ impl PostgresStore {
     /// ```
     ///
     /// A publish to an ordered endpoint locks that endpoint's row until the
-    /// caller's transaction ends, so keep such transactions short.
+    /// caller's transaction ends (that is what keeps its deliveries in
+    /// commit order): other publishes to it wait and claimers pass over it
+    /// meanwhile, so keep such transactions short.
     ///
     /// # Errors
     ///
