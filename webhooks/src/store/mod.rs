@@ -4,8 +4,8 @@
 //! - [`SqliteStore`] (feature `sqlite`): one file in WAL mode, the embedded
 //!   default. Writes go through one connection, so they queue in order
 //!   instead of contending for SQLite's lock.
-//! - `PostgresStore` (feature `postgres`): several engine instances share one
-//!   database; deliveries are claimed with `FOR UPDATE SKIP LOCKED`.
+//! - [`PostgresStore`] (feature `postgres`): several engine instances share
+//!   one database; deliveries are claimed with `FOR UPDATE SKIP LOCKED`.
 //!
 //! # Guarantees
 //!
@@ -29,6 +29,8 @@ mod cipher;
 mod error;
 mod id;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -45,6 +47,8 @@ pub use model::{
     Next, Published, QueueStats,
 };
 pub(crate) use model::{from_millis, to_millis};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
 

@@ -672,15 +672,21 @@ impl Store for SqliteStore {
         async move {
             let now_ms = to_millis(now);
             let mut tx = self.write_tx().await?;
+            // An ordered endpoint yields its oldest unfinished delivery, and
+            // only while no other of its deliveries is under a running lease
+            // (a replayed older message must wait for the one in flight).
             let claimed = sqlx::query(
                 "UPDATE deliveries SET state = 'delivering', lease_token = ?1, due_at = ?2, \
                  updated_at = ?3 \
                  WHERE id IN ( \
                    SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
                    WHERE d.due_at <= ?3 AND e.disabled_reason IS NULL \
-                     AND (e.ordered = 0 OR NOT EXISTS ( \
+                     AND (e.ordered = 0 OR (NOT EXISTS ( \
                        SELECT 1 FROM deliveries p WHERE p.endpoint_id = d.endpoint_id \
-                         AND p.id < d.id AND p.due_at IS NOT NULL)) \
+                         AND p.id < d.id AND p.due_at IS NOT NULL) \
+                     AND NOT EXISTS ( \
+                       SELECT 1 FROM deliveries s WHERE s.endpoint_id = d.endpoint_id \
+                         AND s.id > d.id AND s.state = 'delivering' AND s.due_at > ?3))) \
                    ORDER BY d.due_at, d.id LIMIT ?4)",
             )
             .bind(token)
