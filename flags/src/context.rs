@@ -1,8 +1,9 @@
 //! What a flag is evaluated for: the user, session, address, environment and
 //! any custom properties.
 //!
-//! A [`Context`] borrows its strings, so building one per request allocates
-//! nothing unless custom properties are added.
+//! A [`Context`] borrows its strings and keeps up to
+//! four custom properties inline, so building one per request allocates
+//! nothing.
 //!
 //! ```
 //! use palisade_flags::Context;
@@ -27,7 +28,7 @@ pub struct Context<'a> {
     environment: Option<&'a str>,
     app_name: Option<&'a str>,
     current_time: CurrentTime,
-    properties: Vec<(&'a str, &'a str)>,
+    properties: Properties<'a>,
 }
 
 /// Where date constraints read the current time from.
@@ -104,7 +105,7 @@ impl<'a> Context<'a> {
     /// `name`). A later value for the same name wins.
     #[must_use]
     pub fn property(mut self, name: &'a str, value: &'a str) -> Self {
-        self.properties.push((name, value));
+        self.properties.push(name, value);
         self
     }
 
@@ -117,11 +118,7 @@ impl<'a> Context<'a> {
     /// A custom property, if set.
     #[must_use]
     pub fn get_property(&self, name: &str) -> Option<&'a str> {
-        self.properties
-            .iter()
-            .rev()
-            .find(|(key, _)| *key == name)
-            .map(|&(_, value)| value)
+        self.properties.get(name)
     }
 
     /// The value of `field`: a built-in field, or else the property of that
@@ -141,5 +138,55 @@ impl<'a> Context<'a> {
 
     pub(crate) fn time(&self) -> CurrentTime {
         self.current_time
+    }
+}
+
+/// Properties stored inline up to [`INLINE_PROPERTIES`], then in a `Vec`.
+#[derive(Debug, Clone, Default)]
+struct Properties<'a> {
+    inline: [(&'a str, &'a str); INLINE_PROPERTIES],
+    inline_len: usize,
+    spilled: Vec<(&'a str, &'a str)>,
+}
+
+/// How many properties a context holds without allocating.
+const INLINE_PROPERTIES: usize = 4;
+
+impl<'a> Properties<'a> {
+    fn push(&mut self, name: &'a str, value: &'a str) {
+        if self.inline_len < INLINE_PROPERTIES {
+            self.inline[self.inline_len] = (name, value);
+            self.inline_len += 1;
+        } else {
+            self.spilled.push((name, value));
+        }
+    }
+
+    /// The last value given for `name`.
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.inline[..self.inline_len]
+            .iter()
+            .chain(&self.spilled)
+            .rev()
+            .find(|(key, _)| *key == name)
+            .map(|&(_, value)| value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_value_of_a_property_wins_inline_or_spilled() {
+        let mut context = Context::new();
+        for (i, value) in ["0", "1", "2", "3", "4", "5"].into_iter().enumerate() {
+            context = context.property(if i % 2 == 0 { "even" } else { "odd" }, value);
+        }
+        assert_eq!(context.get_property("even"), Some("4"));
+        assert_eq!(context.get_property("odd"), Some("5"));
+        assert_eq!(context.get_property("none"), None);
+        let overridden = Context::new().property("a", "1").property("a", "2");
+        assert_eq!(overridden.get_property("a"), Some("2"));
     }
 }

@@ -88,12 +88,53 @@ impl StringValues {
         }
     }
 
-    fn any(&self, value: &str, test: fn(&str, &str) -> bool) -> bool {
-        if self.case_insensitive {
-            let lowered = value.to_lowercase();
-            self.values.iter().any(|v| test(&lowered, v))
-        } else {
-            self.values.iter().any(|v| test(value, v))
+    fn any(&self, value: &str, test: StrTest) -> bool {
+        if !self.case_insensitive {
+            return self.values.iter().any(|v| test.exact(value, v));
+        }
+        if value.is_ascii() {
+            // The values are lower-cased already; an ASCII value needs no copy.
+            return self
+                .values
+                .iter()
+                .any(|v| test.ascii_ignoring_case(value, v));
+        }
+        let lowered = value.to_lowercase();
+        self.values.iter().any(|v| test.exact(&lowered, v))
+    }
+}
+
+/// The three string tests.
+#[derive(Clone, Copy)]
+enum StrTest {
+    StartsWith,
+    EndsWith,
+    Contains,
+}
+
+impl StrTest {
+    fn exact(self, value: &str, needle: &str) -> bool {
+        match self {
+            Self::StartsWith => value.starts_with(needle),
+            Self::EndsWith => value.ends_with(needle),
+            Self::Contains => value.contains(needle),
+        }
+    }
+
+    fn ascii_ignoring_case(self, value: &str, needle: &str) -> bool {
+        let (value, needle) = (value.as_bytes(), needle.as_bytes());
+        if needle.len() > value.len() {
+            return false;
+        }
+        match self {
+            Self::StartsWith => value[..needle.len()].eq_ignore_ascii_case(needle),
+            Self::EndsWith => value[value.len() - needle.len()..].eq_ignore_ascii_case(needle),
+            Self::Contains => {
+                needle.is_empty()
+                    || value
+                        .windows(needle.len())
+                        .any(|w| w.eq_ignore_ascii_case(needle))
+            }
         }
     }
 }
@@ -293,9 +334,9 @@ impl Constraint {
         match &self.operator {
             Operator::In(values) => values.iter().any(|v| **v == *value),
             Operator::NotIn(values) => !values.iter().any(|v| **v == *value),
-            Operator::StartsWith(values) => values.any(value, |v, needle| v.starts_with(needle)),
-            Operator::EndsWith(values) => values.any(value, |v, needle| v.ends_with(needle)),
-            Operator::Contains(values) => values.any(value, |v, needle| v.contains(needle)),
+            Operator::StartsWith(values) => values.any(value, StrTest::StartsWith),
+            Operator::EndsWith(values) => values.any(value, StrTest::EndsWith),
+            Operator::Contains(values) => values.any(value, StrTest::Contains),
             Operator::Number(comparison, limit) => value
                 .trim()
                 .parse::<f64>()
