@@ -159,8 +159,7 @@ fn to_evaluation(kind: &FlagKind, outcome: Outcome) -> Evaluation {
                 Value::Json(off.clone())
             }
         }
-        // Boolean, Percentage, KillSwitch and kinds added later.
-        _ => Value::Bool(outcome.enabled),
+        FlagKind::Boolean | FlagKind::Percentage | FlagKind::KillSwitch => Value::Bool(outcome.enabled),
     };
     Evaluation {
         value,
