@@ -41,7 +41,9 @@ const DEFINITIONS: &str = r#"{
 const USER: &str = "user-2";
 
 fn ours() -> Flags {
-    let imported = UnleashImport::new().parse(DEFINITIONS).expect("valid definitions");
+    let imported = UnleashImport::new()
+        .parse(DEFINITIONS)
+        .expect("valid definitions");
     assert!(imported.warnings.is_empty(), "{:?}", imported.warnings);
     Flags::new(imported.flags)
 }
@@ -59,7 +61,10 @@ fn ygg_context(properties: bool) -> unleash_yggdrasil::Context {
         environment: Some(black_box("production").to_owned()),
         properties: properties.then(|| {
             HashMap::from([
-                ("email".to_owned(), black_box("Someone@Example.com").to_owned()),
+                (
+                    "email".to_owned(),
+                    black_box("Someone@Example.com").to_owned(),
+                ),
                 ("appVersion".to_owned(), black_box("2.3.1").to_owned()),
             ])
         }),
@@ -68,7 +73,9 @@ fn ygg_context(properties: bool) -> unleash_yggdrasil::Context {
 }
 
 fn our_context(properties: bool) -> Context<'static> {
-    let context = Context::new().user_id(black_box(USER)).environment(black_box("production"));
+    let context = Context::new()
+        .user_id(black_box(USER))
+        .environment(black_box("production"));
     if properties {
         context
             .property("email", black_box("Someone@Example.com"))
@@ -88,7 +95,10 @@ fn same_answers(ours: &Flags, ygg: &EngineState) {
     let mine = ours.evaluate("variants", &our_context(false));
     let theirs = ygg.get_variant("variants", &ygg_context(false), &None);
     assert_eq!(mine.variant_name(), theirs.name, "variants");
-    assert!(ours.evaluate("targeted", &our_context(true)).is_enabled(), "the user is inside the 50%");
+    assert!(
+        ours.evaluate("targeted", &our_context(true)).is_enabled(),
+        "the user is inside the 50%"
+    );
 }
 
 fn evaluation(c: &mut Criterion) {
@@ -98,7 +108,10 @@ fn evaluation(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("flags/boolean");
     group.bench_function("palisade-flags", |b| {
-        b.iter(|| ours.evaluate(black_box("boolean"), &our_context(false)).is_enabled());
+        b.iter(|| {
+            ours.evaluate(black_box("boolean"), &our_context(false))
+                .is_enabled()
+        });
     });
     group.bench_function("unleash-yggdrasil", |b| {
         b.iter(|| ygg.is_enabled(black_box("boolean"), &ygg_context(false), &None));
@@ -107,7 +120,10 @@ fn evaluation(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("flags/3_constraints_50pct");
     group.bench_function("palisade-flags", |b| {
-        b.iter(|| ours.evaluate(black_box("targeted"), &our_context(true)).is_enabled());
+        b.iter(|| {
+            ours.evaluate(black_box("targeted"), &our_context(true))
+                .is_enabled()
+        });
     });
     group.bench_function("unleash-yggdrasil", |b| {
         b.iter(|| ygg.is_enabled(black_box("targeted"), &ygg_context(true), &None));
@@ -116,17 +132,28 @@ fn evaluation(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("flags/3_variants");
     group.bench_function("palisade-flags", |b| {
-        b.iter(|| ours.evaluate(black_box("variants"), &our_context(false)).variant().map(|v| v.weight()));
+        b.iter(|| {
+            ours.evaluate(black_box("variants"), &our_context(false))
+                .variant()
+                .map(|v| v.weight())
+        });
     });
     group.bench_function("unleash-yggdrasil", |b| {
-        b.iter(|| ygg.get_variant(black_box("variants"), &ygg_context(false), &None).enabled);
+        b.iter(|| {
+            ygg.get_variant(black_box("variants"), &ygg_context(false), &None)
+                .enabled
+        });
     });
     group.finish();
 
     // The context alone, to separate its cost from evaluation.
     let mut group = c.benchmark_group("flags/context_only");
-    group.bench_function("palisade-flags", |b| b.iter(|| black_box(our_context(true))));
-    group.bench_function("unleash-yggdrasil", |b| b.iter(|| black_box(ygg_context(true))));
+    group.bench_function("palisade-flags", |b| {
+        b.iter(|| black_box(our_context(true)))
+    });
+    group.bench_function("unleash-yggdrasil", |b| {
+        b.iter(|| black_box(ygg_context(true)))
+    });
     group.finish();
 }
 
@@ -152,7 +179,10 @@ fn under_swaps(c: &mut Criterion) {
     {
         let (ours, ygg, stop) = (ours.clone(), ygg.clone(), stop.clone());
         threads.push(std::thread::spawn(move || {
-            let ours_set = UnleashImport::new().parse(DEFINITIONS).expect("valid").flags;
+            let ours_set = UnleashImport::new()
+                .parse(DEFINITIONS)
+                .expect("valid")
+                .flags;
             let message = || serde_json::from_str::<UpdateMessage>(DEFINITIONS).expect("valid");
             while !stop.load(Ordering::Relaxed) {
                 ours.replace(ours_set.clone());
@@ -162,7 +192,10 @@ fn under_swaps(c: &mut Criterion) {
         }));
     }
     group.bench_function("palisade-flags", |b| {
-        b.iter(|| ours.evaluate(black_box("targeted"), &our_context(true)).is_enabled());
+        b.iter(|| {
+            ours.evaluate(black_box("targeted"), &our_context(true))
+                .is_enabled()
+        });
     });
     group.bench_function("unleash-yggdrasil", |b| {
         b.iter(|| ygg.is_enabled(black_box("targeted"), &ygg_context(true), &None));

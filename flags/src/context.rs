@@ -46,12 +46,14 @@ pub(crate) enum CurrentTime {
 impl<'a> Context<'a> {
     /// An empty context.
     #[must_use]
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The user id (the default stickiness and the `userId` field).
     #[must_use]
+    #[inline]
     pub fn user_id(mut self, user_id: &'a str) -> Self {
         self.user_id = Some(user_id);
         self
@@ -59,6 +61,7 @@ impl<'a> Context<'a> {
 
     /// The session id (`sessionId`).
     #[must_use]
+    #[inline]
     pub fn session_id(mut self, session_id: &'a str) -> Self {
         self.session_id = Some(session_id);
         self
@@ -66,6 +69,7 @@ impl<'a> Context<'a> {
 
     /// The client's address (`remoteAddress`), matched by CIDR constraints.
     #[must_use]
+    #[inline]
     pub fn remote_address(mut self, remote_address: &'a str) -> Self {
         self.remote_address = Some(remote_address);
         self
@@ -73,6 +77,7 @@ impl<'a> Context<'a> {
 
     /// The environment (`environment`).
     #[must_use]
+    #[inline]
     pub fn environment(mut self, environment: &'a str) -> Self {
         self.environment = Some(environment);
         self
@@ -80,6 +85,7 @@ impl<'a> Context<'a> {
 
     /// The application name (`appName`).
     #[must_use]
+    #[inline]
     pub fn app_name(mut self, app_name: &'a str) -> Self {
         self.app_name = Some(app_name);
         self
@@ -87,6 +93,7 @@ impl<'a> Context<'a> {
 
     /// The instant date constraints compare against (instead of the clock).
     #[must_use]
+    #[inline]
     pub fn current_time(mut self, at: Timestamp) -> Self {
         self.current_time = CurrentTime::At(at);
         self
@@ -96,6 +103,7 @@ impl<'a> Context<'a> {
     /// Text that does not parse makes every date constraint fail (it never
     /// falls back to the clock).
     #[must_use]
+    #[inline]
     pub fn current_time_text(mut self, text: &str) -> Self {
         self.current_time = text.parse().map_or(CurrentTime::Invalid, CurrentTime::At);
         self
@@ -104,6 +112,7 @@ impl<'a> Context<'a> {
     /// A custom property (read by constraints and custom stickiness on
     /// `name`). A later value for the same name wins.
     #[must_use]
+    #[inline]
     pub fn property(mut self, name: &'a str, value: &'a str) -> Self {
         self.properties.push(name, value);
         self
@@ -111,18 +120,21 @@ impl<'a> Context<'a> {
 
     /// The user id, if set.
     #[must_use]
+    #[inline]
     pub fn get_user_id(&self) -> Option<&'a str> {
         self.user_id
     }
 
     /// A custom property, if set.
     #[must_use]
+    #[inline]
     pub fn get_property(&self, name: &str) -> Option<&'a str> {
         self.properties.get(name)
     }
 
     /// The value of `field`: a built-in field, or else the property of that
     /// name (Unleash resolves custom names through `properties`).
+    #[inline]
     pub(crate) fn field(&self, field: &ContextField) -> Option<&'a str> {
         match field {
             ContextField::UserId => self.user_id,
@@ -153,6 +165,7 @@ struct Properties<'a> {
 const INLINE_PROPERTIES: usize = 4;
 
 impl<'a> Properties<'a> {
+    #[inline]
     fn push(&mut self, name: &'a str, value: &'a str) {
         if self.inline_len < INLINE_PROPERTIES {
             self.inline[self.inline_len] = (name, value);

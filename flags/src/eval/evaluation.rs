@@ -20,18 +20,21 @@ impl Evaluation {
     /// flags, the variant name (`"disabled"` when none) for Variant flags,
     /// JSON for Config flags; `false` for a flag that was not found.
     #[must_use]
+    #[inline]
     pub fn value(&self) -> &Value {
         &self.value
     }
 
     /// Whether the flag is on for this context (Unleash's `isEnabled`).
     #[must_use]
+    #[inline]
     pub fn is_enabled(&self) -> bool {
         self.enabled
     }
 
     /// The variant served, if any.
     #[must_use]
+    #[inline]
     pub fn variant(&self) -> Option<&Variant> {
         self.variant.as_deref()
     }
@@ -39,24 +42,28 @@ impl Evaluation {
     /// The variant's name, or `"disabled"` when none is served (Unleash's
     /// name for "no variant").
     #[must_use]
+    #[inline]
     pub fn variant_name(&self) -> &str {
         self.variant.as_deref().map_or(NO_VARIANT, Variant::name)
     }
 
     /// The served variant's payload, if any.
     #[must_use]
+    #[inline]
     pub fn payload(&self) -> Option<&Payload> {
         self.variant.as_deref().and_then(Variant::get_payload)
     }
 
     /// Why the value was served.
     #[must_use]
+    #[inline]
     pub fn reason(&self) -> Reason {
         self.reason
     }
 
     /// What went wrong, when [`reason`](Self::reason) is [`Reason::Error`].
     #[must_use]
+    #[inline]
     pub fn error_code(&self) -> Option<ErrorCode> {
         self.error
     }
@@ -113,6 +120,7 @@ pub enum Reason {
 impl Reason {
     /// The OpenFeature name (`"TARGETING_MATCH"`).
     #[must_use]
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Static => "STATIC",
@@ -154,6 +162,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// The OpenFeature name (`"FLAG_NOT_FOUND"`).
     #[must_use]
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FlagNotFound => "FLAG_NOT_FOUND",

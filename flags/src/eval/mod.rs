@@ -159,7 +159,9 @@ fn to_evaluation(kind: &FlagKind, outcome: Outcome) -> Evaluation {
                 Value::Json(off.clone())
             }
         }
-        FlagKind::Boolean | FlagKind::Percentage | FlagKind::KillSwitch => Value::Bool(outcome.enabled),
+        FlagKind::Boolean | FlagKind::Percentage | FlagKind::KillSwitch => {
+            Value::Bool(outcome.enabled)
+        }
     };
     Evaluation {
         value,
