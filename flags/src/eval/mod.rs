@@ -44,6 +44,8 @@ pub struct Flags {
     snapshot: ArcSwap<FlagSet>,
     clock: Arc<dyn Clock>,
     random: Random,
+    /// `"disabled"`, shared so an off Variant flag allocates nothing either.
+    no_variant: Arc<str>,
 }
 
 impl Flags {
@@ -54,6 +56,7 @@ impl Flags {
             snapshot: ArcSwap::from_pointee(set),
             clock: Arc::new(SystemClock),
             random: Random::from_entropy(),
+            no_variant: evaluation::NO_VARIANT.into(),
         }
     }
 
@@ -89,7 +92,7 @@ impl Flags {
     ///
     /// An unknown key gives `false` with [`Reason::Error`] and
     /// [`ErrorCode::FlagNotFound`]. Evaluating a Boolean flag allocates
-    /// nothing.
+    /// nothing; nor does a Variant flag.
     #[must_use]
     pub fn evaluate(&self, key: &str, context: &Context<'_>) -> Evaluation {
         self.run(key, context, &mut NoTrace)
@@ -127,7 +130,7 @@ impl Flags {
             random: &self.random,
         };
         let outcome = engine.evaluate(slot, context, trace);
-        to_evaluation(&set.flags[slot].kind, outcome)
+        to_evaluation(&set.flags[slot].kind, outcome, &self.no_variant)
     }
 }
 
@@ -141,11 +144,11 @@ fn error(code: ErrorCode) -> Evaluation {
     }
 }
 
-fn to_evaluation(kind: &FlagKind, outcome: Outcome) -> Evaluation {
+fn to_evaluation(kind: &FlagKind, outcome: Outcome, no_variant: &Arc<str>) -> Evaluation {
     let value = match kind {
         FlagKind::Variant => match &outcome.variant {
             Some(variant) => Value::String(variant.name.clone()),
-            None => Value::String(evaluation::NO_VARIANT.into()),
+            None => Value::String(no_variant.clone()),
         },
         FlagKind::Config { on, off } => {
             if outcome.enabled {
