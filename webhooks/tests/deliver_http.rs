@@ -450,6 +450,73 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_stored() {
     );
     assert_eq!(s.store.stats(s.clock.now()).await.unwrap(), before);
 
+    // Event types with a JSON Schema: bad names and schemas are refused, and
+    // payloads are checked at publish without echoing their values.
+    let typed = |name: &str, schema: serde_json::Value| EventType {
+        name: name.into(),
+        description: String::new(),
+        schema: Some(schema),
+    };
+    let err = s
+        .engine
+        .create_event_type(typed("has space", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid_event_type_name");
+    let err = s
+        .engine
+        .create_event_type(typed(
+            "bad.schema",
+            serde_json::json!({"type": "no-such-type"}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid_schema");
+    let schema = serde_json::json!({
+        "type": "object",
+        "required": ["amount"],
+        "properties": {"amount": {"type": "integer", "minimum": 0}}
+    });
+    s.engine
+        .create_event_type(typed("invoice.paid", schema))
+        .await
+        .unwrap();
+    let err = s
+        .engine
+        .create_event_type(typed("invoice.paid", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "event_type_exists");
+    let err = s
+        .engine
+        .publish(message("invoice.paid", r#"{"amount":"secret-value"}"#))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "schema_mismatch");
+    let text = err.to_string();
+    assert!(text.contains("at /amount"), "{text}");
+    assert!(
+        !text.contains("secret-value"),
+        "payload values stay out of errors: {text}"
+    );
+    let err = s
+        .engine
+        .publish(message("invoice.paid", "{}"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("amount"), "{err}");
+    assert_eq!(
+        s.store.stats(s.clock.now()).await.unwrap(),
+        before,
+        "nothing stored"
+    );
+    let ok = s
+        .engine
+        .publish(message("invoice.paid", r#"{"amount":5}"#))
+        .await
+        .unwrap();
+    assert!(ok.created);
+
     let endpoint = |url: &str, headers: Vec<(String, String)>| NewEndpoint {
         application: "app".into(),
         url: url.into(),

@@ -16,8 +16,13 @@ use super::client::{self, HttpClient};
 use super::config::Config;
 use super::connect::{AddressPolicy, SafeConnector, native_roots_tls_config};
 use super::limits::EndpointLimits;
-use super::{BuildError, EndpointError, PublishError, RetrySchedule, attempt, headers};
-use crate::store::{Claimed, Endpoint, Finished, NewEndpoint, NewMessage, Next, Published, Store};
+use super::schema::{self, Schemas};
+use super::{
+    BuildError, EndpointError, EventTypeError, PublishError, RetrySchedule, attempt, headers,
+};
+use crate::store::{
+    Claimed, Endpoint, EventType, Finished, NewEndpoint, NewMessage, Next, Published, Store,
+};
 
 /// The delivery engine. Cheap to clone: clones share the store, the
 /// breakers and the limits.
@@ -46,6 +51,7 @@ pub(super) struct Shared {
     pub(super) stack: HttpClient,
     pub(super) limits: EndpointLimits,
     policy: AddressPolicy,
+    schemas: Schemas,
     wake: Notify,
     instance: String,
     claims: AtomicU64,
@@ -233,6 +239,7 @@ impl EngineBuilder {
                 clock: self.clock,
                 config: self.config,
                 policy: self.policy,
+                schemas: Schemas::default(),
             }),
         })
     }
@@ -263,8 +270,9 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`PublishError`]: payload too large or not JSON, unknown event type,
-    /// idempotency key reused for another message, or a store failure.
+    /// [`PublishError`]: payload too large, not JSON or not matching its event
+    /// type's schema, unknown event type, idempotency key reused for another
+    /// message, or a store failure.
     /// Nothing is stored then.
     pub async fn publish(&self, message: NewMessage) -> Result<Published, PublishError> {
         let limit = self.shared.config.max_payload;
@@ -276,6 +284,14 @@ impl Engine {
         }
         serde_json::from_slice::<serde::de::IgnoredAny>(&message.payload)
             .map_err(|e| PublishError::InvalidJson(e.to_string()))?;
+        self.shared
+            .schemas
+            .check(
+                self.shared.store.as_ref(),
+                &message.event_type,
+                &message.payload,
+            )
+            .await?;
         let published = self
             .shared
             .store
@@ -285,6 +301,22 @@ impl Engine {
             self.shared.wake.notify_one();
         }
         Ok(published)
+    }
+
+    /// Checks and stores an event type: its name, and its JSON Schema if it
+    /// has one (payloads of this type are checked against it at publish).
+    ///
+    /// # Errors
+    ///
+    /// [`EventTypeError`]: an invalid name or schema, a name that exists, or
+    /// a store failure.
+    pub async fn create_event_type(&self, event_type: EventType) -> Result<(), EventTypeError> {
+        schema::check_event_type(&event_type)?;
+        Ok(self
+            .shared
+            .store
+            .create_event_type(event_type, self.shared.clock.now())
+            .await?)
     }
 
     /// Checks and stores an endpoint.

@@ -43,11 +43,12 @@ mod error;
 mod headers;
 mod limits;
 mod schedule;
+mod schema;
 mod telemetry;
 
 pub use client::{HttpClient, ResponseBody, boxed_client};
 pub use engine::{Engine, EngineBuilder, Running, ShutdownReport};
-pub use error::{BuildError, EndpointError, PublishError};
+pub use error::{BuildError, EndpointError, EventTypeError, PublishError};
 pub use schedule::RetrySchedule;
 
 use engine::Shared;

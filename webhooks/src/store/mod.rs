@@ -25,6 +25,7 @@
 //! - A worker's report ([`Store::finish`]) only changes deliveries it still
 //!   holds; the attempt itself is always recorded.
 
+mod cipher;
 mod error;
 mod id;
 mod model;
@@ -35,6 +36,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
 
+pub use cipher::{KeyError, SecretKey, SecretKeyring};
 pub use error::StoreError;
 pub(crate) use id::new_id;
 pub use model::{
