@@ -42,9 +42,11 @@ mod engine;
 mod error;
 mod headers;
 mod limits;
+pub mod operational;
 mod schedule;
 mod schema;
 mod telemetry;
+mod upkeep;
 
 pub use client::{HttpClient, ResponseBody, boxed_client};
 pub use engine::{Engine, EngineBuilder, Running, ShutdownReport};

@@ -21,8 +21,8 @@ use sqlx::sqlite::{
 
 use self::rows::{attempt_from_row, delivery_from_row, endpoint_from_rows, event_type_from_row};
 use super::{
-    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, Finished,
-    Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
+    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
+    Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
     StoreError, StoreResult, from_millis, new_id, to_millis,
 };
 use crate::Secret;
@@ -675,15 +675,21 @@ impl Store for SqliteStore {
         async move {
             let now_ms = to_millis(now);
             let mut tx = self.write_tx().await?;
+            // An ordered endpoint yields its oldest unfinished delivery, and
+            // only while no other of its deliveries is under a running lease
+            // (a replayed older message must wait for the one in flight).
             let claimed = sqlx::query(
                 "UPDATE deliveries SET state = 'delivering', lease_token = ?1, due_at = ?2, \
                  updated_at = ?3 \
                  WHERE id IN ( \
                    SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
                    WHERE d.due_at <= ?3 AND e.disabled_reason IS NULL \
-                     AND (e.ordered = 0 OR NOT EXISTS ( \
+                     AND (e.ordered = 0 OR (NOT EXISTS ( \
                        SELECT 1 FROM deliveries p WHERE p.endpoint_id = d.endpoint_id \
-                         AND p.id < d.id AND p.due_at IS NOT NULL)) \
+                         AND p.id < d.id AND p.due_at IS NOT NULL) \
+                     AND NOT EXISTS ( \
+                       SELECT 1 FROM deliveries s WHERE s.endpoint_id = d.endpoint_id \
+                         AND s.id > d.id AND s.state = 'delivering' AND s.due_at > ?3))) \
                    ORDER BY d.due_at, d.id LIMIT ?4)",
             )
             .bind(token)
@@ -716,10 +722,10 @@ impl Store for SqliteStore {
         finished: Vec<Finished>,
         now: SystemTime,
         disable_after: Option<Duration>,
-    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+    ) -> BoxFuture<'a, StoreResult<FinishReport>> {
         async move {
             let now_ms = to_millis(now);
-            let mut disabled = Vec::new();
+            let mut report = FinishReport::default();
             let mut failing = Vec::new();
             let mut tx = self.write_tx().await?;
             for item in &finished {
@@ -738,13 +744,18 @@ impl Store for SqliteStore {
                             failing.push(item.endpoint_id.clone());
                         }
                     } else {
-                        sqlx::query(
+                        let recovered = sqlx::query(
                             "UPDATE endpoints SET failing_since = NULL \
                              WHERE id = ?1 AND failing_since IS NOT NULL",
                         )
                         .bind(&item.endpoint_id)
                         .execute(&mut *tx)
                         .await?;
+                        if recovered.rows_affected() > 0 {
+                            report
+                                .recovered
+                                .push((item.endpoint_id.clone(), attempt.message_id.clone()));
+                        }
                     }
                 }
                 let counted = i64::from(item.attempt.is_some());
@@ -772,7 +783,7 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
-                        disabled.push(item.endpoint_id.clone());
+                        report.disabled.push(item.endpoint_id.clone());
                     }
                 }
             }
@@ -790,12 +801,12 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
-                        disabled.push(endpoint_id);
+                        report.disabled.push(endpoint_id);
                     }
                 }
             }
             tx.commit().await?;
-            Ok(disabled)
+            Ok(report)
         }
         .boxed()
     }
