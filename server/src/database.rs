@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use palisade_webhooks::store::{SqliteStore, Store, StoreError};
+use palisade_webhooks::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// The SQLite file used when no database URL is given.
 pub const DEFAULT_SQLITE_PATH: &str = "data/palisade.db";
@@ -128,7 +128,16 @@ impl Database {
                     })?;
                 Ok(Arc::new(store))
             }
-            Self::Postgres { .. } => Err(OpenError::PostgresUnavailable),
+            Self::Postgres { url } => {
+                let store =
+                    PostgresStore::connect(url)
+                        .await
+                        .map_err(|source| OpenError::Store {
+                            database: self.to_string(),
+                            source,
+                        })?;
+                Ok(Arc::new(store))
+            }
         }
     }
 }
@@ -255,8 +264,6 @@ pub enum OpenError {
     },
     /// An explicit SQLite file's directory does not exist.
     NoSuchDir(PathBuf),
-    /// Postgres support is not built into this binary yet.
-    PostgresUnavailable,
     /// The store refused to open or migrate.
     Store {
         /// The database, password redacted.
@@ -281,9 +288,6 @@ impl fmt::Display for OpenError {
                 "database directory {} does not exist; create it first",
                 dir.display()
             ),
-            Self::PostgresUnavailable => {
-                f.write_str("postgres support arrives with the Postgres outbox store")
-            }
             Self::Store { database, source } => {
                 write!(f, "cannot open the database {database}: {source}")
             }
@@ -296,7 +300,7 @@ impl std::error::Error for OpenError {
         match self {
             Self::CreateDir { source, .. } => Some(source),
             Self::Store { source, .. } => Some(source),
-            Self::NoSuchDir(_) | Self::PostgresUnavailable => None,
+            Self::NoSuchDir(_) => None,
         }
     }
 }

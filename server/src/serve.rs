@@ -67,10 +67,26 @@ pub(crate) fn exit(result: Result<(), StartError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", one_line(&err));
             err.exit_code()
         }
     }
+}
+
+/// The error and its causes on one line, each cause once (an error's
+/// message often repeats its source's already).
+fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line.replace('\n', " ")
 }
 
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`), coloured only on
@@ -230,4 +246,15 @@ impl fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::DatabaseUrl(e) => Some(e),
+            Self::Open(e) => Some(e),
+            Self::Delivery(e) => Some(e),
+            Self::Bind { source, .. } => Some(source),
+            Self::Runtime(e) | Self::Serve(e) | Self::Output(e) => Some(e),
+            Self::Internal(_) => None,
+        }
+    }
+}

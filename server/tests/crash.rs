@@ -6,12 +6,19 @@
 //! Messages are also published while the server delivers, before and after
 //! the crash.
 //!
+//! It runs with SQLite and with Postgres (a fresh database per run; a
+//! visible `SKIPPED:` line when Postgres does not answer, a failure then
+//! with `PALISADE_REQUIRE_SERVICES=1`).
+//!
 //! Time here is real: the child is another process. Every wait is a bounded
 //! loop on an observable condition, never an assertion on elapsed time.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 // The child signs with the real wall clock, so the receiver verifies with it.
 #![allow(clippy::disallowed_methods)]
+
+#[path = "../../webhooks/tests/services/postgres.rs"]
+mod services;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -31,7 +38,7 @@ use axum::routing::post;
 use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::deliver::connect::AddressPolicy;
 use palisade_webhooks::store::{
-    DeliveryState, EventType, NewEndpoint, NewMessage, SqliteStore, Store,
+    DeliveryState, EventType, NewEndpoint, NewMessage, PostgresStore, SqliteStore, Store,
 };
 use palisade_webhooks::{Scheme as _, Secret, StandardWebhooks};
 
@@ -125,6 +132,32 @@ async fn sqlite_outbox(dir: &Path) -> Outbox {
                 // deferred transaction that read first cannot take the
                 // write lock after it (SQLITE_BUSY at once, no busy wait).
                 let mut tx = store.writer().begin_with("BEGIN IMMEDIATE").await.unwrap();
+                let mut ids = Vec::with_capacity(messages.len());
+                for message in messages {
+                    let published = store
+                        .publish_in(&mut tx, message, SystemTime::now())
+                        .await
+                        .unwrap();
+                    assert_eq!(published.deliveries, 1);
+                    ids.push(published.message_id);
+                }
+                tx.commit().await.unwrap();
+                ids
+            })
+        }),
+    }
+}
+
+async fn postgres_outbox(url: &str) -> Outbox {
+    let store = PostgresStore::connect(url).await.unwrap();
+    let writer = store.clone();
+    Outbox {
+        store: Arc::new(store),
+        url: url.to_owned(),
+        publish_batch: Box::new(move |messages| {
+            let store = writer.clone();
+            Box::pin(async move {
+                let mut tx = store.pool().begin().await.unwrap();
                 let mut ids = Vec::with_capacity(messages.len());
                 for message in messages {
                     let published = store
@@ -375,5 +408,15 @@ async fn crash_and_recover(outbox: Outbox, dir: &Path) {
 async fn sqlite_a_killed_server_loses_nothing() {
     let dir = TempDir::new("sqlite");
     let outbox = sqlite_outbox(&dir.0).await;
+    crash_and_recover(outbox, &dir.0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_server_loses_nothing() {
+    let Some(db) = services::fresh_database("postgres_a_killed_server_loses_nothing").await else {
+        return;
+    };
+    let dir = TempDir::new("postgres");
+    let outbox = postgres_outbox(db.url()).await;
     crash_and_recover(outbox, &dir.0).await;
 }

@@ -4,6 +4,9 @@
 //! failing with one clear line. Each run happens in a fresh directory.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+#[path = "../../webhooks/tests/services/postgres.rs"]
+mod services;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -284,4 +287,41 @@ fn help_documents_every_flag_and_variable() {
     for name in SERVER_ENV.iter().filter(|n| **n != "RUST_LOG") {
         assert!(help.contains(name), "{name} missing from --help");
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn postgres_is_migrated_served_and_named_when_missing() {
+    let test = "postgres_is_migrated_served_and_named_when_missing";
+    let Some(db) = services::fresh_database(test).await else {
+        return;
+    };
+    let dir = TempDir::new("postgres");
+    let url = db.url();
+    let output = run(&dir.0, &["migrate", "--database-url", url], &[]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("migrations applied to postgres://"),
+        "{output:?}"
+    );
+
+    let server = Server::start(&dir.0, &["--port", "0", "--database-url", url]);
+    let ready = server.get("/health/ready");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(
+        ready.contains(r#"{"error":null,"kind":"postgres","name":"database","status":"healthy"}"#),
+        "{ready}"
+    );
+    assert!(server.terminate().success());
+    // Nothing was written under ./data/: the URL chose the database.
+    assert!(!dir.0.join("data").exists());
+
+    // A database that does not exist: one line naming the cause, exit 1.
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let missing = format!("{base}/palisade_no_such_database");
+    assert_fails(
+        &run(&dir.0, &["serve", "--database-url", &missing], &[]),
+        1,
+        "does not exist",
+    );
 }
