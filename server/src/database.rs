@@ -5,7 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use palisade_webhooks::store::{PostgresStore, SqliteStore, Store, StoreError};
+use palisade_webhooks::store::{
+    KeyError, PostgresStore, SecretKey, SecretKeyring, SqliteStore, Store, StoreError,
+};
 
 /// The SQLite file used when no database URL is given.
 pub const DEFAULT_SQLITE_PATH: &str = "data/palisade.db";
@@ -23,6 +25,27 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     pub url: Option<String>,
+    /// Seal webhook endpoint secrets at rest with this key: `ID:BASE64` of
+    /// 32 random bytes, e.g. `k1:$(head -c 32 /dev/urandom | base64)`.
+    /// Without it they are stored as plain text.
+    #[arg(
+        long = "secret-key",
+        env = "PALISADE_SECRET_KEY",
+        value_name = "ID:BASE64",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// A previous --secret-key that still opens secrets during a rotation
+    /// (repeatable; the variable is comma-separated). `palisade migrate
+    /// --reseal-secrets` rewrites every secret under --secret-key.
+    #[arg(
+        long = "old-secret-key",
+        env = "PALISADE_OLD_SECRET_KEYS",
+        value_name = "ID:BASE64",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub old_secret_keys: Vec<String>,
 }
 
 impl DatabaseArgs {
@@ -41,6 +64,59 @@ impl DatabaseArgs {
             Some(url) => Database::parse(url),
         }
     }
+
+    /// The keys endpoint secrets are sealed with (none: plain text).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretKeyError`] for a key that does not parse, or old keys
+    /// without a current one; the message never repeats a key.
+    pub fn keyring(&self) -> Result<SecretKeyring, SecretKeyError> {
+        let Some(current) = &self.secret_key else {
+            if self.old_secret_keys.is_empty() {
+                return Ok(SecretKeyring::default());
+            }
+            return Err(SecretKeyError::OldWithoutCurrent);
+        };
+        let parse = |flag: &'static str, text: &str| {
+            text.parse::<SecretKey>()
+                .map_err(|e| SecretKeyError::Invalid(flag, e))
+        };
+        let mut keyring = SecretKeyring::new(parse("--secret-key", current)?);
+        for old in &self.old_secret_keys {
+            keyring = keyring.with_old(parse("--old-secret-key", old)?);
+        }
+        Ok(keyring)
+    }
+}
+
+/// A `--secret-key` or `--old-secret-key` the server cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretKeyError {
+    /// The key does not parse (the flag, and why).
+    Invalid(&'static str, KeyError),
+    /// `--old-secret-key` without `--secret-key`.
+    OldWithoutCurrent,
+}
+
+impl fmt::Display for SecretKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(flag, e) => write!(f, "{flag}: {e}"),
+            Self::OldWithoutCurrent => {
+                f.write_str("--old-secret-key needs --secret-key, the key to seal secrets with")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SecretKeyError {}
+
+/// An opened outbox, by backend (for what the `Store` trait does not cover).
+enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 /// A database the server can open. `Debug` and `Display` never show a
@@ -110,34 +186,58 @@ impl Database {
         }
     }
 
-    /// Opens the webhook outbox in this database, applying its migrations.
+    /// Opens the webhook outbox in this database, applying its migrations,
+    /// sealing endpoint secrets with `keyring`.
     ///
     /// # Errors
     ///
     /// [`OpenError`] when the file or server cannot be reached, or the
     /// migrations fail (for example a schema written by a newer version).
-    pub async fn open(&self) -> Result<Arc<dyn Store>, OpenError> {
+    pub async fn open(&self, keyring: SecretKeyring) -> Result<Arc<dyn Store>, OpenError> {
+        Ok(match self.open_backend(keyring).await? {
+            Opened::Sqlite(store) => Arc::new(store),
+            Opened::Postgres(store) => Arc::new(store),
+        })
+    }
+
+    /// Opens (and migrates) the outbox, then writes every endpoint secret
+    /// again under `keyring`'s current key (plain text without one).
+    /// Returns how many secrets were written.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), or a stored secret no key of `keyring`
+    /// opens (nothing is changed then).
+    pub async fn reseal_secrets(&self, keyring: SecretKeyring) -> Result<u64, OpenError> {
+        let resealed = match self.open_backend(keyring).await? {
+            Opened::Sqlite(store) => store.reseal_secrets().await,
+            Opened::Postgres(store) => store.reseal_secrets().await,
+        };
+        resealed.map_err(|source| self.store_error(source))
+    }
+
+    async fn open_backend(&self, keyring: SecretKeyring) -> Result<Opened, OpenError> {
         match self {
             Self::Sqlite { path, create_dir } => {
                 prepare_sqlite_dir(path, *create_dir)?;
                 let store = SqliteStore::open(path)
                     .await
-                    .map_err(|source| OpenError::Store {
-                        database: self.to_string(),
-                        source,
-                    })?;
-                Ok(Arc::new(store))
+                    .map_err(|source| self.store_error(source))?;
+                Ok(Opened::Sqlite(store.with_keyring(keyring)))
             }
             Self::Postgres { url } => {
-                let store =
-                    PostgresStore::connect(url)
-                        .await
-                        .map_err(|source| OpenError::Store {
-                            database: self.to_string(),
-                            source,
-                        })?;
-                Ok(Arc::new(store))
+                let store = PostgresStore::connect(url)
+                    .await
+                    .map_err(|source| self.store_error(source))?;
+                Ok(Opened::Postgres(store.with_keyring(keyring)))
             }
+        }
+    }
+
+    fn store_error(&self, source: StoreError) -> OpenError {
+        OpenError::Store {
+            database: self.to_string(),
+            source,
         }
     }
 }
@@ -309,6 +409,43 @@ impl std::error::Error for OpenError {
 mod tests {
     use super::*;
 
+    fn args(secret_key: Option<&str>, old: &[&str]) -> DatabaseArgs {
+        DatabaseArgs {
+            url: None,
+            secret_key: secret_key.map(str::to_owned),
+            old_secret_keys: old.iter().map(|k| (*k).to_owned()).collect(),
+        }
+    }
+
+    const KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn secret_keys_make_a_keyring() {
+        let keyring = args(None, &[]).keyring().unwrap();
+        assert!(keyring.current().is_none());
+        let keyring = args(
+            Some(KEY),
+            &["k0:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="],
+        )
+        .keyring()
+        .unwrap();
+        assert_eq!(keyring.current().map(SecretKey::id), Some("k1"));
+    }
+
+    #[test]
+    fn bad_secret_keys_are_refused_without_echoing_them() {
+        let err = args(Some("k1:hunter2hunter2"), &[]).keyring().unwrap_err();
+        assert!(err.to_string().starts_with("--secret-key: "), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = args(Some(KEY), &["hunter2"]).keyring().unwrap_err();
+        assert!(err.to_string().starts_with("--old-secret-key: "), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert_eq!(
+            args(None, &[KEY]).keyring().unwrap_err(),
+            SecretKeyError::OldWithoutCurrent
+        );
+    }
+
     #[test]
     fn sqlite_urls_name_a_file() {
         for (url, path) in [
@@ -329,7 +466,7 @@ mod tests {
 
     #[test]
     fn the_default_is_sqlite_under_data_created_on_demand() {
-        let db = DatabaseArgs { url: None }.database();
+        let db = args(None, &[]).database();
         assert_eq!(
             db,
             Ok(Database::Sqlite {

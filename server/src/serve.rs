@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
-use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError};
+use palisade_webhooks::store::SecretKeyring;
+
+use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
 use crate::{AppState, app};
@@ -57,7 +59,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .map_err(StartError::DatabaseUrl)
         .and_then(|database| {
             args.delivery.check().map_err(StartError::Delivery)?;
-            runtime()?.block_on(serve(&args, &database))
+            let keyring = args.database.keyring().map_err(StartError::SecretKey)?;
+            runtime()?.block_on(serve(&args, &database, keyring))
         });
     exit(result)
 }
@@ -107,8 +110,12 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, StartError> {
         .map_err(StartError::Runtime)
 }
 
-async fn serve(args: &ServeArgs, database: &Database) -> Result<(), StartError> {
-    let outbox = database.open().await.map_err(StartError::Open)?;
+async fn serve(
+    args: &ServeArgs,
+    database: &Database,
+    keyring: SecretKeyring,
+) -> Result<(), StartError> {
+    let outbox = database.open(keyring).await.map_err(StartError::Open)?;
     tracing::info!(%database, "database open, migrations applied");
     let engine = args
         .delivery
@@ -197,6 +204,8 @@ async fn shutdown_signal() {
 pub enum StartError {
     /// `--database-url` / `DATABASE_URL` is unusable.
     DatabaseUrl(DatabaseUrlError),
+    /// `--secret-key` / `--old-secret-key` is unusable.
+    SecretKey(SecretKeyError),
     /// The database cannot be opened or migrated.
     Open(OpenError),
     /// The webhook delivery settings are unusable.
@@ -223,9 +232,9 @@ impl StartError {
     #[must_use]
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::DatabaseUrl(_) | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. }) => {
-                ExitCode::from(2)
-            }
+            Self::DatabaseUrl(_)
+            | Self::SecretKey(_)
+            | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. }) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
@@ -235,6 +244,7 @@ impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::DatabaseUrl(e) => e.fmt(f),
+            Self::SecretKey(e) => e.fmt(f),
             Self::Open(e) => e.fmt(f),
             Self::Delivery(e) => e.fmt(f),
             Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
@@ -250,6 +260,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::DatabaseUrl(e) => Some(e),
+            Self::SecretKey(e) => Some(e),
             Self::Open(e) => Some(e),
             Self::Delivery(e) => Some(e),
             Self::Bind { source, .. } => Some(source),

@@ -4,7 +4,7 @@
 //! (signed, verified) at least once, every delivery has succeeded, and the
 //! duplicates are bounded by what the killed process had in flight.
 //! Messages are also published while the server delivers, before and after
-//! the crash.
+//! the crash, and the endpoint's secret is sealed at rest (`--secret-key`).
 //!
 //! It runs with SQLite and with Postgres (a fresh database per run; a
 //! visible `SKIPPED:` line when Postgres does not answer, a failure then
@@ -38,7 +38,8 @@ use axum::routing::post;
 use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::deliver::connect::AddressPolicy;
 use palisade_webhooks::store::{
-    DeliveryState, EventType, NewEndpoint, NewMessage, PostgresStore, SqliteStore, Store,
+    DeliveryState, EventType, NewEndpoint, NewMessage, PostgresStore, SecretKey, SecretKeyring,
+    SqliteStore, Store, StoreError,
 };
 use palisade_webhooks::{Scheme as _, Secret, StandardWebhooks};
 
@@ -114,16 +115,23 @@ type PublishBatch =
 /// not take 10,000 commits).
 struct Outbox {
     store: Arc<dyn Store>,
+    /// The same database opened without the key, to check secrets are
+    /// sealed at rest.
+    keyless: Arc<dyn Store>,
     url: String,
     publish_batch: PublishBatch,
 }
 
-async fn sqlite_outbox(dir: &Path) -> Outbox {
+async fn sqlite_outbox(dir: &Path, key: &SecretKey) -> Outbox {
     let path = dir.join("outbox.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .with_keyring(SecretKeyring::new(key.clone()));
     let writer = store.clone();
     Outbox {
         store: Arc::new(store),
+        keyless: Arc::new(SqliteStore::open(&path).await.unwrap()),
         url: format!("sqlite://{}", path.display()),
         publish_batch: Box::new(move |messages| {
             let store = writer.clone();
@@ -148,11 +156,15 @@ async fn sqlite_outbox(dir: &Path) -> Outbox {
     }
 }
 
-async fn postgres_outbox(url: &str) -> Outbox {
-    let store = PostgresStore::connect(url).await.unwrap();
+async fn postgres_outbox(url: &str, key: &SecretKey) -> Outbox {
+    let store = PostgresStore::connect(url)
+        .await
+        .unwrap()
+        .with_keyring(SecretKeyring::new(key.clone()));
     let writer = store.clone();
     Outbox {
         store: Arc::new(store),
+        keyless: Arc::new(PostgresStore::connect(url).await.unwrap()),
         url: url.to_owned(),
         publish_batch: Box::new(move |messages| {
             let store = writer.clone();
@@ -186,8 +198,9 @@ fn message(n: usize) -> NewMessage {
 
 // ------------------------------------------------------------------ server
 
-/// The real binary, delivering from `url` with loopback allowed.
-fn spawn_server(url: &str, log: &Path) -> Child {
+/// The real binary, delivering from `url` with loopback allowed, opening
+/// endpoint secrets with `key`.
+fn spawn_server(url: &str, key: &SecretKey, log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
     Command::new(env!("CARGO_BIN_EXE_palisade"))
         .args(["serve", "--port", "0", "--database-url", url])
@@ -197,6 +210,7 @@ fn spawn_server(url: &str, log: &Path) -> Child {
         .args(["--webhook-lease", LEASE])
         .args(["--webhook-attempt-timeout", ATTEMPT_TIMEOUT])
         .env("RUST_LOG", "warn,palisade_server=info")
+        .env("PALISADE_SECRET_KEY", key.to_config_string())
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -253,7 +267,7 @@ async fn wait_until(what: &str, logs: &Path, limit: u32, mut condition: impl Asy
     panic!("{what} never happened (server logs in {})", logs.display());
 }
 
-async fn crash_and_recover(outbox: Outbox, dir: &Path) {
+async fn crash_and_recover(outbox: Outbox, key: &SecretKey, dir: &Path) {
     let seen = Arc::new(Seen::default());
     let secret = Secret::generate();
     let addr = serve_receiver(Receiver {
@@ -278,7 +292,7 @@ async fn crash_and_recover(outbox: Outbox, dir: &Path) {
         .address_policy(AddressPolicy::new().allow_net("127.0.0.0/8".parse().unwrap()))
         .build()
         .unwrap();
-    engine
+    let endpoint = engine
         .create_endpoint(NewEndpoint {
             application: "crash".into(),
             url: format!("http://{addr}/hook"),
@@ -293,6 +307,12 @@ async fn crash_and_recover(outbox: Outbox, dir: &Path) {
         })
         .await
         .unwrap();
+    // The endpoint's secret is sealed at rest: without the key it does not
+    // open (the server, given the key, signs with it: the receiver checks).
+    match outbox.keyless.endpoint(&endpoint.id).await {
+        Err(StoreError::Secret(_)) => {}
+        other => panic!("a secret opened without the key: {other:?}"),
+    }
 
     let outbox = Arc::new(outbox);
     let mut expected: HashSet<String> = HashSet::new();
@@ -321,7 +341,7 @@ async fn crash_and_recover(outbox: Outbox, dir: &Path) {
     });
 
     let first_log = dir.join("server-1.log");
-    let mut first = spawn_server(&outbox.url, &first_log);
+    let mut first = spawn_server(&outbox.url, key, &first_log);
     wait_until(
         "the receiver seeing 3,000 messages",
         &first_log,
@@ -339,7 +359,7 @@ async fn crash_and_recover(outbox: Outbox, dir: &Path) {
     );
 
     let second_log = dir.join("server-2.log");
-    let second = spawn_server(&outbox.url, &second_log);
+    let second = spawn_server(&outbox.url, key, &second_log);
     let live_ids = {
         let mut publisher = Some(publisher);
         let mut live_ids = Vec::new();
@@ -407,8 +427,9 @@ async fn crash_and_recover(outbox: Outbox, dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_killed_server_loses_nothing() {
     let dir = TempDir::new("sqlite");
-    let outbox = sqlite_outbox(&dir.0).await;
-    crash_and_recover(outbox, &dir.0).await;
+    let key = SecretKey::generate("crash").unwrap();
+    let outbox = sqlite_outbox(&dir.0, &key).await;
+    crash_and_recover(outbox, &key, &dir.0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,6 +438,7 @@ async fn postgres_a_killed_server_loses_nothing() {
         return;
     };
     let dir = TempDir::new("postgres");
-    let outbox = postgres_outbox(db.url()).await;
-    crash_and_recover(outbox, &dir.0).await;
+    let key = SecretKey::generate("crash").unwrap();
+    let outbox = postgres_outbox(db.url(), &key).await;
+    crash_and_recover(outbox, &key, &dir.0).await;
 }

@@ -27,6 +27,8 @@ const SERVER_ENV: &[&str] = &[
     "PALISADE_WEBHOOK_BATCH_SIZE",
     "PALISADE_WEBHOOK_ATTEMPT_TIMEOUT",
     "PALISADE_WEBHOOK_LEASE",
+    "PALISADE_SECRET_KEY",
+    "PALISADE_OLD_SECRET_KEYS",
     "RUST_LOG",
 ];
 
@@ -132,6 +134,18 @@ fn bad_configuration_fails_at_start_with_one_line() {
         2,
         "--webhook-max-in-flight",
     );
+    let line = assert_fails(
+        &run(d, &[], &[("PALISADE_SECRET_KEY", "k1:hunter2hunter2")]),
+        2,
+        "--secret-key: invalid secret-encryption key",
+    );
+    assert!(!line.contains("hunter2"), "the key leaked: {line}");
+    let line = assert_fails(
+        &run(d, &["migrate", "--old-secret-key", "hunter2"], &[]),
+        2,
+        "--old-secret-key needs --secret-key",
+    );
+    assert!(!line.contains("hunter2"), "the key leaked: {line}");
     // An explicit SQLite file in a directory that does not exist: the
     // server does not guess, and names the directory.
     assert_fails(
@@ -280,6 +294,8 @@ fn help_documents_every_flag_and_variable() {
         "--webhook-batch-size",
         "--webhook-attempt-timeout",
         "--webhook-lease",
+        "--secret-key",
+        "--old-secret-key",
         "migrate",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
@@ -324,4 +340,61 @@ async fn postgres_is_migrated_served_and_named_when_missing() {
         1,
         "does not exist",
     );
+}
+
+#[tokio::test]
+async fn migrate_reseals_endpoint_secrets_under_a_new_key() {
+    use palisade_webhooks::Secret;
+    use palisade_webhooks::store::{
+        NewEndpoint, SecretKey, SecretKeyring, SqliteStore, Store as _, StoreError,
+    };
+
+    let dir = TempDir::new("reseal");
+    let path = dir.0.join("outbox.db");
+    let url = format!("sqlite://{}", path.display());
+    // An endpoint stored before encryption was turned on: plain text.
+    let plain = SqliteStore::open(&path).await.unwrap();
+    let endpoint = plain
+        .create_endpoint(
+            NewEndpoint {
+                application: "app".into(),
+                url: "https://hooks.example/in".into(),
+                description: String::new(),
+                event_types: None,
+                channels: None,
+                secret: Secret::generate(),
+                rate_limit: None,
+                max_concurrency: None,
+                ordered: false,
+                headers: vec![],
+            },
+            std::time::SystemTime::UNIX_EPOCH,
+        )
+        .await
+        .unwrap();
+
+    let key = SecretKey::generate("k1").unwrap();
+    let output = run(
+        &dir.0,
+        &["migrate", "--reseal-secrets", "--database-url", &url],
+        &[("PALISADE_SECRET_KEY", &key.to_config_string())],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("1 endpoint secrets sealed with key k1"),
+        "{stdout}"
+    );
+    // Sealed now: without the key the secret no longer opens, with it it does.
+    match plain.endpoint(&endpoint.id).await {
+        Err(StoreError::Secret(_)) => {}
+        other => panic!("the secret is still plain text: {other:?}"),
+    }
+    let keyed = SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .with_keyring(SecretKeyring::new(key));
+    let opened = keyed.endpoint(&endpoint.id).await.unwrap();
+    assert_eq!(opened.secrets.len(), 1);
+    assert!(opened.secrets[0].secret == endpoint.secrets[0].secret);
 }
