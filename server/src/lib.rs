@@ -5,6 +5,9 @@
 //! embedders) can serve it on any listener.
 
 pub mod cli;
+pub mod database;
+pub mod delivery;
+pub mod duration;
 pub mod routes;
 pub mod serve;
 pub mod state;

@@ -1,7 +1,10 @@
 //! The state shared by every route.
 
+use std::sync::Arc;
+
 use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
+use palisade_webhooks::store::Store;
 
 use crate::routes::demo::Demo;
 
@@ -12,11 +15,16 @@ pub struct AppState {
     pub health: HealthRegistry,
     /// The demo client of `/demo/upstream`.
     pub demo: Demo,
+    /// The database (the webhook outbox) and its kind (`sqlite`,
+    /// `postgres`); `/health/ready` checks it answers. `None` in tests of
+    /// routes that need no database.
+    pub database: Option<(&'static str, Arc<dyn Store>)>,
 }
 
 impl AppState {
     /// The state the server starts with: the demo client, registered in the
-    /// health registry.
+    /// health registry, and no database (see
+    /// [`with_database`](Self::with_database)).
     ///
     /// # Errors
     ///
@@ -25,6 +33,17 @@ impl AppState {
         let health = HealthRegistry::new();
         let demo = Demo::new()?;
         health.register(demo.breaker().name().to_owned(), demo.breaker().clone());
-        Ok(Self { health, demo })
+        Ok(Self {
+            health,
+            demo,
+            database: None,
+        })
+    }
+
+    /// Uses `store` (a database of `kind`) as the server's database.
+    #[must_use]
+    pub fn with_database(mut self, kind: &'static str, store: Arc<dyn Store>) -> Self {
+        self.database = Some((kind, store));
+        self
     }
 }

@@ -102,3 +102,62 @@ async fn a_bad_query_is_a_problem_not_a_panic() {
     );
     assert_eq!(body["status"], 400);
 }
+
+/// A fresh SQLite outbox in a temporary directory (removed on drop).
+struct Outbox {
+    dir: std::path::PathBuf,
+    store: palisade_webhooks::store::SqliteStore,
+}
+
+impl Outbox {
+    async fn open(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("palisade-routes-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = palisade_webhooks::store::SqliteStore::open(dir.join("outbox.db"))
+            .await
+            .unwrap();
+        Self { dir, store }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn readiness_follows_the_database() {
+    let outbox = Outbox::open("ready").await;
+    let state = AppState::new()
+        .unwrap()
+        .with_database("sqlite", std::sync::Arc::new(outbox.store.clone()));
+    let router = app(state);
+    let (status, _, ready) = get(&router, "/health/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["components"][0]["name"], "database");
+    assert_eq!(ready["components"][0]["kind"], "sqlite");
+    assert_eq!(ready["components"][0]["status"], "healthy");
+
+    // The outbox's queue is gone: readiness fails, naming the database.
+    sqlx::query("ALTER TABLE deliveries RENAME TO deliveries_away")
+        .execute(outbox.store.writer())
+        .await
+        .unwrap();
+    let (status, _, ready) = get(&router, "/health/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["status"], "unhealthy");
+    assert_eq!(ready["components"][0]["status"], "unhealthy");
+    assert_eq!(ready["components"][0]["error"], "database");
+
+    // And recovers with it.
+    sqlx::query("ALTER TABLE deliveries_away RENAME TO deliveries")
+        .execute(outbox.store.writer())
+        .await
+        .unwrap();
+    let (status, _, ready) = get(&router, "/health/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["components"][0]["status"], "healthy");
+}

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::serve::ServeArgs;
 
+pub mod migrate;
 pub mod webhook;
 
 /// Palisade: resilience, webhooks and feature flags for tower services.
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the reference server (the default).
     Serve(ServeArgs),
+    /// Apply the database migrations and exit (`serve` applies them too).
+    Migrate(migrate::MigrateArgs),
     /// Sign and verify webhooks, and generate secrets.
     Webhook(webhook::WebhookArgs),
 }

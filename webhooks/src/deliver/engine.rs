@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use palisade_resilience::circuit_breaker::{KeyedCircuitBreakerHandle, State};
 use palisade_resilience::retry::http::{SystemClock, WallClock};
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -155,7 +155,9 @@ impl EngineBuilder {
         self
     }
 
-    /// How many attempts run at once in this engine (default 256).
+    /// How many attempts run at once in this engine (default 256). An
+    /// attempt counts until its outcome is written to the store, so this
+    /// also bounds how many deliveries a crash can send twice.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.config.max_in_flight = n.max(1);
         self
@@ -466,7 +468,7 @@ const ENDPOINT_TTL: Duration = Duration::from_secs(1);
 
 async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -> ShutdownReport {
     let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
-    let (report, reports) = mpsc::unbounded_channel::<(Arc<str>, Finished)>();
+    let (report, reports) = mpsc::unbounded_channel::<Report>();
     let reporter = tokio::spawn(report_loop(Arc::clone(&shared), reports));
     let upkeep = tokio::spawn(super::upkeep::run(
         Arc::clone(&shared),
@@ -491,8 +493,10 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -
         while tasks.try_join_next().is_some() {}
         let available = permits.available_permits();
         if available == 0 {
+            // Permits come back when attempts are recorded (not when their
+            // tasks end), so wait for one, not for a task.
             tokio::select! {
-                _ = tasks.join_next() => {}
+                permit = permits.acquire() => drop(permit),
                 _ = stop.changed() => {}
             }
             continue;
@@ -547,8 +551,11 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -
                         endpoint.as_deref(),
                         &finished,
                     );
-                    let _ = report.send((token, finished));
-                    drop(permit);
+                    // The permit goes with the report and is released once
+                    // the outcome is written: an attempt counts as in flight
+                    // until then, so a crash re-sends at most
+                    // `max_in_flight` deliveries a receiver already got.
+                    let _ = report.send((token, finished, permit));
                     if let Some(event) = event {
                         operational::publish(&shared, event).await;
                     }
@@ -623,21 +630,26 @@ async fn endpoint_of(
     endpoint
 }
 
-/// Writes attempt reports in batches (one transaction per claim token).
-async fn report_loop(
-    shared: Arc<Shared>,
-    mut reports: mpsc::UnboundedReceiver<(Arc<str>, Finished)>,
-) {
+/// A finished attempt on its way to the store: its claim token, its
+/// outcome, and the in-flight permit it holds until the outcome is written.
+type Report = (Arc<str>, Finished, OwnedSemaphorePermit);
+
+/// Writes attempt reports in batches (one transaction per claim token),
+/// then releases their in-flight permits.
+async fn report_loop(shared: Arc<Shared>, mut reports: mpsc::UnboundedReceiver<Report>) {
     const MAX_BATCH: usize = 512;
     let mut buffer = Vec::with_capacity(MAX_BATCH);
     while reports.recv_many(&mut buffer, MAX_BATCH).await > 0 {
         let mut by_token: HashMap<Arc<str>, Vec<Finished>> = HashMap::new();
-        for (token, finished) in buffer.drain(..) {
+        let mut permits = Vec::with_capacity(buffer.len());
+        for (token, finished, permit) in buffer.drain(..) {
             by_token.entry(token).or_default().push(finished);
+            permits.push(permit);
         }
         for (token, finished) in by_token {
             write_report(&shared, &token, finished).await;
         }
+        drop(permits);
     }
 }
 

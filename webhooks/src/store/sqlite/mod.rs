@@ -189,6 +189,9 @@ impl SqliteStore {
 
     /// The pool of the one writing connection: begin a transaction on it to
     /// write your own rows and [`publish_in`](Self::publish_in) together.
+    /// Begin it with `BEGIN IMMEDIATE` when another process (a running
+    /// server) writes the same file: a deferred transaction that read
+    /// first fails with "database is locked" at once instead of waiting.
     #[must_use]
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
@@ -206,7 +209,7 @@ impl SqliteStore {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let store = SqliteStore::open(dir.join("outbox.db")).await?;
     /// # store.create_event_type(EventType { name: "order.placed".into(), description: String::new(), schema: None }, std::time::SystemTime::now()).await?;
-    /// let mut tx = store.writer().begin().await?;
+    /// let mut tx = store.writer().begin_with("BEGIN IMMEDIATE").await?;
     /// sqlx::query("CREATE TABLE IF NOT EXISTS orders (id TEXT)").execute(&mut *tx).await?;
     /// sqlx::query("INSERT INTO orders VALUES ('o1')").execute(&mut *tx).await?;
     /// let message = NewMessage {
