@@ -4,239 +4,18 @@
 #![cfg(all(feature = "deliver", feature = "sqlite"))]
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[path = "deliver/harness.rs"]
+mod harness;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::post;
-use palisade_webhooks::deliver::connect::AddressPolicy;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use harness::{setup, setup_with};
+use palisade_webhooks::Secret;
 use palisade_webhooks::deliver::{Engine, RetrySchedule};
 use palisade_webhooks::store::{
-    AttemptResult, DeliveryState, DisabledReason, EventType, NewEndpoint, NewMessage, SqliteStore,
-    Store,
+    AttemptResult, DeliveryState, DisabledReason, EventType, NewEndpoint, NewMessage, Store,
 };
-use palisade_webhooks::{Scheme as _, Secret, StandardWebhooks};
-
-/// A wall clock the test moves by hand, starting at a fixed time.
-#[derive(Clone)]
-struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    fn new() -> Self {
-        Self(Arc::new(AtomicU64::new(1_800_000_000_000)))
-    }
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.0.load(Ordering::SeqCst))
-    }
-    fn advance(&self, by: Duration) {
-        self.0
-            .fetch_add(u64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
-    }
-}
-
-/// What the receiver saw, by path: each verified message id, in order.
-#[derive(Default)]
-struct Seen {
-    by_path: Mutex<HashMap<String, Vec<String>>>,
-    rejected: AtomicU64,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    seen: Arc<Seen>,
-    secret: Secret,
-    clock: ManualClock,
-}
-
-async fn receive(
-    State(r): State<Receiver>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    let now = i64::try_from(r.clock.now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap();
-    let verified = StandardWebhooks::new(r.secret.clone()).verify(&headers, &body, now);
-    if verified.is_err() {
-        r.seen.rejected.fetch_add(1, Ordering::SeqCst);
-        return (StatusCode::UNAUTHORIZED, HeaderMap::new(), "bad signature");
-    }
-    let id = headers["webhook-id"].to_str().unwrap().to_owned();
-    let count = {
-        let mut seen = r.seen.by_path.lock().unwrap();
-        let list = seen.entry(path.clone()).or_default();
-        list.push(id);
-        list.len()
-    };
-    let mut out = HeaderMap::new();
-    match path.as_str() {
-        "ok" => (StatusCode::OK, out, "thanks"),
-        "fail3" if count <= 3 => (StatusCode::INTERNAL_SERVER_ERROR, out, "not yet"),
-        "fail3" => (StatusCode::NO_CONTENT, out, ""),
-        "gone" => (StatusCode::GONE, out, "gone for good"),
-        "busy" if count == 1 => {
-            out.insert("retry-after", "120".parse().unwrap());
-            (StatusCode::TOO_MANY_REQUESTS, out, "slow down")
-        }
-        "busy" => (StatusCode::OK, out, ""),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, out, "always down"),
-    }
-}
-
-async fn serve(receiver: Receiver) -> SocketAddr {
-    let app = Router::new()
-        .route("/{path}", post(receive))
-        .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
-struct Setup {
-    store: Arc<SqliteStore>,
-    engine: Engine,
-    clock: ManualClock,
-    seen: Arc<Seen>,
-    secret: Secret,
-    addr: SocketAddr,
-    _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn setup(name: &str, schedule: RetrySchedule) -> Setup {
-    let dir = std::env::temp_dir().join(format!("palisade-deliver-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(SqliteStore::open(dir.join("outbox.db")).await.unwrap());
-    let clock = ManualClock::new();
-    store
-        .create_event_type(
-            EventType {
-                name: "order.paid".into(),
-                description: String::new(),
-                schema: None,
-            },
-            clock.now(),
-        )
-        .await
-        .unwrap();
-    let seen = Arc::new(Seen::default());
-    let secret = Secret::generate();
-    let addr = serve(Receiver {
-        seen: seen.clone(),
-        secret: secret.clone(),
-        clock: clock.clone(),
-    })
-    .await;
-    let engine_clock = clock.clone();
-    // The real delivery client: the SSRF-safe connector, with loopback
-    // allowed for this test's receiver.
-    let policy = AddressPolicy::new().allow_net("127.0.0.0/8".parse().unwrap());
-    let engine = Engine::builder(store.clone())
-        .address_policy(policy)
-        .clock(move || engine_clock.now())
-        .schedule(schedule)
-        .poll_interval(Duration::from_millis(5))
-        .attempt_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    Setup {
-        store,
-        engine,
-        clock,
-        seen,
-        secret,
-        addr,
-        _dir: TempDir(dir),
-    }
-}
-
-impl Setup {
-    async fn endpoint(&self, path: &str) -> String {
-        self.engine
-            .create_endpoint(NewEndpoint {
-                application: "app".into(),
-                url: format!("http://{}/{path}", self.addr),
-                description: path.into(),
-                event_types: None,
-                channels: None,
-                secret: self.secret.clone(),
-                rate_limit: None,
-                max_concurrency: None,
-                ordered: false,
-                headers: vec![("x-tenant".into(), "acme".into())],
-            })
-            .await
-            .unwrap()
-            .id
-    }
-
-    async fn publish(&self, n: u32) -> String {
-        self.engine
-            .publish(NewMessage {
-                application: "app".into(),
-                event_type: "order.paid".into(),
-                channels: vec![],
-                payload: format!(r#"{{"order":{n}}}"#).into(),
-                idempotency_key: Some(format!("order-{n}")),
-            })
-            .await
-            .unwrap()
-            .message_id
-    }
-
-    fn seen(&self, path: &str) -> Vec<String> {
-        self.seen
-            .by_path
-            .lock()
-            .unwrap()
-            .get(path)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Waits (bounded) until `path` has seen `n` requests.
-    async fn wait_for(&self, path: &str, n: usize) {
-        for _ in 0..2000 {
-            if self.seen(path).len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!(
-            "{path} saw {} requests, expected {n}",
-            self.seen(path).len()
-        );
-    }
-
-    /// Waits (bounded) until the message's only delivery is in `state`.
-    async fn wait_state(&self, message_id: &str, state: DeliveryState) {
-        for _ in 0..2000 {
-            let d = self.store.deliveries(message_id).await.unwrap();
-            if d.iter().all(|d| d.state == state) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!(
-            "{message_id} never reached {state}: {:?}",
-            self.store.deliveries(message_id).await
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_arrives_signed_and_verified() {
@@ -450,6 +229,73 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_stored() {
     );
     assert_eq!(s.store.stats(s.clock.now()).await.unwrap(), before);
 
+    // Event types with a JSON Schema: bad names and schemas are refused, and
+    // payloads are checked at publish without echoing their values.
+    let typed = |name: &str, schema: serde_json::Value| EventType {
+        name: name.into(),
+        description: String::new(),
+        schema: Some(schema),
+    };
+    let err = s
+        .engine
+        .create_event_type(typed("has space", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid_event_type_name");
+    let err = s
+        .engine
+        .create_event_type(typed(
+            "bad.schema",
+            serde_json::json!({"type": "no-such-type"}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid_schema");
+    let schema = serde_json::json!({
+        "type": "object",
+        "required": ["amount"],
+        "properties": {"amount": {"type": "integer", "minimum": 0}}
+    });
+    s.engine
+        .create_event_type(typed("invoice.paid", schema))
+        .await
+        .unwrap();
+    let err = s
+        .engine
+        .create_event_type(typed("invoice.paid", serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "event_type_exists");
+    let err = s
+        .engine
+        .publish(message("invoice.paid", r#"{"amount":"secret-value"}"#))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "schema_mismatch");
+    let text = err.to_string();
+    assert!(text.contains("at /amount"), "{text}");
+    assert!(
+        !text.contains("secret-value"),
+        "payload values stay out of errors: {text}"
+    );
+    let err = s
+        .engine
+        .publish(message("invoice.paid", "{}"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("amount"), "{err}");
+    assert_eq!(
+        s.store.stats(s.clock.now()).await.unwrap(),
+        before,
+        "nothing stored"
+    );
+    let ok = s
+        .engine
+        .publish(message("invoice.paid", r#"{"amount":5}"#))
+        .await
+        .unwrap();
+    assert!(ok.created);
+
     let endpoint = |url: &str, headers: Vec<(String, String)>| NewEndpoint {
         application: "app".into(),
         url: url.into(),
@@ -504,4 +350,170 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_stored() {
         1,
         "only the first endpoint exists"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_hear_about_failing_exhausted_recovered_and_disabled_endpoints() {
+    let schedule = RetrySchedule::new(vec![Duration::ZERO; 4]).jitter(0.0);
+    let s = setup_with("ops", schedule, |b| {
+        b.operational_events("ops").failing_after(2)
+    })
+    .await;
+    let running = s.engine.start();
+    // The operator subscribes in its own application (the event types are
+    // created when the engine starts).
+    for _ in 0..200 {
+        if s.store
+            .event_type("endpoint.disabled")
+            .await
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    s.endpoint_in("ops", "ops").await;
+    s.endpoint("fail3").await;
+    s.endpoint("gone").await;
+    s.endpoint("down").await;
+    s.publish(1).await;
+    s.wait_for("fail3", 4).await;
+    s.wait_for("down", 4).await;
+    s.wait_for("ops", 4).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let bodies = s
+        .seen
+        .bodies
+        .lock()
+        .unwrap()
+        .get("ops")
+        .cloned()
+        .unwrap_or_default();
+    let events: Vec<serde_json::Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let of_type = |t: &str| {
+        events
+            .iter()
+            .filter(|e| e["type"] == t)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let failing = of_type("message.attempt.failing");
+    assert_eq!(
+        failing.len(),
+        2,
+        "fail3 and down each failed twice: {events:?}"
+    );
+    assert!(failing.iter().all(|e| e["data"]["attempts"] == 2));
+    let recovered = of_type("message.attempt.recovered");
+    assert_eq!(recovered.len(), 1, "{events:?}");
+    assert_eq!(
+        recovered[0]["data"]["message_id"],
+        exhausted_message(&events)
+    );
+    let exhausted = of_type("message.attempt.exhausted");
+    assert_eq!(exhausted.len(), 1, "down died after 4 attempts: {events:?}");
+    assert_eq!(exhausted[0]["data"]["last_attempt"]["status"], 500);
+    let disabled = of_type("endpoint.disabled");
+    assert_eq!(disabled.len(), 1, "{events:?}");
+    assert_eq!(disabled[0]["data"]["reason"], "gone");
+    running.shutdown(Duration::from_secs(5)).await;
+}
+
+fn exhausted_message(events: &[serde_json::Value]) -> serde_json::Value {
+    events
+        .iter()
+        .find(|e| e["type"] == "message.attempt.failing")
+        .unwrap()["data"]["message_id"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cuts_off_at_its_deadline_and_loses_nothing() {
+    let s = setup("shutdown", RetrySchedule::default()).await;
+    s.endpoint("slow-once").await;
+    let running = s.engine.start();
+    let id = s.publish(1).await;
+    // The receiver has the request and sits on it.
+    s.wait_for("slow-once", 1).await;
+    let report = running.shutdown(Duration::from_millis(100)).await;
+    assert_eq!(report.cut_off, 1, "{report:?}");
+    assert_eq!(report.released, 1, "{report:?}");
+    let d = s.store.deliveries(&id).await.unwrap().remove(0);
+    assert_eq!(
+        d.state,
+        DeliveryState::Pending,
+        "handed back, attempt unspent"
+    );
+    assert_eq!(d.attempts, 0);
+    assert_eq!(
+        d.next_attempt_at,
+        Some(s.clock.now()),
+        "due at once for any worker"
+    );
+    // The next engine (here: the same one restarted) delivers it.
+    let running = s.engine.start();
+    s.wait_state(&id, DeliveryState::Succeeded).await;
+    assert_eq!(s.seen("slow-once").len(), 2, "sent again: at least once");
+    running.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoints_concurrency_limit_holds() {
+    let s = setup("concurrency", RetrySchedule::default()).await;
+    s.endpoint_with("app", "slow20", None, Some(2)).await;
+    let running = s.engine.start();
+    // Deliveries over the limit are postponed by 50 ms of the engine's
+    // clock; move it along so they come due again.
+    let clock = s.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            clock.advance(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    for n in 0..30 {
+        s.publish(n).await;
+    }
+    s.wait_for("slow20", 30).await;
+    ticker.abort();
+    assert_eq!(
+        s.seen.max_in_flight.load(Ordering::SeqCst),
+        2,
+        "never more than two at once, and two were used"
+    );
+    running.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoints_rate_limit_postpones_without_spending_attempts() {
+    let s = setup("rate", RetrySchedule::default()).await;
+    s.endpoint_with("app", "limited", Some(1), None).await;
+    let running = s.engine.start();
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(s.publish(n).await);
+    }
+    s.wait_for("limited", 1).await;
+    // The hand-moved clock stays put, so what was postponed stays postponed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        s.seen("limited").len(),
+        1,
+        "one request per second, and the second has not come"
+    );
+    let mut postponed = 0;
+    for id in &ids {
+        let d = s.store.deliveries(id).await.unwrap().remove(0);
+        if d.state == DeliveryState::Pending {
+            assert_eq!(d.attempts, 0);
+            assert!(d.next_attempt_at.unwrap() > s.clock.now());
+            postponed += 1;
+        }
+    }
+    assert_eq!(postponed, 9);
+    running.shutdown(Duration::from_secs(5)).await;
 }

@@ -29,6 +29,15 @@ pub(crate) struct Config {
     pub(crate) breaker_open_recheck: Duration,
     pub(crate) disabled_recheck: Duration,
     pub(crate) user_agent: HeaderValue,
+    /// The application operational events are published to.
+    pub(crate) operational_app: Option<String>,
+    /// After how many failed attempts `message.attempt.failing` is sent.
+    pub(crate) failing_after: u32,
+    /// How long payloads are kept once their deliveries are finished.
+    pub(crate) retention: Option<Duration>,
+    pub(crate) upkeep_interval: Duration,
+    /// Export a breaker-state gauge per endpoint (one series each).
+    pub(crate) breaker_metrics: bool,
 }
 
 impl Default for Config {
@@ -51,6 +60,11 @@ impl Default for Config {
                 "palisade-webhooks/",
                 env!("CARGO_PKG_VERSION")
             )),
+            operational_app: None,
+            failing_after: 3,
+            retention: Some(Duration::from_secs(30 * 24 * 60 * 60)),
+            upkeep_interval: Duration::from_secs(5),
+            breaker_metrics: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use palisade_resilience::circuit_breaker::{KeyedCircuitBreakerHandle, State};
 use palisade_resilience::retry::http::{SystemClock, WallClock};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -16,8 +17,14 @@ use super::client::{self, HttpClient};
 use super::config::Config;
 use super::connect::{AddressPolicy, SafeConnector, native_roots_tls_config};
 use super::limits::EndpointLimits;
-use super::{BuildError, EndpointError, PublishError, RetrySchedule, attempt, headers};
-use crate::store::{Claimed, Endpoint, Finished, NewEndpoint, NewMessage, Next, Published, Store};
+use super::operational;
+use super::schema::{self, Schemas};
+use super::{
+    BuildError, EndpointError, EventTypeError, PublishError, RetrySchedule, attempt, headers,
+};
+use crate::store::{
+    Claimed, Endpoint, EventType, Finished, NewEndpoint, NewMessage, Next, Published, Store,
+};
 
 /// The delivery engine. Cheap to clone: clones share the store, the
 /// breakers and the limits.
@@ -45,8 +52,10 @@ pub(super) struct Shared {
     pub(super) config: Config,
     pub(super) stack: HttpClient,
     pub(super) limits: EndpointLimits,
+    pub(super) breakers: KeyedCircuitBreakerHandle<String>,
     policy: AddressPolicy,
-    wake: Notify,
+    schemas: Schemas,
+    pub(super) wake: Notify,
     instance: String,
     claims: AtomicU64,
 }
@@ -193,6 +202,43 @@ impl EngineBuilder {
         self
     }
 
+    /// Publishes [operational events](super::operational) to this
+    /// application (create the event types' subscriber endpoints in it).
+    /// Off by default.
+    pub fn operational_events(mut self, application: impl Into<String>) -> Self {
+        self.config.operational_app = Some(application.into());
+        self
+    }
+
+    /// After how many failed attempts in a row `message.attempt.failing` is
+    /// sent (default 3).
+    pub fn failing_after(mut self, attempts: u32) -> Self {
+        self.config.failing_after = attempts.max(1);
+        self
+    }
+
+    /// Removes payloads of messages whose deliveries all finished this long
+    /// ago (attempts and message metadata stay). Default 30 days; `None`
+    /// keeps payloads forever.
+    pub fn retention(mut self, retention: Option<Duration>) -> Self {
+        self.config.retention = retention;
+        self
+    }
+
+    /// How often the queue gauges are refreshed and retention runs
+    /// (default 5 s).
+    pub fn upkeep_interval(mut self, interval: Duration) -> Self {
+        self.config.upkeep_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Exports `webhook_endpoint_breaker_open{endpoint}`: one series per
+    /// endpoint, so off by default.
+    pub fn breaker_metrics(mut self, on: bool) -> Self {
+        self.config.breaker_metrics = on;
+        self
+    }
+
     /// The name of this engine instance in claim tokens and logs (default
     /// a random one).
     pub fn instance(mut self, name: impl Into<String>) -> Self {
@@ -216,6 +262,7 @@ impl EngineBuilder {
                 client::boxed_client(SafeConnector::new(self.policy.clone()).into_client(tls))
             }
         };
+        let breaker_handles = breakers.handle();
         let stack = client::stack(breakers, self.config.attempt_timeout, client);
         let now = self.clock.now();
         Ok(Engine {
@@ -231,6 +278,8 @@ impl EngineBuilder {
                 clock: self.clock,
                 config: self.config,
                 policy: self.policy,
+                schemas: Schemas::default(),
+                breakers: breaker_handles,
             }),
         })
     }
@@ -256,13 +305,35 @@ impl Engine {
         &self.shared.store
     }
 
+    /// Every endpoint with a breaker and its state (for dashboards and the
+    /// server's breaker API; force open or reset through the handle).
+    #[must_use]
+    pub fn breakers(
+        &self,
+    ) -> Vec<(
+        String,
+        palisade_resilience::circuit_breaker::CircuitBreakerHandle,
+    )> {
+        self.shared.breakers.handles()
+    }
+
+    /// The breaker state of one endpoint (`Closed` if it has none yet).
+    #[must_use]
+    pub fn breaker_state(&self, endpoint_id: &str) -> State {
+        self.shared
+            .breakers
+            .handle(&endpoint_id.to_owned())
+            .map_or(State::Closed, |h| h.state())
+    }
+
     /// Checks and stores a message with one delivery per subscribed endpoint,
     /// returning once both are committed, and wakes this engine's workers.
     ///
     /// # Errors
     ///
-    /// [`PublishError`]: payload too large or not JSON, unknown event type,
-    /// idempotency key reused for another message, or a store failure.
+    /// [`PublishError`]: payload too large, not JSON or not matching its event
+    /// type's schema, unknown event type, idempotency key reused for another
+    /// message, or a store failure.
     /// Nothing is stored then.
     pub async fn publish(&self, message: NewMessage) -> Result<Published, PublishError> {
         let limit = self.shared.config.max_payload;
@@ -274,6 +345,14 @@ impl Engine {
         }
         serde_json::from_slice::<serde::de::IgnoredAny>(&message.payload)
             .map_err(|e| PublishError::InvalidJson(e.to_string()))?;
+        self.shared
+            .schemas
+            .check(
+                self.shared.store.as_ref(),
+                &message.event_type,
+                &message.payload,
+            )
+            .await?;
         let published = self
             .shared
             .store
@@ -283,6 +362,22 @@ impl Engine {
             self.shared.wake.notify_one();
         }
         Ok(published)
+    }
+
+    /// Checks and stores an event type: its name, and its JSON Schema if it
+    /// has one (payloads of this type are checked against it at publish).
+    ///
+    /// # Errors
+    ///
+    /// [`EventTypeError`]: an invalid name or schema, a name that exists, or
+    /// a store failure.
+    pub async fn create_event_type(&self, event_type: EventType) -> Result<(), EventTypeError> {
+        schema::check_event_type(&event_type)?;
+        Ok(self
+            .shared
+            .store
+            .create_event_type(event_type, self.shared.clock.now())
+            .await?)
     }
 
     /// Checks and stores an endpoint.
@@ -373,6 +468,16 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -
     let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
     let (report, reports) = mpsc::unbounded_channel::<(Arc<str>, Finished)>();
     let reporter = tokio::spawn(report_loop(Arc::clone(&shared), reports));
+    let upkeep = tokio::spawn(super::upkeep::run(
+        Arc::clone(&shared),
+        Arc::clone(&permits),
+        stop.clone(),
+    ));
+    if shared.config.operational_app.is_some()
+        && let Err(error) = operational::ensure_event_types(&shared).await
+    {
+        tracing::error!(%error, "creating the operational event types failed; operational events may be refused");
+    }
     let mut tasks = JoinSet::new();
     let mut tokens: VecDeque<(Arc<str>, Instant)> = VecDeque::new();
     let mut endpoints: HashMap<String, (Option<Arc<Endpoint>>, Instant)> = HashMap::new();
@@ -433,10 +538,20 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -
             );
             tasks.spawn(
                 async move {
-                    let finished = attempt::deliver(&shared, claimed, endpoint.as_deref()).await;
+                    let finished =
+                        attempt::deliver(&shared, claimed.clone(), endpoint.as_deref()).await;
                     super::telemetry::attempt_finished(&finished);
+                    let event = operational::after_attempt(
+                        &shared,
+                        &claimed,
+                        endpoint.as_deref(),
+                        &finished,
+                    );
                     let _ = report.send((token, finished));
                     drop(permit);
+                    if let Some(event) = event {
+                        operational::publish(&shared, event).await;
+                    }
                 }
                 .instrument(span),
             );
@@ -463,6 +578,7 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -
     // finished attempt is never released and sent again.
     drop(report);
     let _ = reporter.await;
+    let _ = upkeep.await;
     let now = shared.clock.now();
     for (token, _) in tokens {
         match shared.store.release(&token, now).await {
@@ -538,10 +654,22 @@ async fn write_report(shared: &Shared, token: &str, finished: Vec<Finished>) {
             )
             .await
         {
-            Ok(disabled) => {
-                for endpoint_id in disabled {
+            Ok(report) => {
+                for (endpoint_id, message_id) in report.recovered {
+                    if let Ok(endpoint) = shared.store.endpoint(&endpoint_id).await
+                        && let Some(event) = operational::recovered(shared, &endpoint, &message_id)
+                    {
+                        operational::publish(shared, event).await;
+                    }
+                }
+                for endpoint_id in report.disabled {
                     tracing::warn!(endpoint_id, "webhook endpoint disabled");
                     super::telemetry::endpoint_disabled();
+                    if let Ok(endpoint) = shared.store.endpoint(&endpoint_id).await
+                        && let Some(event) = operational::disabled(shared, &endpoint)
+                    {
+                        operational::publish(shared, event).await;
+                    }
                 }
                 return;
             }

@@ -17,6 +17,13 @@ pub enum PublishError {
     },
     /// The payload is not JSON.
     InvalidJson(String),
+    /// The payload does not satisfy its event type's JSON Schema.
+    SchemaMismatch {
+        /// The event type.
+        event_type: String,
+        /// Where and why (at most five), without the payload's values.
+        errors: Vec<String>,
+    },
     /// The store refused it (unknown event type, idempotency conflict) or
     /// failed.
     Store(StoreError),
@@ -29,6 +36,7 @@ impl PublishError {
         match self {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::InvalidJson(_) => "invalid_json",
+            Self::SchemaMismatch { .. } => "schema_mismatch",
             Self::Store(e) => e.kind(),
         }
     }
@@ -44,6 +52,11 @@ impl fmt::Display for PublishError {
                 )
             }
             Self::InvalidJson(why) => write!(f, "payload is not JSON: {why}"),
+            Self::SchemaMismatch { event_type, errors } => write!(
+                f,
+                "payload does not match the schema of `{event_type}`: {}",
+                errors.join("; ")
+            ),
             Self::Store(e) => e.fmt(f),
         }
     }
@@ -147,5 +160,57 @@ impl std::error::Error for BuildError {
             Self::Breaker(e) => Some(e),
             Self::Tls(e) => Some(e),
         }
+    }
+}
+
+/// An event type was not created; nothing was stored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EventTypeError {
+    /// Names are 1 to 128 characters of `[A-Za-z0-9_.-]`.
+    InvalidName(String),
+    /// The schema is not a valid JSON Schema.
+    InvalidSchema(String),
+    /// The store refused it (the name exists) or failed.
+    Store(StoreError),
+}
+
+impl EventTypeError {
+    /// A short, stable name for the error.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidName(_) => "invalid_event_type_name",
+            Self::InvalidSchema(_) => "invalid_schema",
+            Self::Store(e) => e.kind(),
+        }
+    }
+}
+
+impl fmt::Display for EventTypeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidName(name) => write!(
+                f,
+                "invalid event type name `{name}`: use 1 to 128 characters of A-Z a-z 0-9 _ . -"
+            ),
+            Self::InvalidSchema(why) => write!(f, "invalid JSON Schema: {why}"),
+            Self::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EventTypeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for EventTypeError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
     }
 }

@@ -42,12 +42,15 @@ mod engine;
 mod error;
 mod headers;
 mod limits;
+pub mod operational;
 mod schedule;
+mod schema;
 mod telemetry;
+mod upkeep;
 
 pub use client::{HttpClient, ResponseBody, boxed_client};
 pub use engine::{Engine, EngineBuilder, Running, ShutdownReport};
-pub use error::{BuildError, EndpointError, PublishError};
+pub use error::{BuildError, EndpointError, EventTypeError, PublishError};
 pub use schedule::RetrySchedule;
 
 use engine::Shared;

@@ -1,18 +1,18 @@
 //! The engine's metrics, through the `metrics` facade.
 //!
-//! - `webhook_attempts_total{outcome, status_class}`: every attempt, with
+//! - `palisade_webhook_attempts_total{outcome, status_class}`: every attempt, with
 //!   `outcome` one of `succeeded`, `retrying`, `dead`, `gone`, and
 //!   `status_class` `2xx` … `5xx` or `transport`.
-//! - `webhook_attempt_duration_seconds`: time to the response head.
-//! - `webhook_postponed_total{reason}`: deliveries put off without an attempt
-//!   (`breaker_open`, `limited`, `disabled`).
-//! - `webhook_endpoints_disabled_total`: endpoints the engine disabled.
+//! - `palisade_webhook_attempt_duration_seconds`: time to the response head.
+//! - `palisade_webhook_postponed_total`: deliveries put off without an attempt
+//!   (breaker open, endpoint at its limits or disabled).
+//! - `palisade_webhook_endpoints_disabled_total`: endpoints the engine disabled.
 
 use crate::store::{AttemptResult, Finished, Next};
 
 pub(super) fn attempt_finished(finished: &Finished) {
     let Some(attempt) = &finished.attempt else {
-        metrics::counter!("webhook_postponed_total").increment(1);
+        metrics::counter!("palisade_webhook_postponed_total").increment(1);
         return;
     };
     let outcome = match finished.next {
@@ -29,11 +29,12 @@ pub(super) fn attempt_finished(finished: &Finished) {
         AttemptResult::Status(_) => "5xx",
         AttemptResult::Transport(_) => "transport",
     };
-    metrics::counter!("webhook_attempts_total", "outcome" => outcome, "status_class" => status_class)
+    metrics::counter!("palisade_webhook_attempts_total", "outcome" => outcome, "status_class" => status_class)
         .increment(1);
-    metrics::histogram!("webhook_attempt_duration_seconds").record(attempt.latency.as_secs_f64());
+    metrics::histogram!("palisade_webhook_attempt_duration_seconds")
+        .record(attempt.latency.as_secs_f64());
 }
 
 pub(super) fn endpoint_disabled() {
-    metrics::counter!("webhook_endpoints_disabled_total").increment(1);
+    metrics::counter!("palisade_webhook_endpoints_disabled_total").increment(1);
 }

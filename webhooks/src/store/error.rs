@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A value read back from the database is not one this version writes
     /// (a newer schema, or a manual edit).
     Corrupt(String),
+    /// An endpoint secret cannot be sealed or opened: the key it was sealed
+    /// with is not configured, or the row was tampered with.
+    Secret(String),
     /// The database refused or could not be reached.
     Database(sqlx::Error),
     /// The embedded migrations could not be applied.
@@ -45,6 +48,7 @@ impl StoreError {
             Self::EventTypeExists(_) => "event_type_exists",
             Self::IdempotencyConflict { .. } => "idempotency_conflict",
             Self::Corrupt(_) => "corrupt_row",
+            Self::Secret(_) => "secret_key",
             Self::Database(_) => "database",
             Self::Migrate(_) => "migrate",
         }
@@ -64,6 +68,7 @@ impl fmt::Display for StoreError {
                  event type, channels or payload"
             ),
             Self::Corrupt(what) => write!(f, "unreadable row in the outbox: {what}"),
+            Self::Secret(why) => f.write_str(why),
             Self::Database(_) => f.write_str("the outbox database failed"),
             Self::Migrate(_) => f.write_str("the outbox migrations could not be applied"),
         }

@@ -4,8 +4,8 @@
 //! - [`SqliteStore`] (feature `sqlite`): one file in WAL mode, the embedded
 //!   default. Writes go through one connection, so they queue in order
 //!   instead of contending for SQLite's lock.
-//! - `PostgresStore` (feature `postgres`): several engine instances share one
-//!   database; deliveries are claimed with `FOR UPDATE SKIP LOCKED`.
+//! - [`PostgresStore`] (feature `postgres`): several engine instances share
+//!   one database; deliveries are claimed with `FOR UPDATE SKIP LOCKED`.
 //!
 //! # Guarantees
 //!
@@ -25,9 +25,12 @@
 //! - A worker's report ([`Store::finish`]) only changes deliveries it still
 //!   holds; the attempt itself is always recorded.
 
+mod cipher;
 mod error;
 mod id;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -35,14 +38,17 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
 
+pub use cipher::{KeyError, SecretKey, SecretKeyring};
 pub use error::StoreError;
 pub(crate) use id::new_id;
 pub use model::{
     Attempt, AttemptResult, Claimed, DEFAULT_APPLICATION, Delivery, DeliveryState, DisabledReason,
-    Endpoint, EndpointSecret, EventType, Finished, Message, NewEndpoint, NewMessage, Next,
-    Published, QueueStats,
+    Endpoint, EndpointSecret, EventType, FinishReport, Finished, Message, NewEndpoint, NewMessage,
+    Next, Published, QueueStats,
 };
 pub(crate) use model::{from_millis, to_millis};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
 
@@ -149,15 +155,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Records the outcome of claimed deliveries in one transaction. When
     /// `disable_after` is set, an endpoint whose attempts have all failed
-    /// for that long is disabled as [`DisabledReason::Failing`]; the ids of
-    /// endpoints disabled by this call (failing or gone) are returned.
+    /// for that long is disabled as [`DisabledReason::Failing`]. The report
+    /// says which endpoints this call disabled (failing or gone) and which
+    /// recovered (succeeded after failing).
     fn finish<'a>(
         &'a self,
         token: &'a str,
         finished: Vec<Finished>,
         now: SystemTime,
         disable_after: Option<Duration>,
-    ) -> BoxFuture<'a, StoreResult<Vec<String>>>;
+    ) -> BoxFuture<'a, StoreResult<FinishReport>>;
 
     /// Gives back every delivery still held under `token`, due at `now`
     /// with its attempts unchanged (graceful shutdown).

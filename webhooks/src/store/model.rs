@@ -327,6 +327,18 @@ pub struct Finished {
     pub next: Next,
 }
 
+/// What a worker's report changed beyond its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FinishReport {
+    /// Endpoints disabled by this report (410 Gone, or failing for longer
+    /// than `disable_after`).
+    pub disabled: Vec<String>,
+    /// Endpoints that had been failing and just succeeded, each with the
+    /// message whose delivery succeeded.
+    pub recovered: Vec<(String, String)>,
+}
+
 /// How many deliveries wait, for metrics and health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueStats {

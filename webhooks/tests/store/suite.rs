@@ -87,6 +87,7 @@ pub(crate) async fn run(store: &dyn Store) {
     idempotency(store).await;
     bad_input_stores_nothing(store).await;
     claim_finish_and_history(store).await;
+    one_report_follows_its_order_for_the_failure_streak(store).await;
 }
 
 /// Run on its own fresh store: leases, ordering, replay, disabling, stats.
@@ -94,6 +95,7 @@ pub(crate) async fn run_lifecycle(store: &dyn Store) {
     event_types(store).await;
     leases_expire_and_release(store).await;
     ordered_endpoint_goes_one_at_a_time(store).await;
+    ordered_endpoints_do_not_wait_for_each_other(store).await;
     postpone_keeps_attempts_and_replay_restarts(store).await;
     gone_and_failing_disable(store).await;
     secrets_rotate_with_overlap(store).await;
@@ -356,7 +358,7 @@ async fn claim_finish_and_history(store: &dyn Store) {
         .finish("w1:1", finished, t(53), None)
         .await
         .expect("finish");
-    assert!(disabled.is_empty());
+    assert!(disabled.disabled.is_empty());
     let states: Vec<_> = futures_states(store, &ids[..3]).await;
     assert_eq!(
         states,
@@ -376,10 +378,13 @@ async fn claim_finish_and_history(store: &dyn Store) {
     // A report under a token that no longer holds the delivery changes
     // nothing (but the attempt is still on record).
     let stale = vec![report(&rest[0], t(54), 200, Next::Succeeded)];
-    store
+    // (The endpoint did answer 200, after the 500 at t52: it recovered.)
+    let recovered = store
         .finish("someone-else", stale, t(54), None)
         .await
-        .expect("finish");
+        .expect("finish")
+        .recovered;
+    assert_eq!(recovered, vec![(ep.id.clone(), ids[3].clone())]);
     assert_eq!(
         futures_states(store, &ids[3..4]).await[0].0,
         DeliveryState::Delivering
@@ -401,7 +406,7 @@ async fn claim_finish_and_history(store: &dyn Store) {
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].message_id, ids[1]);
     assert_eq!(retry[0].attempts, 1);
-    store
+    let again = store
         .finish(
             "w1:3",
             vec![report(&retry[0], t(58), 204, Next::Succeeded)],
@@ -409,7 +414,9 @@ async fn claim_finish_and_history(store: &dyn Store) {
             None,
         )
         .await
-        .expect("finish");
+        .expect("finish")
+        .recovered;
+    assert!(again.is_empty(), "it was not failing any more");
     store
         .finish(
             "w2:1",
@@ -588,7 +595,36 @@ async fn ordered_endpoint_goes_one_at_a_time(store: &dyn Store) {
         .expect("claim");
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].message_id, ids[1]);
-    store.release("o:5", t(212)).await.expect("release");
+    // Replaying the dead head while the next one is in flight queues it,
+    // but it waits until the one in flight is done: still one at a time.
+    assert_eq!(
+        store.replay_message(&ids[0], t(213)).await.expect("replay"),
+        1
+    );
+    assert!(
+        store
+            .claim("o:6", t(214), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a replayed delivery must not run beside the one in flight"
+    );
+    store
+        .finish(
+            "o:5",
+            vec![report(&c[0], t(215), 200, Next::Succeeded)],
+            t(215),
+            None,
+        )
+        .await
+        .expect("finish");
+    let c = store
+        .claim("o:7", t(216), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].message_id, ids[0], "the replayed head, then the rest");
+    store.release("o:7", t(216)).await.expect("release");
     store.delete_endpoint(&ep.id).await.expect("delete");
 }
 
@@ -714,7 +750,7 @@ async fn gone_and_failing_disable(store: &dyn Store) {
         )
         .await
         .expect("finish");
-    assert_eq!(disabled, vec![gone.id.clone()]);
+    assert_eq!(disabled.disabled, vec![gone.id.clone()]);
     let e = store.endpoint(&gone.id).await.expect("read");
     assert_eq!(e.disabled, Some((DisabledReason::Gone, t(401))));
     assert_eq!(
@@ -753,9 +789,17 @@ async fn gone_and_failing_disable(store: &dyn Store) {
             "the streak started with the first failure"
         );
         if at < 611 {
-            assert!(disabled.is_empty(), "failing for {}s only", at - 510);
+            assert!(
+                disabled.disabled.is_empty(),
+                "failing for {}s only",
+                at - 510
+            );
         } else {
-            assert_eq!(disabled, vec![failing.id.clone()], "failing for over 100s");
+            assert_eq!(
+                disabled.disabled,
+                vec![failing.id.clone()],
+                "failing for over 100s"
+            );
             assert_eq!(e.disabled.map(|d| d.0), Some(DisabledReason::Failing));
         }
     }
@@ -867,4 +911,151 @@ async fn expunge_keeps_metadata(store: &dyn Store) {
             .is_some()
     );
     store.delete_endpoint(&ep.id).await.expect("delete");
+}
+
+/// Several attempts to one endpoint in one report: the streak is what the
+/// attempts say in the order reported, and transport errors are recorded.
+async fn one_report_follows_its_order_for_the_failure_streak(store: &dyn Store) {
+    let ep = store
+        .create_endpoint(endpoint("https://streak.example/"), t(70))
+        .await
+        .expect("ep");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let p = store
+            .publish(message("invoice.paid", &i.to_string()), t(70))
+            .await
+            .expect("publish");
+        ids.push(p.message_id);
+    }
+    let c = store
+        .claim("s:1", t(71), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(c.len(), 4);
+    let timeout = Finished {
+        attempt: Some(Attempt {
+            result: AttemptResult::Transport("timeout".into()),
+            ..attempt(&c[0], t(72), 0)
+        }),
+        ..report(&c[0], t(72), 0, Next::RetryAt(t(90)))
+    };
+    // A failure, then a success: the streak is over.
+    store
+        .finish(
+            "s:1",
+            vec![timeout, report(&c[1], t(73), 200, Next::Succeeded)],
+            t(73),
+            None,
+        )
+        .await
+        .expect("finish");
+    assert_eq!(
+        store.endpoint(&ep.id).await.expect("read").failing_since,
+        None
+    );
+    let history = store.attempts(&ids[0]).await.expect("attempts");
+    assert_eq!(
+        history[0].result,
+        AttemptResult::Transport("timeout".into())
+    );
+    // A success, then failures: a new streak from the first of them.
+    store
+        .finish(
+            "s:1",
+            vec![
+                report(&c[2], t(74), 200, Next::Succeeded),
+                report(&c[3], t(75), 500, Next::RetryAt(t(90))),
+            ],
+            t(75),
+            Some(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("finish");
+    let e = store.endpoint(&ep.id).await.expect("read");
+    assert_eq!(e.failing_since, Some(t(75)));
+    assert_eq!(e.disabled, None, "failing for less than an hour");
+    let states: Vec<_> = futures_states(store, &ids).await;
+    assert_eq!(
+        states,
+        vec![
+            (DeliveryState::FailedRetrying, 1, Some(t(90))),
+            (DeliveryState::Succeeded, 1, None),
+            (DeliveryState::Succeeded, 1, None),
+            (DeliveryState::FailedRetrying, 1, Some(t(90))),
+        ]
+    );
+    store.delete_endpoint(&ep.id).await.expect("delete");
+}
+
+async fn ordered_endpoints_do_not_wait_for_each_other(store: &dyn Store) {
+    let mut endpoints = Vec::new();
+    for name in ["a", "b", "c"] {
+        let ep = store
+            .create_endpoint(
+                NewEndpoint {
+                    ordered: true,
+                    ..endpoint(&format!("https://{name}.ordered.example/"))
+                },
+                t(250),
+            )
+            .await
+            .expect("ep");
+        endpoints.push(ep.id);
+    }
+    // Every message goes to all three: a1 b1 c1, then a2 b2 c2.
+    let first = store
+        .publish(message("invoice.paid", "1"), t(251))
+        .await
+        .expect("p");
+    let second = store
+        .publish(message("invoice.paid", "2"), t(252))
+        .await
+        .expect("p");
+    // One at a time per claim: each endpoint's head in turn, while the
+    // heads already claimed are in flight.
+    let mut heads = Vec::new();
+    for i in 0..3 {
+        let c = store
+            .claim(&format!("m:{i}"), t(253), Duration::from_secs(30), 1)
+            .await
+            .expect("claim");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].message_id, first.message_id);
+        heads.push(c[0].clone());
+    }
+    let mut served: Vec<_> = heads.iter().map(|c| c.endpoint_id.clone()).collect();
+    served.sort();
+    let mut all = endpoints.clone();
+    all.sort();
+    assert_eq!(served, all, "each ordered endpoint's head, none twice");
+    assert!(
+        store
+            .claim("m:3", t(253), Duration::from_secs(30), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "every second message waits for its endpoint's head"
+    );
+    store
+        .finish(
+            "m:0",
+            vec![report(&heads[0], t(254), 200, Next::Succeeded)],
+            t(254),
+            None,
+        )
+        .await
+        .expect("finish");
+    let c = store
+        .claim("m:4", t(255), Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (&c[0].message_id, &c[0].endpoint_id),
+        (&second.message_id, &heads[0].endpoint_id)
+    );
+    for id in endpoints {
+        store.delete_endpoint(&id).await.expect("delete");
+    }
 }

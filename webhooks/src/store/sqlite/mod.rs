@@ -8,6 +8,7 @@
 mod rows;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt as _;
@@ -20,9 +21,9 @@ use sqlx::sqlite::{
 
 use self::rows::{attempt_from_row, delivery_from_row, endpoint_from_rows, event_type_from_row};
 use super::{
-    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, Finished,
-    Message, NewEndpoint, NewMessage, Next, Published, QueueStats, Store, StoreError, StoreResult,
-    from_millis, new_id, to_millis,
+    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
+    Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
+    StoreError, StoreResult, from_millis, new_id, to_millis,
 };
 use crate::Secret;
 
@@ -79,6 +80,7 @@ pub enum Durability {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    keyring: Arc<SecretKeyring>,
 }
 
 /// The embedded migrations, applied in order by [`SqliteStore::open`].
@@ -139,7 +141,50 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            keyring: Arc::default(),
+        })
+    }
+
+    /// Seals endpoint secrets at rest with `keyring` (see
+    /// [`SecretKeyring`]); secrets already stored stay readable in whatever
+    /// form they have until [`reseal_secrets`](Self::reseal_secrets).
+    #[must_use]
+    pub fn with_keyring(mut self, keyring: SecretKeyring) -> Self {
+        self.keyring = Arc::new(keyring);
+        self
+    }
+
+    /// Writes every stored endpoint secret again under the keyring's current
+    /// key (or as plain text without one), in one transaction. Returns how
+    /// many were written.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Secret`] if a stored secret does not open with the
+    /// keyring (nothing is changed then), or a database error.
+    pub async fn reseal_secrets(&self) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query("SELECT rowid, endpoint_id, secret FROM endpoint_secrets")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut written = 0;
+        for row in rows {
+            let rowid: i64 = row.try_get("rowid")?;
+            let endpoint_id: String = row.try_get("endpoint_id")?;
+            let stored: String = row.try_get("secret")?;
+            let secret = self.keyring.open(&stored, &endpoint_id)?;
+            sqlx::query("UPDATE endpoint_secrets SET secret = ?2 WHERE rowid = ?1")
+                .bind(rowid)
+                .bind(self.keyring.seal(&secret, &endpoint_id)?)
+                .execute(&mut *tx)
+                .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// The pool of the one writing connection: begin a transaction on it to
@@ -299,6 +344,7 @@ async fn publish_on(
 /// on `endpoints` with at most one parameter.
 async fn load_endpoints(
     pool: &SqlitePool,
+    keyring: &SecretKeyring,
     filter: &'static str,
     param: Option<&str>,
 ) -> StoreResult<Vec<Endpoint>> {
@@ -327,7 +373,7 @@ async fn load_endpoints(
         .bind(param)
         .fetch_all(&mut *conn)
         .await?;
-    endpoint_from_rows(&endpoints, &secrets)
+    endpoint_from_rows(&endpoints, &secrets, keyring)
 }
 
 fn is_attempt_failure(attempt: &Attempt) -> bool {
@@ -413,7 +459,7 @@ impl Store for SqliteStore {
                 "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?1, ?2, ?3)",
             )
             .bind(&id)
-            .bind(endpoint.secret.to_string())
+            .bind(self.keyring.seal(&endpoint.secret, &id)?)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
@@ -426,7 +472,7 @@ impl Store for SqliteStore {
     fn endpoint<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Endpoint>> {
         async move {
             // Read on the writer: a caller that just wrote expects to read it.
-            load_endpoints(&self.writer, "id", Some(id))
+            load_endpoints(&self.writer, &self.keyring, "id", Some(id))
                 .await?
                 .pop()
                 .ok_or_else(|| StoreError::UnknownEndpoint(id.to_owned()))
@@ -440,8 +486,10 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<Vec<Endpoint>>> {
         async move {
             match application {
-                Some(app) => load_endpoints(&self.reader, "application", Some(app)).await,
-                None => load_endpoints(&self.reader, "all", None).await,
+                Some(app) => {
+                    load_endpoints(&self.reader, &self.keyring, "application", Some(app)).await
+                }
+                None => load_endpoints(&self.reader, &self.keyring, "all", None).await,
             }
         }
         .boxed()
@@ -516,7 +564,7 @@ impl Store for SqliteStore {
                 "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES (?1, ?2, ?3)",
             )
             .bind(endpoint_id)
-            .bind(secret.to_string())
+            .bind(self.keyring.seal(&secret, endpoint_id)?)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
@@ -624,15 +672,21 @@ impl Store for SqliteStore {
         async move {
             let now_ms = to_millis(now);
             let mut tx = self.write_tx().await?;
+            // An ordered endpoint yields its oldest unfinished delivery, and
+            // only while no other of its deliveries is under a running lease
+            // (a replayed older message must wait for the one in flight).
             let claimed = sqlx::query(
                 "UPDATE deliveries SET state = 'delivering', lease_token = ?1, due_at = ?2, \
                  updated_at = ?3 \
                  WHERE id IN ( \
                    SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
                    WHERE d.due_at <= ?3 AND e.disabled_reason IS NULL \
-                     AND (e.ordered = 0 OR NOT EXISTS ( \
+                     AND (e.ordered = 0 OR (NOT EXISTS ( \
                        SELECT 1 FROM deliveries p WHERE p.endpoint_id = d.endpoint_id \
-                         AND p.id < d.id AND p.due_at IS NOT NULL)) \
+                         AND p.id < d.id AND p.due_at IS NOT NULL) \
+                     AND NOT EXISTS ( \
+                       SELECT 1 FROM deliveries s WHERE s.endpoint_id = d.endpoint_id \
+                         AND s.id > d.id AND s.state = 'delivering' AND s.due_at > ?3))) \
                    ORDER BY d.due_at, d.id LIMIT ?4)",
             )
             .bind(token)
@@ -665,10 +719,10 @@ impl Store for SqliteStore {
         finished: Vec<Finished>,
         now: SystemTime,
         disable_after: Option<Duration>,
-    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+    ) -> BoxFuture<'a, StoreResult<FinishReport>> {
         async move {
             let now_ms = to_millis(now);
-            let mut disabled = Vec::new();
+            let mut report = FinishReport::default();
             let mut failing = Vec::new();
             let mut tx = self.write_tx().await?;
             for item in &finished {
@@ -687,13 +741,18 @@ impl Store for SqliteStore {
                             failing.push(item.endpoint_id.clone());
                         }
                     } else {
-                        sqlx::query(
+                        let recovered = sqlx::query(
                             "UPDATE endpoints SET failing_since = NULL \
                              WHERE id = ?1 AND failing_since IS NOT NULL",
                         )
                         .bind(&item.endpoint_id)
                         .execute(&mut *tx)
                         .await?;
+                        if recovered.rows_affected() > 0 {
+                            report
+                                .recovered
+                                .push((item.endpoint_id.clone(), attempt.message_id.clone()));
+                        }
                     }
                 }
                 let counted = i64::from(item.attempt.is_some());
@@ -721,7 +780,7 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
-                        disabled.push(item.endpoint_id.clone());
+                        report.disabled.push(item.endpoint_id.clone());
                     }
                 }
             }
@@ -739,12 +798,12 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
-                        disabled.push(endpoint_id);
+                        report.disabled.push(endpoint_id);
                     }
                 }
             }
             tx.commit().await?;
-            Ok(disabled)
+            Ok(report)
         }
         .boxed()
     }

@@ -7,10 +7,9 @@ use bytes::Bytes;
 use sqlx::Row as _;
 use sqlx::sqlite::SqliteRow;
 
-use crate::Secret;
 use crate::store::{
     Attempt, AttemptResult, Claimed, Delivery, DeliveryState, DisabledReason, Endpoint,
-    EndpointSecret, EventType, Message, StoreError, StoreResult, from_millis,
+    EndpointSecret, EventType, Message, SecretKeyring, StoreError, StoreResult, from_millis,
 };
 
 fn corrupt(what: impl Into<String>) -> StoreError {
@@ -41,14 +40,16 @@ pub(super) fn event_type_from_row(row: &SqliteRow) -> StoreResult<EventType> {
     })
 }
 
-fn secret_from_row(row: &SqliteRow) -> StoreResult<(String, EndpointSecret)> {
-    let text: String = row.try_get("secret")?;
-    let secret: Secret = text
-        .parse()
-        .map_err(|_| corrupt("an endpoint secret is not a whsec_ secret"))?;
+fn secret_from_row(
+    row: &SqliteRow,
+    keyring: &SecretKeyring,
+) -> StoreResult<(String, EndpointSecret)> {
+    let stored: String = row.try_get("secret")?;
+    let endpoint_id: String = row.try_get("endpoint_id")?;
+    let secret = keyring.open(&stored, &endpoint_id)?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     Ok((
-        row.try_get("endpoint_id")?,
+        endpoint_id,
         EndpointSecret {
             secret,
             created_at: from_millis(row.try_get("created_at")?),
@@ -62,10 +63,11 @@ fn secret_from_row(row: &SqliteRow) -> StoreResult<(String, EndpointSecret)> {
 pub(super) fn endpoint_from_rows(
     endpoints: &[SqliteRow],
     secrets: &[SqliteRow],
+    keyring: &SecretKeyring,
 ) -> StoreResult<Vec<Endpoint>> {
     let mut by_endpoint: HashMap<String, Vec<EndpointSecret>> = HashMap::new();
     for row in secrets {
-        let (endpoint_id, secret) = secret_from_row(row)?;
+        let (endpoint_id, secret) = secret_from_row(row, keyring)?;
         by_endpoint.entry(endpoint_id).or_default().push(secret);
     }
     endpoints
