@@ -553,3 +553,49 @@ async fn an_unreachable_postgres_is_skipped_visibly_or_fails_when_required() {
         "PALISADE_REQUIRE_SERVICES=1 makes it fail"
     );
 }
+
+#[tokio::test]
+async fn endpoint_secrets_are_sealed_at_rest_and_the_key_rotates() {
+    use palisade_webhooks::store::{SecretKey, SecretKeyring, StoreError};
+    let Some(db) = services::fresh_database("endpoint_secrets_are_sealed_at_rest").await else {
+        return;
+    };
+    let k1 = SecretKey::generate("k1").unwrap();
+    let store = PostgresStore::connect(db.url())
+        .await
+        .unwrap()
+        .with_keyring(SecretKeyring::new(k1.clone()));
+    let new = suite::endpoint("https://sealed.example/");
+    let secret = new.secret.clone();
+    let ep = store.create_endpoint(new, suite::t(0)).await.unwrap();
+    assert_eq!(
+        store.endpoint(&ep.id).await.unwrap().secrets[0].secret,
+        secret
+    );
+    let raw: String = sqlx::query_scalar("SELECT secret FROM endpoint_secrets")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(raw.starts_with("enc:v1:k1:"), "{raw}");
+    assert!(!raw.contains(&secret.to_string()));
+    let keyless = PostgresStore::connect(db.url()).await.unwrap();
+    assert!(matches!(
+        keyless.endpoint(&ep.id).await,
+        Err(StoreError::Secret(_))
+    ));
+    let k2 = SecretKey::generate("k2").unwrap();
+    let rotating = PostgresStore::connect(db.url())
+        .await
+        .unwrap()
+        .with_keyring(SecretKeyring::new(k2.clone()).with_old(k1));
+    assert_eq!(rotating.reseal_secrets().await.unwrap(), 1);
+    let after = PostgresStore::connect(db.url())
+        .await
+        .unwrap()
+        .with_keyring(SecretKeyring::new(k2));
+    assert_eq!(
+        after.endpoint(&ep.id).await.unwrap().secrets[0].secret,
+        secret
+    );
+    drop((store, keyless, rotating, after));
+}

@@ -11,6 +11,7 @@
 mod rows;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt as _;
@@ -21,9 +22,9 @@ use sqlx::types::Json;
 
 use self::rows::{attempt_from_row, delivery_from_row, endpoint_from_rows, event_type_from_row};
 use super::{
-    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, Finished,
-    Message, NewEndpoint, NewMessage, Next, Published, QueueStats, Store, StoreError, StoreResult,
-    from_millis, new_id, to_millis,
+    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
+    Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
+    StoreError, StoreResult, from_millis, new_id, to_millis,
 };
 use crate::Secret;
 
@@ -48,6 +49,7 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    keyring: Arc<SecretKeyring>,
 }
 
 /// The embedded migrations, applied in order by [`PostgresStore::from_pool`].
@@ -95,7 +97,49 @@ impl PostgresStore {
     /// As [`connect`](Self::connect).
     pub async fn from_pool(pool: PgPool) -> StoreResult<Self> {
         migrator().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            keyring: Arc::default(),
+        })
+    }
+
+    /// Seals endpoint secrets at rest with `keyring` (see
+    /// [`SecretKeyring`]); secrets already stored stay readable in whatever
+    /// form they have until [`reseal_secrets`](Self::reseal_secrets).
+    #[must_use]
+    pub fn with_keyring(mut self, keyring: SecretKeyring) -> Self {
+        self.keyring = Arc::new(keyring);
+        self
+    }
+
+    /// Writes every stored endpoint secret again under the keyring's current
+    /// key (or as plain text without one), in one transaction. Returns how
+    /// many were written.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Secret`] if a stored secret does not open with the
+    /// keyring (nothing is changed then), or a database error.
+    pub async fn reseal_secrets(&self) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, endpoint_id, secret FROM endpoint_secrets FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut written = 0;
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            let endpoint_id: String = row.try_get("endpoint_id")?;
+            let stored: String = row.try_get("secret")?;
+            let secret = self.keyring.open(&stored, &endpoint_id)?;
+            sqlx::query("UPDATE endpoint_secrets SET secret = $2 WHERE id = $1")
+                .bind(id)
+                .bind(self.keyring.seal(&secret, &endpoint_id)?)
+                .execute(&mut *tx)
+                .await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// The pool: begin a transaction on it to write your own rows and
@@ -293,7 +337,11 @@ enum Endpoints<'a> {
 }
 
 /// Reads endpoints with their secrets (newest first).
-async fn load_endpoints(pool: &PgPool, which: Endpoints<'_>) -> StoreResult<Vec<Endpoint>> {
+async fn load_endpoints(
+    pool: &PgPool,
+    keyring: &SecretKeyring,
+    which: Endpoints<'_>,
+) -> StoreResult<Vec<Endpoint>> {
     let (endpoints_sql, secrets_sql, param) = match which {
         Endpoints::One(id) => (
             "SELECT * FROM endpoints WHERE id = $1",
@@ -327,7 +375,7 @@ async fn load_endpoints(pool: &PgPool, which: Endpoints<'_>) -> StoreResult<Vec<
     let endpoints = endpoints.fetch_all(&mut *tx).await?;
     let secrets = secrets.fetch_all(&mut *tx).await?;
     tx.commit().await?;
-    endpoint_from_rows(&endpoints, &secrets)
+    endpoint_from_rows(&endpoints, &secrets, keyring)
 }
 
 fn is_attempt_failure(attempt: &Attempt) -> bool {
@@ -348,11 +396,15 @@ enum Streak {
 }
 
 /// Everything `finish` changes on one endpoint.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct EndpointReport {
     streak: Streak,
     any_failure: bool,
     gone: bool,
+    /// The message of the report's first success, and whether a failure
+    /// came before it (then the endpoint recovered within this report).
+    first_success: Option<String>,
+    failed_before_success: bool,
 }
 
 impl EndpointReport {
@@ -361,12 +413,15 @@ impl EndpointReport {
             streak: Streak::Untouched,
             any_failure: false,
             gone: false,
+            first_success: None,
+            failed_before_success: false,
         }
     }
 
     fn attempt(&mut self, attempt: &Attempt) {
         if is_attempt_failure(attempt) {
             self.any_failure = true;
+            self.failed_before_success |= self.first_success.is_none();
             let at = to_millis(attempt.at);
             self.streak = match self.streak {
                 Streak::Untouched => Streak::Failing(at),
@@ -375,6 +430,9 @@ impl EndpointReport {
             };
         } else {
             self.streak = Streak::Restarted(None);
+            if self.first_success.is_none() {
+                self.first_success = Some(attempt.message_id.clone());
+            }
         }
     }
 }
@@ -456,7 +514,7 @@ impl Store for PostgresStore {
                 "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)",
             )
             .bind(&id)
-            .bind(endpoint.secret.to_string())
+            .bind(self.keyring.seal(&endpoint.secret, &id)?)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
@@ -468,7 +526,7 @@ impl Store for PostgresStore {
 
     fn endpoint<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Endpoint>> {
         async move {
-            load_endpoints(&self.pool, Endpoints::One(id))
+            load_endpoints(&self.pool, &self.keyring, Endpoints::One(id))
                 .await?
                 .pop()
                 .ok_or_else(|| StoreError::UnknownEndpoint(id.to_owned()))
@@ -482,7 +540,7 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, StoreResult<Vec<Endpoint>>> {
         async move {
             let which = application.map_or(Endpoints::All, Endpoints::Application);
-            load_endpoints(&self.pool, which).await
+            load_endpoints(&self.pool, &self.keyring, which).await
         }
         .boxed()
     }
@@ -558,7 +616,7 @@ impl Store for PostgresStore {
                 "INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)",
             )
             .bind(endpoint_id)
-            .bind(secret.to_string())
+            .bind(self.keyring.seal(&secret, endpoint_id)?)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
@@ -728,7 +786,7 @@ impl Store for PostgresStore {
         finished: Vec<Finished>,
         now: SystemTime,
         disable_after: Option<Duration>,
-    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+    ) -> BoxFuture<'a, StoreResult<FinishReport>> {
         async move {
             let now_ms = to_millis(now);
             // Fold the reports per endpoint in the order given, then write
@@ -750,14 +808,19 @@ impl Store for PostgresStore {
             update_deliveries(&mut tx, token, &finished, now_ms).await?;
             let cutoff = disable_after
                 .map(|after| to_millis(now.checked_sub(after).unwrap_or(std::time::UNIX_EPOCH)));
-            let mut disabled = Vec::new();
+            let mut outcome = FinishReport::default();
             for (endpoint_id, report) in endpoints {
-                if report_endpoint(&mut tx, endpoint_id, report, now_ms, cutoff).await? {
-                    disabled.push(endpoint_id.to_owned());
+                let (disabled, recovered) =
+                    report_endpoint(&mut tx, endpoint_id, report, now_ms, cutoff).await?;
+                if disabled {
+                    outcome.disabled.push(endpoint_id.to_owned());
+                }
+                if let Some(message_id) = recovered {
+                    outcome.recovered.push((endpoint_id.to_owned(), message_id));
                 }
             }
             tx.commit().await?;
-            Ok(disabled)
+            Ok(outcome)
         }
         .boxed()
     }
@@ -994,7 +1057,23 @@ async fn report_endpoint(
     report: EndpointReport,
     now_ms: i64,
     cutoff: Option<i64>,
-) -> StoreResult<bool> {
+) -> StoreResult<(bool, Option<String>)> {
+    // A success ends a failure streak: the endpoint recovered if it was
+    // failing before this report, or failed earlier in it.
+    let mut recovered = None;
+    if let Streak::Restarted(_) = report.streak {
+        let was_failing = sqlx::query(
+            "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+        )
+        .bind(endpoint_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            > 0;
+        if was_failing || report.failed_before_success {
+            recovered.clone_from(&report.first_success);
+        }
+    }
     let streak = match report.streak {
         Streak::Untouched => None,
         Streak::Failing(at) => Some((
@@ -1028,7 +1107,7 @@ async fn report_endpoint(
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() > 0 {
-            return Ok(true);
+            return Ok((true, recovered));
         }
     }
     if let (Some(cutoff), true) = (cutoff, report.any_failure) {
@@ -1042,7 +1121,7 @@ async fn report_endpoint(
         .bind(cutoff)
         .execute(&mut *conn)
         .await?;
-        return Ok(done.rows_affected() > 0);
+        return Ok((done.rows_affected() > 0, recovered));
     }
-    Ok(false)
+    Ok((false, recovered))
 }

@@ -8,10 +8,9 @@ use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
-use crate::Secret;
 use crate::store::{
     Attempt, AttemptResult, Claimed, Delivery, DeliveryState, DisabledReason, Endpoint,
-    EndpointSecret, EventType, Message, StoreError, StoreResult, from_millis,
+    EndpointSecret, EventType, Message, SecretKeyring, StoreError, StoreResult, from_millis,
 };
 
 fn corrupt(what: impl Into<String>) -> StoreError {
@@ -44,14 +43,13 @@ pub(super) fn event_type_from_row(row: &PgRow) -> StoreResult<EventType> {
     })
 }
 
-fn secret_from_row(row: &PgRow) -> StoreResult<(String, EndpointSecret)> {
-    let text: String = row.try_get("secret")?;
-    let secret: Secret = text
-        .parse()
-        .map_err(|_| corrupt("an endpoint secret is not a whsec_ secret"))?;
+fn secret_from_row(row: &PgRow, keyring: &SecretKeyring) -> StoreResult<(String, EndpointSecret)> {
+    let stored: String = row.try_get("secret")?;
+    let endpoint_id: String = row.try_get("endpoint_id")?;
+    let secret = keyring.open(&stored, &endpoint_id)?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     Ok((
-        row.try_get("endpoint_id")?,
+        endpoint_id,
         EndpointSecret {
             secret,
             created_at: from_millis(row.try_get("created_at")?),
@@ -65,10 +63,11 @@ fn secret_from_row(row: &PgRow) -> StoreResult<(String, EndpointSecret)> {
 pub(super) fn endpoint_from_rows(
     endpoints: &[PgRow],
     secrets: &[PgRow],
+    keyring: &SecretKeyring,
 ) -> StoreResult<Vec<Endpoint>> {
     let mut by_endpoint: HashMap<String, Vec<EndpointSecret>> = HashMap::new();
     for row in secrets {
-        let (endpoint_id, secret) = secret_from_row(row)?;
+        let (endpoint_id, secret) = secret_from_row(row, keyring)?;
         by_endpoint.entry(endpoint_id).or_default().push(secret);
     }
     endpoints
