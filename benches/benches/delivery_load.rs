@@ -29,7 +29,7 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -42,8 +42,11 @@ use axum::routing::post;
 use palisade_benches::process;
 use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::deliver::connect::AddressPolicy;
-use palisade_webhooks::store::{Durability, EventType, NewEndpoint, NewMessage, SqliteStore};
+use palisade_webhooks::store::{
+    Durability, EventType, NewEndpoint, NewMessage, PostgresStore, SqliteStore, Store,
+};
 use palisade_webhooks::{Scheme as _, Secret, StandardWebhooks};
+use sqlx::Connection as _;
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -191,6 +194,48 @@ struct Pipeline {
     engine: Engine,
     received: Arc<Received>,
     dir: PathBuf,
+    /// The fresh Postgres database of this run, dropped by `cleanup`.
+    database: Option<String>,
+}
+
+impl Pipeline {
+    async fn cleanup(self) {
+        if let Some(database) = &self.database {
+            let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// The Postgres server to measure against (the tests' variable and default).
+fn postgres_url() -> String {
+    std::env::var("PALISADE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates an empty database for one run and returns its URL and name (our
+/// own process id and run name: nothing to escape).
+async fn fresh_database(name: &str) -> (String, String) {
+    let base = postgres_url();
+    let database = format!("palisade_load_{}_{name}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    (format!("{server}/{database}"), database)
 }
 
 impl Drop for Pipeline {
@@ -203,19 +248,27 @@ async fn pipeline(args: &Args, capacity: u64, name: &str) -> Pipeline {
     let dir = std::env::temp_dir().join(format!("palisade-load-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let durability = match args.store.as_str() {
-        "sqlite-full" => Durability::Full,
-        "sqlite-normal" => Durability::Normal,
-        other => panic!(
-            "--store {other}: this branch measures sqlite-full and sqlite-normal \
-             (the Postgres store is not merged here yet)"
-        ),
+    let (store, database): (Arc<dyn Store>, _) = match args.store.as_str() {
+        "sqlite-full" | "sqlite-normal" => {
+            let durability = if args.store == "sqlite-full" {
+                Durability::Full
+            } else {
+                Durability::Normal
+            };
+            let store = SqliteStore::open_with(dir.join("outbox.db"), durability)
+                .await
+                .unwrap();
+            (Arc::new(store), None)
+        }
+        "postgres" => {
+            let (url, database) = fresh_database(name).await;
+            (
+                Arc::new(PostgresStore::connect(&url).await.unwrap()),
+                Some(database),
+            )
+        }
+        other => panic!("--store {other}: sqlite-full, sqlite-normal or postgres"),
     };
-    let store = Arc::new(
-        SqliteStore::open_with(dir.join("outbox.db"), durability)
-            .await
-            .unwrap(),
-    );
     let secret = Secret::generate();
     let received = Arc::new(Received::new(capacity * args.endpoints));
     let addr = serve(Receiver {
@@ -264,6 +317,7 @@ async fn pipeline(args: &Args, capacity: u64, name: &str) -> Pipeline {
         engine,
         received,
         dir,
+        database,
     }
 }
 
@@ -452,12 +506,24 @@ async fn run_rate(args: &Args, rate: u64) {
             "NOT sustained"
         }
     );
+    p.cleanup().await;
 }
 
-fn db_size(dir: &Path) -> u64 {
+/// The bytes the outbox takes on disk: the SQLite files, or the Postgres
+/// database.
+async fn outbox_size(p: &Pipeline) -> u64 {
+    if let Some(database) = &p.database {
+        let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+        let size: i64 = sqlx::query_scalar("SELECT pg_database_size($1)")
+            .bind(database)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        return u64::try_from(size).unwrap();
+    }
     ["outbox.db", "outbox.db-wal", "outbox.db-shm"]
         .iter()
-        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+        .filter_map(|f| std::fs::metadata(p.dir.join(f)).ok())
         .map(|m| m.len())
         .sum()
 }
@@ -472,7 +538,7 @@ async fn run_backlog(args: &Args) {
     publish_paced(&p.engine, total, 0, args.publishers, &published).await;
     let publish_time = started.elapsed();
     let rss_published = process::rss_kib();
-    let size = db_size(&p.dir);
+    let size = outbox_size(&p).await;
     let stats = p.engine.store().stats(SystemTime::now()).await.unwrap();
     let reset = process::reset_peak_rss();
 
@@ -497,7 +563,7 @@ async fn run_backlog(args: &Args) {
         args.poll_ms
     );
     println!(
-        "  publish only: {total} in {:.1} s = {:.0}/s; queue waiting={} ; db files {:.1} MiB",
+        "  publish only: {total} in {:.1} s = {:.0}/s; queue waiting={}; outbox on disk {:.1} MiB",
         publish_time.as_secs_f64(),
         total as f64 / publish_time.as_secs_f64(),
         stats.waiting,
@@ -526,6 +592,7 @@ async fn run_backlog(args: &Args) {
             String::new()
         },
     );
+    p.cleanup().await;
 }
 
 fn main() {
