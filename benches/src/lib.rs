@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)] // benches measure wall-clock time on purpose
 
 pub mod peers;
+pub mod process;
 
 use std::convert::Infallible;
 use std::fmt;
