@@ -2,3 +2,5 @@
 
 pub mod propagate;
 pub mod request_id;
+#[cfg(feature = "trace")]
+pub mod trace;

@@ -33,12 +33,16 @@
 //! ```
 
 mod context;
+mod current;
 mod error;
 mod ids;
 mod traceparent;
 mod tracestate;
 
 pub use context::{Extracted, TRACEPARENT, TRACESTATE, TraceContext};
+pub use current::Scoped;
+#[cfg(feature = "trace")]
+pub(crate) use current::with_current;
 pub use error::{InvalidTraceParent, InvalidTraceState};
 pub use ids::{SpanId, TraceFlags, TraceId};
 pub use traceparent::TraceParent;
