@@ -13,6 +13,10 @@
 //!   repeated `traceparent` restarts the trace and drops `tracestate`;
 //!   [`TraceContext::child`] gives our hop a new span id; a new root sets the
 //!   random-trace-id flag.
+//! - [`PropagateLayer`] (feature `propagate`): injects our hop's context
+//!   into outgoing `http::Request`s, so the services we call continue the trace.
+//! - [`TraceContext::current`] / [`TraceContext::scope`]: the context of the
+//!   request being served, set by the server `TraceLayer`.
 //!
 //! ```
 //! use http::HeaderMap;
@@ -36,6 +40,10 @@ mod context;
 mod current;
 mod error;
 mod ids;
+#[cfg(feature = "propagate")]
+mod layer;
+#[cfg(feature = "propagate")]
+mod service;
 mod traceparent;
 mod tracestate;
 
@@ -45,5 +53,9 @@ pub use current::Scoped;
 pub(crate) use current::with_current;
 pub use error::{InvalidTraceParent, InvalidTraceState};
 pub use ids::{SpanId, TraceFlags, TraceId};
+#[cfg(feature = "propagate")]
+pub use layer::PropagateLayer;
+#[cfg(feature = "propagate")]
+pub use service::Propagate;
 pub use traceparent::TraceParent;
 pub use tracestate::{MAX_MEMBERS, TraceState};
