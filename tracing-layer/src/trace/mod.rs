@@ -73,7 +73,8 @@ mod on_request;
 mod on_response;
 mod service;
 
-pub use attributes::{HttpRoute, RequestAttributes};
+pub use crate::semconv::HttpRoute;
+pub use attributes::RequestAttributes;
 pub use body::TraceBody;
 pub use layer::TraceLayer;
 pub use make_span::{DefaultMakeSpan, MakeSpan};
