@@ -2,8 +2,8 @@
 //! semantic-convention values that must stay low-cardinality.
 
 #![cfg_attr(
-    not(any(feature = "trace", feature = "metrics")),
-    allow(dead_code, reason = "used by the trace and metrics layers")
+    not(any(feature = "trace", feature = "propagate", feature = "metrics")),
+    allow(dead_code, reason = "used by the trace, propagate and metrics layers")
 )]
 
 use http::{Method, Request};

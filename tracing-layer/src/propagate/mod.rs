@@ -13,8 +13,9 @@
 //!   repeated `traceparent` restarts the trace and drops `tracestate`;
 //!   [`TraceContext::child`] gives our hop a new span id; a new root sets the
 //!   random-trace-id flag.
-//! - [`PropagateLayer`] (feature `propagate`): injects our hop's context
-//!   into outgoing `http::Request`s, so the services we call continue the trace.
+//! - [`PropagateLayer`] (feature `propagate`): gives each outgoing
+//!   `http::Request` a client span of its own (a child of our hop) and injects
+//!   it, so the services we call continue the trace.
 //! - [`TraceContext::current`] / [`TraceContext::scope`]: the context of the
 //!   request being served, set by the server `TraceLayer`.
 //!
@@ -39,6 +40,8 @@
 mod context;
 mod current;
 mod error;
+#[cfg(feature = "propagate")]
+pub mod future;
 mod ids;
 #[cfg(feature = "propagate")]
 mod layer;
