@@ -83,7 +83,10 @@ fn bad_gateway(error: impl std::fmt::Display) -> (StatusCode, String) {
 }
 
 #[tokio::main]
-#[allow(clippy::print_stdout, reason = "the program tells its user where it listens")]
+#[allow(
+    clippy::print_stdout,
+    reason = "the program tells its user where it listens"
+)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse().map_err(|e| format!("PORT={port}: {e}"))?,

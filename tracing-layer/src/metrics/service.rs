@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use metrics::Label;
+use metrics::{Label, SharedString};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -62,7 +62,11 @@ where
         let (histogram, gauge, labels, active_labels) = match self.side {
             Side::Server => {
                 let route = route(&request).unwrap_or(UNMATCHED_ROUTE).to_owned();
-                let scheme = request.uri().scheme_str().unwrap_or("http").to_owned();
+                let scheme: SharedString = match request.uri().scheme_str() {
+                    None | Some("http") => "http".into(),
+                    Some("https") => "https".into(),
+                    Some(other) => other.to_owned().into(),
+                };
                 (
                     SERVER_DURATION,
                     SERVER_ACTIVE,

@@ -92,13 +92,7 @@ fn client_span<B>(
 ) -> tracing::Span {
     let method = method_name(request.method());
     let uri = request.uri();
-    let url = match (uri.scheme_str(), uri.host()) {
-        (Some(scheme), Some(host)) => match uri.port_u16() {
-            Some(port) => format!("{scheme}://{host}:{port}{}", uri.path()),
-            None => format!("{scheme}://{host}{}", uri.path()),
-        },
-        _ => uri.path().to_owned(),
-    };
+    // Field values are evaluated only when a subscriber enables the span.
     tracing::info_span!(
         "HTTP client request",
         "otel.name" = if method == OTHER { "HTTP" } else { method },
@@ -108,11 +102,22 @@ fn client_span<B>(
         "http.request.method_original" = (method == OTHER).then(|| request.method().as_str()),
         "server.address" = uri.host(),
         "server.port" = uri.port_u16(),
-        "url.full" = url,
+        "url.full" = url_without_secrets(uri),
         "http.response.status_code" = tracing::field::Empty,
         "error.type" = tracing::field::Empty,
         trace_id = tracing::field::display(ours.trace_id()),
         span_id = tracing::field::display(ours.span_id()),
         parent_span_id = parent.map(tracing::field::display),
     )
+}
+
+/// `scheme://host[:port]/path`: no userinfo, no query (both may hold secrets).
+fn url_without_secrets(uri: &http::Uri) -> String {
+    match (uri.scheme_str(), uri.host()) {
+        (Some(scheme), Some(host)) => match uri.port_u16() {
+            Some(port) => format!("{scheme}://{host}:{port}{}", uri.path()),
+            None => format!("{scheme}://{host}{}", uri.path()),
+        },
+        _ => uri.path().to_owned(),
+    }
 }
