@@ -45,6 +45,43 @@ pub(crate) fn route<B>(request: &Request<B>) -> Option<&str> {
         .map(HttpRoute::as_str)
 }
 
+/// The route of a request, kept past the request for labelling its duration:
+/// a cheap clone (axum's `MatchedPath` is an `Arc`, an [`HttpRoute`] usually
+/// a `&'static str`), never a copy of the path.
+#[cfg(feature = "metrics")]
+#[derive(Clone, Debug)]
+pub(crate) enum RouteOf {
+    #[cfg(feature = "axum")]
+    Matched(axum::extract::MatchedPath),
+    Given(HttpRoute),
+    Unmatched,
+}
+
+#[cfg(feature = "metrics")]
+impl RouteOf {
+    /// The route [`route`] would read from `request`, kept.
+    pub(crate) fn of<B>(request: &Request<B>) -> Self {
+        #[cfg(feature = "axum")]
+        if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
+            return Self::Matched(matched.clone());
+        }
+        match request.extensions().get::<HttpRoute>() {
+            Some(route) => Self::Given(route.clone()),
+            None => Self::Unmatched,
+        }
+    }
+
+    /// The template, or `None` when no route matched.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            #[cfg(feature = "axum")]
+            Self::Matched(matched) => Some(matched.as_str()),
+            Self::Given(route) => Some(route.as_str()),
+            Self::Unmatched => None,
+        }
+    }
+}
+
 /// A route template put in the request's extensions by a router other than
 /// axum's (or by a layer that knows the route), read by the trace and metrics
 /// layers as `http.route`.

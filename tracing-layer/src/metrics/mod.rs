@@ -23,6 +23,12 @@
 //! series labelled only `otel.metric.overflow="true"`, so no client can make
 //! the series grow without bound.
 //!
+//! A known label set costs a hash of its borrowed values, a read lock and a
+//! handle clone — no label is allocated and the recorder is asked once per
+//! set. **Install the recorder before building the layer**: the layer
+//! describes its metrics to the recorder installed then, and keeps the
+//! handles it gets.
+//!
 //! Exporters rename: the Prometheus exporter, with `with_recommended_naming(true)`,
 //! writes `http_server_request_duration_seconds` with `http_route="…"` labels.
 //!

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use metrics::{Gauge, Label};
+use http::uri::Authority;
+use metrics::Gauge;
 use tokio::time::Instant;
 
-use super::cap::SeriesCap;
-use super::names::{ERROR_TYPE, OVERFLOW_LABEL, STATUS};
+use super::cap::{Part, SeriesCap};
+use super::names::{ERROR_TYPE, METHOD, ROUTE, SERVER_ADDRESS, STATUS, UNMATCHED_ROUTE};
+use crate::semconv::RouteOf;
 
 /// Which side of the exchange a layer measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,13 +29,12 @@ impl Side {
     }
 }
 
-/// `labels` when the cap admits them, else the overflow series.
-pub(super) fn capped(cap: &SeriesCap, labels: Vec<Label>) -> Vec<Label> {
-    if cap.admit(&labels) {
-        labels
-    } else {
-        vec![Label::new(OVERFLOW_LABEL, "true")]
-    }
+/// What the second label of a duration is: the route (server) or the
+/// address called (client). Both are cheap clones, not copies of text.
+#[derive(Debug)]
+pub(super) enum Target {
+    Route(RouteOf),
+    Address(Option<Authority>),
 }
 
 /// Decrements the active-requests gauge when the request is over, however it ends.
@@ -56,7 +57,8 @@ pub(super) struct Pending {
     pub(super) side: Side,
     pub(super) histogram: &'static str,
     pub(super) start: Instant,
-    pub(super) labels: Vec<Label>,
+    pub(super) method: &'static str,
+    pub(super) target: Target,
     pub(super) cap: Arc<SeriesCap>,
     pub(super) status: Option<StatusCode>,
     pub(super) done: bool,
@@ -71,22 +73,32 @@ impl Pending {
             return;
         }
         self.done = true;
-        let mut labels = std::mem::take(&mut self.labels);
-        if let Some(status) = self.status {
-            labels.push(Label::new(STATUS, status.as_str().to_owned()));
-        }
-        let error = match (error, self.status) {
-            (Some(error), _) => Some(error.to_owned()),
-            (None, Some(status)) if self.side.is_failure(status) => {
-                Some(status.as_str().to_owned())
-            }
+        let target = match &self.target {
+            Target::Route(route) => Some((ROUTE, route.as_str().unwrap_or(UNMATCHED_ROUTE))),
+            Target::Address(Some(authority)) => Some((SERVER_ADDRESS, authority.host())),
+            Target::Address(None) => None,
+        };
+        let error = match (error, &self.status) {
+            (Some(error), _) => Some(error),
+            (None, Some(status)) if self.side.is_failure(*status) => Some(status.as_str()),
             (None, _) => None,
         };
-        if let Some(error) = error {
-            labels.push(Label::new(ERROR_TYPE, error));
+        let labels: [Option<Part<'_>>; 4] = [
+            Some((METHOD, self.method)),
+            target,
+            self.status.as_ref().map(|status| (STATUS, status.as_str())),
+            error.map(|error| (ERROR_TYPE, error)),
+        ];
+        // The labels present, in order, without allocating.
+        let mut parts: [Part<'_>; 4] = [("", ""); 4];
+        let mut n = 0;
+        for (slot, part) in parts.iter_mut().zip(labels.into_iter().flatten()) {
+            *slot = part;
+            n += 1;
         }
-        let labels = capped(&self.cap, labels);
-        metrics::histogram!(self.histogram, labels).record(self.start.elapsed().as_secs_f64());
+        let parts = parts.get(..n).unwrap_or_default();
+        let histogram = self.cap.histogram(self.histogram, parts);
+        histogram.record(self.start.elapsed().as_secs_f64());
     }
 }
 

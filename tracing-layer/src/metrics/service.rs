@@ -2,7 +2,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use metrics::{Label, SharedString};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -10,11 +9,10 @@ use super::MetricsBody;
 use super::cap::SeriesCap;
 use super::future::ResponseFuture;
 use super::names::{
-    CLIENT_ACTIVE, CLIENT_DURATION, METHOD, ROUTE, SCHEME, SERVER_ACTIVE, SERVER_ADDRESS,
-    SERVER_DURATION, UNMATCHED_ROUTE,
+    CLIENT_ACTIVE, CLIENT_DURATION, METHOD, SCHEME, SERVER_ACTIVE, SERVER_ADDRESS, SERVER_DURATION,
 };
-use super::record::{Active, Pending, Side, capped};
-use crate::semconv::{method_name, route};
+use super::record::{Active, Pending, Side, Target};
+use crate::semconv::{RouteOf, method_name};
 
 /// Measures each request of the inner service; built by
 /// [`MetricsLayer`](super::MetricsLayer) (server) or
@@ -58,37 +56,38 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
-        let method = Label::new(METHOD, method_name(request.method()));
-        let (histogram, gauge, labels, active_labels) = match self.side {
+        let method = method_name(request.method());
+        let (histogram, active, target) = match self.side {
             Side::Server => {
-                let route = route(&request).unwrap_or(UNMATCHED_ROUTE).to_owned();
-                let scheme: SharedString = match request.uri().scheme_str() {
-                    None | Some("http") => "http".into(),
-                    Some("https") => "https".into(),
-                    Some(other) => other.to_owned().into(),
-                };
+                let scheme = request.uri().scheme_str().unwrap_or("http");
+                let active = self
+                    .cap
+                    .gauge(SERVER_ACTIVE, &[(METHOD, method), (SCHEME, scheme)]);
                 (
                     SERVER_DURATION,
-                    SERVER_ACTIVE,
-                    vec![method.clone(), Label::new(ROUTE, route)],
-                    vec![method, Label::new(SCHEME, scheme)],
+                    active,
+                    Target::Route(RouteOf::of(&request)),
                 )
             }
             Side::Client => {
-                let mut labels = vec![method];
-                if let Some(host) = request.uri().host() {
-                    labels.push(Label::new(SERVER_ADDRESS, host.to_owned()));
-                }
-                (CLIENT_DURATION, CLIENT_ACTIVE, labels.clone(), labels)
+                let authority = request.uri().authority().cloned();
+                let active = match &authority {
+                    Some(a) => self.cap.gauge(
+                        CLIENT_ACTIVE,
+                        &[(METHOD, method), (SERVER_ADDRESS, a.host())],
+                    ),
+                    None => self.cap.gauge(CLIENT_ACTIVE, &[(METHOD, method)]),
+                };
+                (CLIENT_DURATION, active, Target::Address(authority))
             }
         };
-        let active = metrics::gauge!(gauge, capped(&self.cap, active_labels));
         active.increment(1.0);
         let pending = Pending {
             side: self.side,
             histogram,
             start,
-            labels,
+            method,
+            target,
             cap: Arc::clone(&self.cap),
             status: None,
             done: false,
