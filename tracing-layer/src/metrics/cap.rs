@@ -1,7 +1,7 @@
 //! The label sets a layer records, each with its metric handle, up to a bound.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{PoisonError, RwLock};
 
 use metrics::{Gauge, Histogram, Label};
@@ -27,11 +27,13 @@ enum Handle {
 /// recorder must be installed before the layer serves (as for the metric
 /// descriptions the layer registers when it is built).
 ///
-/// Sets are keyed by a 64-bit hash of the metric name and the labels: a
+/// Sets are keyed by a 64-bit hash (foldhash) of the metric name and the labels: a
 /// collision can only record a sample under the colliding set's labels.
 #[derive(Debug)]
 pub(super) struct SeriesCap {
     max: usize,
+    /// foldhash, seeded per layer: fast, and not predictable from outside.
+    seed: foldhash::fast::RandomState,
     state: RwLock<State>,
 }
 
@@ -46,6 +48,7 @@ impl SeriesCap {
     pub(super) fn new(max: usize) -> Self {
         Self {
             max,
+            seed: foldhash::fast::RandomState::default(),
             state: RwLock::new(State::default()),
         }
     }
@@ -76,7 +79,7 @@ impl SeriesCap {
         parts: &[Part<'_>],
         register: impl Fn(Vec<Label>) -> Handle,
     ) -> Handle {
-        let key = hash(name, parts);
+        let key = hash(&self.seed, name, parts);
         // A poisoned lock only means another thread panicked while inserting
         // a handle, which cannot leave the map inconsistent.
         if let Some(handle) = self
@@ -102,7 +105,7 @@ impl SeriesCap {
             state.counted += 1;
             return handle;
         }
-        let overflow = hash(name, &[(OVERFLOW_LABEL, "true")]);
+        let overflow = hash(&self.seed, name, &[(OVERFLOW_LABEL, "true")]);
         state
             .handles
             .entry(overflow)
@@ -111,8 +114,8 @@ impl SeriesCap {
     }
 }
 
-fn hash(name: &str, parts: &[Part<'_>]) -> u64 {
-    let mut hasher = BuildHasherDefault::<DefaultHasher>::default().build_hasher();
+fn hash(seed: &foldhash::fast::RandomState, name: &str, parts: &[Part<'_>]) -> u64 {
+    let mut hasher = seed.build_hasher();
     name.hash(&mut hasher);
     for (key, value) in parts {
         key.hash(&mut hasher);
