@@ -445,3 +445,38 @@ async fn axum_matched_path_names_the_span() {
     assert_eq!(span.field("http.route"), Some("/users/{id}"));
     assert_eq!(span.field("url.path"), Some("/users/42"));
 }
+
+#[tokio::test]
+async fn traceresponse_is_opt_in_and_names_our_hop() {
+    let seen = Arc::new(Mutex::new(None));
+    let handler_seen = seen.clone();
+    let handler = service_fn(move |_: Request<()>| {
+        *handler_seen.lock().unwrap() = TraceContext::current();
+        async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
+    });
+    let request = || {
+        Request::get("/")
+            .header("traceparent", PARENT)
+            .body(())
+            .unwrap()
+    };
+
+    let off = TraceLayer::new()
+        .layer(handler.clone())
+        .oneshot(request())
+        .await
+        .unwrap();
+    assert!(!off.headers().contains_key("traceresponse"));
+
+    let on = TraceLayer::new()
+        .trace_response(true)
+        .layer(handler)
+        .oneshot(request())
+        .await
+        .unwrap();
+    let ours = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        on.headers()["traceresponse"],
+        format!("00-0af7651916cd43dd8448eb211c80319c-{}-01", ours.span_id())
+    );
+}

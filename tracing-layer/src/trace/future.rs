@@ -6,13 +6,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::time::Instant;
 
-use http::Response;
+use http::{HeaderName, HeaderValue, Response};
 use pin_project_lite::pin_project;
 use tracing::Span;
 
 use super::{Failure, OnFailure, OnResponse, TraceBody};
 use crate::propagate::{TraceContext, with_current};
 use crate::request_id::RequestIdValue;
+
+/// The `traceresponse` header (Trace Context Level 2).
+const TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 
 pin_project! {
     /// Polls the inner future inside the request's span, with our hop's
@@ -27,6 +30,7 @@ pin_project! {
         pub(super) context: Option<TraceContext>,
         pub(super) start: Instant,
         pub(super) request_id_recorded: bool,
+        pub(super) trace_response: bool,
         pub(super) on_response: Option<OnRes>,
         pub(super) on_failure: Option<OnFail>,
     }
@@ -53,7 +57,14 @@ where
         let mut on_failure = this.on_failure.take();
         let entered = span.enter();
         match result {
-            Ok(response) => {
+            Ok(mut response) => {
+                if *this.trace_response
+                    && let Some(context) = this.context.as_ref()
+                    && !response.headers().contains_key(&TRACERESPONSE)
+                    && let Ok(value) = HeaderValue::from_str(&context.traceparent().to_string())
+                {
+                    response.headers_mut().insert(TRACERESPONSE, value);
+                }
                 let status = response.status();
                 span.record("http.response.status_code", status.as_u16());
                 if !*this.request_id_recorded {

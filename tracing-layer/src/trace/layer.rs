@@ -20,7 +20,14 @@ pub struct TraceLayer<
     pub(super) on_request: OnReq,
     pub(super) on_response: OnRes,
     pub(super) on_failure: OnFail,
+    pub(super) options: Options,
+}
+
+/// The layer's plain settings, copied into every service.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Options {
     pub(super) sample_new_traces: bool,
+    pub(super) trace_response: bool,
 }
 
 impl TraceLayer {
@@ -32,7 +39,10 @@ impl TraceLayer {
             on_request: DefaultOnRequest,
             on_response: DefaultOnResponse,
             on_failure: DefaultOnFailure,
-            sample_new_traces: true,
+            options: Options {
+                sample_new_traces: true,
+                trace_response: false,
+            },
         }
     }
 }
@@ -48,7 +58,17 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
     /// has the sampled flag set, so services downstream record it too.
     /// Default `true`; a continued trace always keeps the caller's flag.
     pub fn sample_new_traces(mut self, sampled: bool) -> Self {
-        self.sample_new_traces = sampled;
+        self.options.sample_new_traces = sampled;
+        self
+    }
+
+    /// Whether responses carry our hop's context in a `traceresponse` header
+    /// (`00-{trace-id}-{our span id}-{flags}`, Trace Context Level 2's draft
+    /// response header), so a caller can find the server side of its request.
+    /// Off by default: it tells callers your trace ids. A `traceresponse` the
+    /// inner service set is left alone.
+    pub fn trace_response(mut self, on: bool) -> Self {
+        self.options.trace_response = on;
         self
     }
 
@@ -59,7 +79,7 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
             on_request: self.on_request,
             on_response: self.on_response,
             on_failure: self.on_failure,
-            sample_new_traces: self.sample_new_traces,
+            options: self.options,
         }
     }
 
@@ -70,7 +90,7 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
             on_request,
             on_response: self.on_response,
             on_failure: self.on_failure,
-            sample_new_traces: self.sample_new_traces,
+            options: self.options,
         }
     }
 
@@ -81,7 +101,7 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
             on_request: self.on_request,
             on_response,
             on_failure: self.on_failure,
-            sample_new_traces: self.sample_new_traces,
+            options: self.options,
         }
     }
 
@@ -92,7 +112,7 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
             on_request: self.on_request,
             on_response: self.on_response,
             on_failure,
-            sample_new_traces: self.sample_new_traces,
+            options: self.options,
         }
     }
 }
@@ -109,7 +129,7 @@ impl<S, M: Clone, OnReq: Clone, OnRes: Clone, OnFail: Clone> Layer<S>
             on_request: self.on_request.clone(),
             on_response: self.on_response.clone(),
             on_failure: self.on_failure.clone(),
-            sample_new_traces: self.sample_new_traces,
+            options: self.options,
         }
     }
 }

@@ -22,7 +22,9 @@
 //!   error also `error.type` (the status code, `_OTHER` or `body` — never a
 //!   message) and `otel.status_code` = `ERROR`, and calls [`OnFailure`];
 //! - keeps the span open until the response body **ends** (or fails, or is
-//!   dropped), so its duration covers streaming, not just the head.
+//!   dropped), so its duration covers streaming, not just the head;
+//! - with [`TraceLayer::trace_response`] (off by default), answers with a
+//!   `traceresponse` header naming our hop.
 //!
 //! With axum, add the layer with `Router::layer` so it runs after routing and
 //! sees the matched route; around the whole router (`ServiceBuilder` outside

@@ -7,6 +7,7 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
+use super::layer::Options;
 use super::{
     DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, MakeSpan, OnFailure,
     OnRequest, OnResponse, RequestAttributes, TraceBody, TraceLayer,
@@ -31,7 +32,7 @@ pub struct Trace<
     pub(super) on_request: OnReq,
     pub(super) on_response: OnRes,
     pub(super) on_failure: OnFail,
-    pub(super) sample_new_traces: bool,
+    pub(super) options: Options,
 }
 
 impl<S> Trace<S> {
@@ -94,7 +95,7 @@ where
             }
             // Missing or invalid: "the vendor creates a new trace-id and parent-id".
             _ => (
-                TraceContext::new_root(&mut rng, self.sample_new_traces),
+                TraceContext::new_root(&mut rng, self.options.sample_new_traces),
                 None,
             ),
         };
@@ -125,6 +126,7 @@ where
             context: slot,
             start,
             request_id_recorded,
+            trace_response: self.options.trace_response,
             on_response: Some(self.on_response.clone()),
             on_failure: Some(self.on_failure.clone()),
         }
