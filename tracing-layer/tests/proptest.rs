@@ -15,9 +15,10 @@ fn span_id() -> impl Strategy<Value = SpanId> {
 }
 
 fn key() -> impl Strategy<Value = String> {
+    // Level 2: `( lcalpha / DIGIT ) 0*255 ( keychar )`, `@` among the keychars.
     prop_oneof![
-        "[a-z][a-z0-9_*/-]{0,20}",
-        "[a-z0-9][a-z0-9_*/-]{0,10}@[a-z][a-z0-9_*/-]{0,13}",
+        "[a-z0-9][a-z0-9_*/@-]{0,20}",
+        "[a-z0-9][a-z0-9_*/@-]{250,255}",
     ]
 }
 

@@ -179,12 +179,16 @@ pub(crate) fn decode_lower_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
 
 fn write_lower_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        let hi = DIGITS[usize::from(b >> 4)];
-        let lo = DIGITS[usize::from(b & 0x0f)];
-        write!(f, "{}{}", char::from(hi), char::from(lo))?;
+    // Ids are at most 16 bytes: format into a stack buffer and write once
+    // (a `write!` per digit made formatting the slowest part of injecting).
+    let mut buf = [0u8; 32];
+    for (pair, &b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    Ok(())
+    let len = 2 * bytes.len().min(16);
+    // Only ASCII hex digits were written.
+    f.write_str(std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or_default())
 }
 
 #[cfg(test)]

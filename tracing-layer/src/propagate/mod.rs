@@ -13,6 +13,11 @@
 //!   repeated `traceparent` restarts the trace and drops `tracestate`;
 //!   [`TraceContext::child`] gives our hop a new span id; a new root sets the
 //!   random-trace-id flag.
+//! - [`PropagateLayer`] (feature `propagate`): gives each outgoing
+//!   `http::Request` a client span of its own (a child of our hop) and injects
+//!   it, so the services we call continue the trace.
+//! - [`TraceContext::current`] / [`TraceContext::scope`]: the context of the
+//!   request being served, set by the server `TraceLayer`.
 //!
 //! ```
 //! use http::HeaderMap;
@@ -33,13 +38,27 @@
 //! ```
 
 mod context;
+mod current;
 mod error;
+#[cfg(feature = "propagate")]
+pub mod future;
 mod ids;
+#[cfg(feature = "propagate")]
+mod layer;
+#[cfg(feature = "propagate")]
+mod service;
 mod traceparent;
 mod tracestate;
 
 pub use context::{Extracted, TRACEPARENT, TRACESTATE, TraceContext};
+pub use current::Scoped;
+#[cfg(feature = "trace")]
+pub(crate) use current::with_current;
 pub use error::{InvalidTraceParent, InvalidTraceState};
 pub use ids::{SpanId, TraceFlags, TraceId};
+#[cfg(feature = "propagate")]
+pub use layer::PropagateLayer;
+#[cfg(feature = "propagate")]
+pub use service::Propagate;
 pub use traceparent::TraceParent;
 pub use tracestate::{MAX_MEMBERS, TraceState};

@@ -9,6 +9,9 @@ use super::error::InvalidTraceState;
 /// be a maximum of 32 `list-member`s in a `list`").
 pub const MAX_MEMBERS: usize = 32;
 
+/// The longest key (Level 2, "Key": "( lcalpha / DIGIT ) 0*255 ( keychar )").
+const MAX_KEY_LEN: usize = 256;
+
 /// The longest value (Level 2, "Value": "up to 256 printable ASCII characters").
 const MAX_VALUE_LEN: usize = 256;
 
@@ -189,38 +192,23 @@ pub(super) fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Level 2, "Key":
+/// Level 2, "Key" (<https://www.w3.org/TR/trace-context-2/#key>):
 ///
 /// ```abnf
-/// key = simple-key / multi-tenant-key
-/// simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-/// multi-tenant-key = tenant-id "@" system-id
-/// tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-/// system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+/// key = ( lcalpha / DIGIT ) 0*255 ( keychar )
+/// keychar    = lcalpha / DIGIT / "_" / "-"/ "*" / "/" / "@"
+/// lcalpha    = %x61-7A ; a-z
 /// ```
+///
+/// Level 1's split into `simple-key` and `tenant@system` keys is gone: `@` is
+/// an ordinary key character anywhere but first, any key may start with a
+/// digit, and the only length limit is 256 characters in all.
 fn validate_key(key: &[u8]) -> Result<&str, InvalidTraceState> {
-    let lcalpha = |b: &u8| b.is_ascii_lowercase();
-    let first_ok = |s: &[u8], digit_ok: bool| {
-        s.first()
-            .is_some_and(|b| lcalpha(b) || (digit_ok && b.is_ascii_digit()))
-    };
-    let rest_ok = |s: &[u8]| {
-        s.iter()
-            .skip(1)
-            .all(|b| lcalpha(b) || b.is_ascii_digit() || b"_-*/".contains(b))
-    };
-    let ok = match key.iter().position(|&b| b == b'@') {
-        None => key.len() <= 256 && first_ok(key, false) && rest_ok(key),
-        Some(at) => {
-            let (tenant, system) = (&key[..at], &key[at + 1..]);
-            tenant.len() <= 241
-                && system.len() <= 14
-                && first_ok(tenant, true)
-                && rest_ok(tenant)
-                && first_ok(system, false)
-                && rest_ok(system)
-        }
-    };
+    let first_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let keychar = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/@".contains(b);
+    let ok = key.len() <= MAX_KEY_LEN
+        && key.first().is_some_and(first_ok)
+        && key.iter().skip(1).all(keychar);
     if !ok {
         return Err(InvalidTraceState::new("key does not match the key grammar"));
     }

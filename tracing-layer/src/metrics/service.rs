@@ -1,0 +1,98 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::MetricsBody;
+use super::cap::SeriesCap;
+use super::future::ResponseFuture;
+use super::names::{
+    CLIENT_ACTIVE, CLIENT_DURATION, METHOD, SCHEME, SERVER_ACTIVE, SERVER_ADDRESS, SERVER_DURATION,
+};
+use super::record::{Active, Pending, Side, Target};
+use crate::semconv::{RouteOf, method_name};
+
+/// Measures each request of the inner service; built by
+/// [`MetricsLayer`](super::MetricsLayer) (server) or
+/// [`ClientMetricsLayer`](super::ClientMetricsLayer) (client).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Metrics<S> {
+    pub(super) inner: S,
+    pub(super) side: Side,
+    pub(super) cap: Arc<SeriesCap>,
+}
+
+impl<S> Metrics<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<MetricsBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let start = Instant::now();
+        let method = method_name(request.method());
+        let (histogram, active, target) = match self.side {
+            Side::Server => {
+                let scheme = request.uri().scheme_str().unwrap_or("http");
+                let active = self
+                    .cap
+                    .gauge(SERVER_ACTIVE, &[(METHOD, method), (SCHEME, scheme)]);
+                (
+                    SERVER_DURATION,
+                    active,
+                    Target::Route(RouteOf::of(&request)),
+                )
+            }
+            Side::Client => {
+                let authority = request.uri().authority().cloned();
+                let active = match &authority {
+                    Some(a) => self.cap.gauge(
+                        CLIENT_ACTIVE,
+                        &[(METHOD, method), (SERVER_ADDRESS, a.host())],
+                    ),
+                    None => self.cap.gauge(CLIENT_ACTIVE, &[(METHOD, method)]),
+                };
+                (CLIENT_DURATION, active, Target::Address(authority))
+            }
+        };
+        active.increment(1.0);
+        let pending = Pending {
+            side: self.side,
+            histogram,
+            start,
+            method,
+            target,
+            cap: Arc::clone(&self.cap),
+            status: None,
+            done: false,
+            _active: Active(active),
+        };
+        ResponseFuture::new(self.inner.call(request), pending)
+    }
+}

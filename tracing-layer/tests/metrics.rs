@@ -1,0 +1,346 @@
+//! `MetricsLayer` / `ClientMetricsLayer` scraped as Prometheus text: names,
+//! units, buckets, labels, durations to the end of the body, bounded series.
+//!
+//! Each test installs its own recorder for its thread only
+//! (`set_default_local_recorder`) and runs on a current-thread runtime with a
+//! paused clock, so durations are exact.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::{BodyExt, Full};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use palisade_tracing_layer::HttpRoute;
+use palisade_tracing_layer::metrics::{ClientMetricsLayer, DURATION_BUCKETS, MetricsLayer};
+use tower::{Layer, ServiceExt, service_fn};
+
+fn recorder() -> (PrometheusRecorder, PrometheusHandle) {
+    let recorder = PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets_for_metric(Matcher::Prefix("http_".into()), &DURATION_BUCKETS)
+        .unwrap()
+        .build_recorder();
+    let handle = recorder.handle();
+    (recorder, handle)
+}
+
+/// The lines of `text` for metric `name` (exactly, up to its labels or value).
+fn lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+        })
+        .collect()
+}
+
+fn routed(path: &str, route: Option<&'static str>) -> Request<()> {
+    let mut request = Request::get(path).body(()).unwrap();
+    if let Some(route) = route {
+        request.extensions_mut().insert(HttpRoute::new(route));
+    }
+    request
+}
+
+fn answer(
+    status: StatusCode,
+    after: Duration,
+) -> impl tower::Service<Request<()>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone
+{
+    service_fn(move |_: Request<()>| async move {
+        tokio::time::sleep(after).await;
+        let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
+        *response.status_mut() = status;
+        Ok::<_, Infallible>(response)
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_duration_has_the_otel_name_unit_buckets_and_labels() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let service = MetricsLayer::new().layer(answer(StatusCode::OK, Duration::from_millis(300)));
+
+    let response = service
+        .oneshot(routed("/orders/42", Some("/orders/{id}")))
+        .await
+        .unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let text = handle.render();
+    let name = "http_server_request_duration_seconds";
+    assert!(text.contains(&format!("# TYPE {name} histogram")), "{text}");
+    assert!(
+        text.contains(&format!("# HELP {name} Duration of HTTP server requests.")),
+        "{text}"
+    );
+    let labels =
+        r#"http_request_method="GET",http_route="/orders/{id}",http_response_status_code="200""#;
+    let buckets: Vec<String> = lines(&text, &format!("{name}_bucket"))
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = DURATION_BUCKETS
+        .iter()
+        .map(|le| {
+            let count = u8::from(*le >= 0.3);
+            format!("{name}_bucket{{{labels},le=\"{le}\"}} {count}")
+        })
+        .chain([format!("{name}_bucket{{{labels},le=\"+Inf\"}} 1")])
+        .collect();
+    assert_eq!(buckets, expected);
+    assert_eq!(
+        lines(&text, &format!("{name}_sum")),
+        [format!("{name}_sum{{{labels}}} 0.3")]
+    );
+    assert_eq!(
+        lines(&text, &format!("{name}_count")),
+        [format!("{name}_count{{{labels}}} 1")]
+    );
+    // The raw path is nowhere.
+    assert!(!text.contains("/orders/42"));
+}
+
+/// A body whose frames arrive when the test says so.
+struct Slow(VecDeque<Bytes>);
+
+impl Body for Slow {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_duration_ends_with_the_body_and_active_requests_count_until_then() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let service = MetricsLayer::new().layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Slow(VecDeque::from([
+            Bytes::from_static(b"a"),
+            Bytes::from_static(b"b"),
+        ]))))
+    }));
+
+    let response = service
+        .oneshot(routed("/stream", Some("/stream")))
+        .await
+        .unwrap();
+    let text = handle.render();
+    assert!(
+        text.contains(
+            r#"http_server_active_requests{http_request_method="GET",url_scheme="http"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(lines(&text, "http_server_request_duration_seconds_count").is_empty());
+
+    // The head was sent at once; the body takes 2 s.
+    let mut body = response.into_body();
+    body.frame().await.unwrap().unwrap();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    body.frame().await.unwrap().unwrap();
+    assert!(body.frame().await.is_none());
+
+    let text = handle.render();
+    assert!(
+        text.contains(
+            r#"http_server_active_requests{http_request_method="GET",url_scheme="http"} 0"#
+        ),
+        "{text}"
+    );
+    let labels =
+        r#"http_request_method="GET",http_route="/stream",http_response_status_code="200""#;
+    assert!(
+        text.contains(&format!(
+            r#"http_server_request_duration_seconds_bucket{{{labels},le="1"}} 0"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"http_server_request_duration_seconds_bucket{{{labels},le="2.5"}} 1"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "http_server_request_duration_seconds_sum{{{labels}}} 2\n"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_body_records_the_duration_up_to_the_drop() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let service = MetricsLayer::new().layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Slow(VecDeque::from([Bytes::from_static(
+            b"a",
+        )]))))
+    }));
+    let response = service
+        .oneshot(routed("/stream", Some("/stream")))
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_millis(600)).await;
+    drop(response);
+
+    let text = handle.render();
+    let labels =
+        r#"http_request_method="GET",http_route="/stream",http_response_status_code="200""#;
+    assert!(
+        text.contains(&format!(
+            "http_server_request_duration_seconds_sum{{{labels}}} 0.6\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "http_server_active_requests{http_request_method=\"GET\",url_scheme=\"http\"} 0"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unmatched_routes_share_one_series_whatever_the_path() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let service = MetricsLayer::new().layer(answer(StatusCode::NOT_FOUND, Duration::ZERO));
+
+    for i in 0..50 {
+        let response = service
+            .clone()
+            .oneshot(routed(&format!("/scan/{i}.php"), None))
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+
+    let text = handle.render();
+    let counts = lines(&text, "http_server_request_duration_seconds_count");
+    assert_eq!(
+        counts,
+        [
+            r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="_UNMATCHED",http_response_status_code="404"} 50"#
+        ]
+    );
+    assert!(!text.contains("scan"));
+    // A 4xx is not a server failure.
+    assert!(!text.contains("error_type"));
+}
+
+#[derive(Debug)]
+struct Broken;
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by peer 10.1.2.3")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_carry_a_low_cardinality_error_type() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let layer = MetricsLayer::new();
+
+    let response = layer
+        .layer(answer(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO))
+        .oneshot(routed("/pay", Some("/pay")))
+        .await
+        .unwrap();
+    response.into_body().collect().await.unwrap();
+    let failing = layer.layer(service_fn(|_: Request<()>| async {
+        Err::<Response<Full<Bytes>>, _>(Broken)
+    }));
+    assert!(failing.oneshot(routed("/pay", Some("/pay"))).await.is_err());
+
+    let text = handle.render();
+    let counts = lines(&text, "http_server_request_duration_seconds_count");
+    assert!(counts.contains(&r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/pay",http_response_status_code="503",error_type="503"} 1"#), "{text}");
+    assert!(counts.contains(&r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/pay",error_type="_OTHER"} 1"#), "{text}");
+    assert!(!text.contains("10.1.2.3"), "never the error message");
+    assert!(
+        text.contains(
+            r#"http_server_active_requests{http_request_method="GET",url_scheme="http"} 0"#
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn label_sets_past_the_cap_go_to_one_overflow_series() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let layer = MetricsLayer::new().max_series(NonZeroUsize::new(3).unwrap());
+    let service = layer.layer(answer(StatusCode::OK, Duration::ZERO));
+
+    // The active gauge's (GET, http) set takes one slot; two routes fit.
+    for route in ["/a", "/b", "/c", "/d", "/a"] {
+        let response = service
+            .clone()
+            .oneshot(routed(route, Some(route)))
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap();
+    }
+
+    let text = handle.render();
+    let counts = lines(&text, "http_server_request_duration_seconds_count");
+    assert_eq!(counts.len(), 3, "{text}");
+    assert!(counts.contains(&r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/a",http_response_status_code="200"} 2"#), "{text}");
+    assert!(counts.contains(&r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/b",http_response_status_code="200"} 1"#), "{text}");
+    assert!(
+        counts.contains(
+            &r#"http_server_request_duration_seconds_count{otel_metric_overflow="true"} 2"#
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_duration_is_labelled_by_server_address_and_4xx_fail() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let client =
+        ClientMetricsLayer::new().layer(answer(StatusCode::NOT_FOUND, Duration::from_millis(40)));
+
+    let request = Request::get("http://inventory.internal:8080/items/9")
+        .body(())
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let text = handle.render();
+    let name = "http_client_request_duration_seconds";
+    assert!(text.contains(&format!("# TYPE {name} histogram")), "{text}");
+    let labels = r#"http_request_method="GET",server_address="inventory.internal",http_response_status_code="404",error_type="404""#;
+    assert!(
+        text.contains(&format!(r#"{name}_bucket{{{labels},le="0.025"}} 0"#)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(r#"{name}_bucket{{{labels},le="0.05"}} 1"#)),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_client_active_requests{http_request_method="GET",server_address="inventory.internal"} 0"#), "{text}");
+    assert!(!text.contains("/items/9"));
+}
