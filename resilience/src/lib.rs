@@ -23,6 +23,7 @@
 //! | `fallback`        | yes     | `fallback`: `FallbackLayer`                                 |
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
+//! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
 //! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
 //! | `redis`           | no      | a rate limit shared by several instances through Redis (one atomic Lua script) |
@@ -74,6 +75,8 @@ pub mod bulkhead;
 pub mod chaos;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "coalesce")]
+pub mod coalesce;
 #[cfg(feature = "axum")]
 pub mod edge;
 #[cfg(feature = "fallback")]

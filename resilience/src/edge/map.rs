@@ -14,7 +14,8 @@ use crate::rejection::OwnError;
     feature = "circuit-breaker",
     feature = "bulkhead",
     feature = "rate-limit",
-    feature = "timeout"
+    feature = "timeout",
+    feature = "coalesce"
 ))]
 use crate::rejection::Rejection;
 
@@ -126,6 +127,13 @@ fn own_problem(own: OwnError<'_>) -> Option<Problem> {
             "timeout",
             "Timed out",
             "the request took too long to complete",
+        )),
+        #[cfg(feature = "coalesce")]
+        OwnError::Rejection(Rejection::CoalesceFull(_)) => Some(ours(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "coalesce_full",
+            "Too busy",
+            "too many identical requests are waiting; try again shortly",
         )),
         #[cfg(feature = "chaos")]
         OwnError::FaultInjected(_) => Some(ours(
