@@ -24,6 +24,7 @@
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
+//! | `throttle`        | no      | `throttle`: `ThrottleLayer` (client-side adaptive throttling, SRE book) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
 //! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
 //! | `redis`           | no      | a rate limit shared by several instances through Redis (one atomic Lua script) |
@@ -87,6 +88,8 @@ pub mod health;
 pub mod rate_limit;
 #[cfg(feature = "retry")]
 pub mod retry;
+#[cfg(feature = "throttle")]
+pub mod throttle;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 

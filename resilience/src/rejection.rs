@@ -17,6 +17,7 @@
 //! | `RateLimited` (`rate_limit`)          | [`Rejection::RateLimited`]  | until the next call can pass  |
 //! | `Elapsed` (`timeout`)                 | [`Rejection::Elapsed`]      | none                          |
 //! | `CoalesceFull` (`coalesce`)           | `Rejection::CoalesceFull`   | none: waiters leave as the shared call ends |
+//! | `Throttled` (`throttle`)              | `Rejection::Throttled`      | none: refusals are random, the next call may pass |
 //!
 //! Each variant exists when its layer's feature is on. Errors of ours that
 //! are not rejections ([`OwnError`]): the rate limiter's
@@ -79,6 +80,9 @@ pub enum Rejection<'a> {
     /// Too many callers already waited for the same key (feature `coalesce`).
     #[cfg(feature = "coalesce")]
     CoalesceFull(&'a crate::coalesce::error::CoalesceFull),
+    /// Client-side throttling refused the call (feature `throttle`).
+    #[cfg(feature = "throttle")]
+    Throttled(&'a crate::throttle::error::Throttled),
     // With none of the features on there is no rejection; the variant keeps
     // the lifetime used and cannot be built.
     #[cfg(not(any(
@@ -86,7 +90,8 @@ pub enum Rejection<'a> {
         feature = "bulkhead",
         feature = "rate-limit",
         feature = "timeout",
-        feature = "coalesce"
+        feature = "coalesce",
+        feature = "throttle"
     )))]
     #[doc(hidden)]
     __None(std::convert::Infallible, std::marker::PhantomData<&'a ()>),
@@ -110,19 +115,22 @@ impl<'a> Rejection<'a> {
             Self::Elapsed(_) => None,
             #[cfg(feature = "coalesce")]
             Self::CoalesceFull(_) => None,
+            #[cfg(feature = "throttle")]
+            Self::Throttled(_) => None,
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
                 feature = "timeout",
-                feature = "coalesce"
+                feature = "coalesce",
+                feature = "throttle"
             )))]
             Self::__None(never, _) => match never {},
         }
     }
 
     /// A stable snake_case name: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited`, `timeout` or `coalesce_full` (the `code` of the HTTP edge's problem
+    /// `rate_limited`, `timeout`, `coalesce_full` or `throttled` (the `code` of the HTTP edge's problem
     /// bodies).
     #[must_use]
     pub fn code(&self) -> &'static str {
@@ -137,12 +145,15 @@ impl<'a> Rejection<'a> {
             Self::Elapsed(_) => "timeout",
             #[cfg(feature = "coalesce")]
             Self::CoalesceFull(_) => "coalesce_full",
+            #[cfg(feature = "throttle")]
+            Self::Throttled(_) => "throttled",
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
                 feature = "timeout",
-                feature = "coalesce"
+                feature = "coalesce",
+                feature = "throttle"
             )))]
             Self::__None(never, _) => match never {},
         }
@@ -162,12 +173,15 @@ impl<'a> Rejection<'a> {
             Self::Elapsed(e) => e,
             #[cfg(feature = "coalesce")]
             Self::CoalesceFull(e) => e,
+            #[cfg(feature = "throttle")]
+            Self::Throttled(e) => e,
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
                 feature = "timeout",
-                feature = "coalesce"
+                feature = "coalesce",
+                feature = "throttle"
             )))]
             Self::__None(never, _) => match never {},
         }
@@ -196,6 +210,10 @@ impl<'a> Rejection<'a> {
         #[cfg(feature = "coalesce")]
         if let Some(e) = error.downcast_ref() {
             return Some(Self::CoalesceFull(e));
+        }
+        #[cfg(feature = "throttle")]
+        if let Some(e) = error.downcast_ref() {
+            return Some(Self::Throttled(e));
         }
         None
     }
@@ -352,6 +370,10 @@ fn any_rejection(any: &dyn Any) -> Option<Rejection<'_>> {
     #[cfg(feature = "coalesce")]
     if let Some(e) = any.downcast_ref() {
         return Some(Rejection::CoalesceFull(e));
+    }
+    #[cfg(feature = "throttle")]
+    if let Some(e) = any.downcast_ref() {
+        return Some(Rejection::Throttled(e));
     }
     None
 }
