@@ -24,6 +24,7 @@
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
+//! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed or percentile delay, budgeted) |
 //! | `throttle`        | no      | `throttle`: `ThrottleLayer` (client-side adaptive throttling, SRE book) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
 //! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
@@ -84,6 +85,8 @@ pub mod edge;
 pub mod fallback;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "hedge")]
+pub mod hedge;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 #[cfg(feature = "retry")]
