@@ -1,8 +1,9 @@
 //! Resilience layers for [`tower`] services, each an independent [`Layer`]: a
 //! circuit breaker, retries with jittered backoff and a retry budget,
 //! bulkheads, rate limiting (local GCRA or shared through Redis), timeouts,
-//! fallbacks, fault injection, and a health registry that reports on all of
-//! them.
+//! fallbacks, fault injection, coalescing of identical calls, client-side
+//! adaptive throttling, hedging, and a health registry that reports on all
+//! of them.
 //!
 //! Every layer works with any `tower::Service`, so it wraps axum handlers,
 //! hyper clients and plain async functions alike. Time goes through
