@@ -237,3 +237,49 @@ async fn a_call_without_a_key_is_refused_unless_passed_through() {
         "keyless calls are not coalesced"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_optional_cache_answers_until_its_time_to_live_passes() {
+    let layer = CoalesceLayer::builder(by_value as fn(&u64) -> Option<u64>)
+        .cache(Duration::from_secs(1), NonZeroUsize::new(2).unwrap())
+        .build();
+    let (counts, svc) = coalesced(&layer, Duration::from_millis(100));
+
+    assert_eq!(*svc.clone().oneshot(1).await.unwrap(), "value 1");
+    advance(Duration::from_millis(500)).await;
+    // Within the time to live: answered at once, without a call.
+    let start = tokio::time::Instant::now();
+    assert_eq!(*svc.clone().oneshot(1).await.unwrap(), "value 1");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(counts.calls.load(Ordering::SeqCst), 1);
+
+    // One second after the call ended, the response is stale.
+    advance(Duration::from_millis(500)).await;
+    assert_eq!(*svc.clone().oneshot(1).await.unwrap(), "value 1");
+    assert_eq!(counts.calls.load(Ordering::SeqCst), 2);
+
+    // Errors are not cached.
+    assert!(svc.clone().oneshot(0).await.is_err());
+    assert!(svc.clone().oneshot(0).await.is_err());
+    assert_eq!(counts.calls.load(Ordering::SeqCst), 4);
+
+    // At most two keys: a third evicts the least recently stored (1).
+    for key in [2, 3] {
+        svc.clone().oneshot(key).await.unwrap();
+    }
+    let before = counts.calls.load(Ordering::SeqCst);
+    for key in [3, 2] {
+        svc.clone().oneshot(key).await.unwrap();
+    }
+    assert_eq!(
+        counts.calls.load(Ordering::SeqCst),
+        before,
+        "2 and 3 are cached"
+    );
+    svc.clone().oneshot(1).await.unwrap();
+    assert_eq!(
+        counts.calls.load(Ordering::SeqCst),
+        before + 1,
+        "1 was evicted"
+    );
+}

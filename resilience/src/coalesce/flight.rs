@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use foldhash::fast::RandomState;
 
+use super::cache::{Cache, CacheSettings};
 use super::error::{CoalesceFull, CoalescedError};
 use crate::BoxError;
 
@@ -24,6 +25,7 @@ pub(crate) type InnerFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>
 /// waiters are all gone is dropped, and removes its entry.
 pub(crate) struct Registry<K, T> {
     flights: Mutex<FlightMap<K, T>>,
+    cache: Option<Cache<K, T>>,
 }
 
 type FlightMap<K, T> = HashMap<K, Weak<Flight<K, T>>, RandomState>;
@@ -41,10 +43,17 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     T: Clone + Send + Sync + 'static,
 {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(cache: Option<CacheSettings>) -> Self {
         Self {
             flights: Mutex::new(HashMap::with_hasher(RandomState::default())),
+            cache: cache.map(Cache::new),
         }
+    }
+
+    /// A fresh cached result for `key`, when the layer caches.
+    #[inline]
+    pub(crate) fn cached(&self, key: &K) -> Option<T> {
+        self.cache.as_ref().and_then(|cache| cache.get(key))
     }
 
     /// Joins the flight for `key`, or starts one with `start()` (called at
@@ -75,7 +84,7 @@ where
             notify: Arc::new(Notify::default()),
             joined: AtomicUsize::new(1),
             key: key.clone(),
-            registry: Arc::downgrade(self) as Weak<dyn Forget<K>>,
+            registry: Arc::downgrade(self) as Weak<dyn Forget<K, T>>,
         });
         flights.insert(key, Arc::downgrade(&flight));
         Ok(Joined::Leader(flight, 0))
@@ -89,24 +98,25 @@ pub(crate) struct Flight<K, T> {
     /// Callers that joined (leader included); each has its index as waker slot.
     joined: AtomicUsize,
     key: K,
-    registry: Weak<dyn Forget<K>>,
+    registry: Weak<dyn Forget<K, T>>,
 }
 
 /// What a dropped flight needs of its registry, without the bounds of `K`
 /// (a `Drop` impl cannot have bounds its type does not have).
-trait Forget<K>: Send + Sync {
+trait Forget<K, T>: Send + Sync {
     /// Removes `key` if its flight is gone.
     fn forget_dead(&self, key: &K);
 
     /// Removes `key` if it names `flight` (which has its result), so that
-    /// later callers start a new flight; a newer flight is kept.
-    fn forget_finished(&self, key: &K, flight: *const ());
+    /// later callers start a new flight (or, first, caches `response`); a
+    /// newer flight is kept.
+    fn forget_finished(&self, key: &K, flight: *const (), response: Option<&T>);
 }
 
-impl<K, T> Forget<K> for Registry<K, T>
+impl<K, T> Forget<K, T> for Registry<K, T>
 where
-    K: Hash + Eq + Send + Sync,
-    T: Send + Sync,
+    K: Hash + Eq + Clone + Send + Sync,
+    T: Clone + Send + Sync,
 {
     fn forget_dead(&self, key: &K) {
         let mut flights = lock(&self.flights);
@@ -115,7 +125,12 @@ where
         }
     }
 
-    fn forget_finished(&self, key: &K, flight: *const ()) {
+    fn forget_finished(&self, key: &K, flight: *const (), response: Option<&T>) {
+        // Cached before the flight is forgotten: a caller arriving in
+        // between joins the finished flight, one arriving after finds it.
+        if let (Some(cache), Some(response)) = (&self.cache, response) {
+            cache.put(key, response);
+        }
         let mut flights = lock(&self.flights);
         if flights.get(key).is_some_and(|entry| {
             std::ptr::eq(entry.as_ptr().cast::<()>(), flight) || entry.strong_count() == 0
@@ -168,7 +183,11 @@ where
         };
         // Later callers start a new flight; nobody can join this one now.
         if let Some(registry) = self.registry.upgrade() {
-            registry.forget_finished(&self.key, std::ptr::from_ref(self).cast::<()>());
+            registry.forget_finished(
+                &self.key,
+                std::ptr::from_ref(self).cast::<()>(),
+                result.as_ref().ok(),
+            );
         }
         if self.joined.load(Ordering::Relaxed) == 1 {
             *state = State::Taken;

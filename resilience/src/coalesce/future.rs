@@ -14,7 +14,8 @@ use crate::BoxError;
 
 pin_project! {
     /// The response future of [`Coalesce`](super::Coalesce): waits for the
-    /// flight the call joined or started, or passes a keyless call through.
+    /// flight the call joined or started, answers from the cache, or passes
+    /// a keyless call through.
     pub struct ResponseFuture<F, K, T> {
         #[pin]
         kind: Kind<F, K, T>,
@@ -26,6 +27,7 @@ pin_project! {
     enum Kind<F, K, T> {
         Flight { flight: Arc<Flight<K, T>>, slot: usize },
         Passthrough { #[pin] future: F },
+        Cached { response: Option<T> },
         Failed { error: Option<BoxError> },
     }
 }
@@ -40,6 +42,14 @@ impl<F, K, T> ResponseFuture<F, K, T> {
     pub(crate) fn passthrough(future: F) -> Self {
         Self {
             kind: Kind::Passthrough { future },
+        }
+    }
+
+    pub(crate) fn cached(response: T) -> Self {
+        Self {
+            kind: Kind::Cached {
+                response: Some(response),
+            },
         }
     }
 
@@ -63,6 +73,11 @@ where
         match self.project().kind.project() {
             KindProj::Flight { flight, slot } => flight.poll(*slot, cx),
             KindProj::Passthrough { future } => future.poll(cx).map_err(Into::into),
+            KindProj::Cached { response } => Poll::Ready(
+                response
+                    .take()
+                    .ok_or_else(|| "the coalesced call was already answered".into()),
+            ),
             KindProj::Failed { error } => Poll::Ready(Err(error
                 .take()
                 .unwrap_or_else(|| "the coalesced call was already answered".into()))),
@@ -75,6 +90,7 @@ impl<F, K, T> fmt::Debug for ResponseFuture<F, K, T> {
         let kind = match &self.kind {
             Kind::Flight { .. } => "flight",
             Kind::Passthrough { .. } => "passthrough",
+            Kind::Cached { .. } => "cached",
             Kind::Failed { .. } => "failed",
         };
         f.debug_struct("ResponseFuture")

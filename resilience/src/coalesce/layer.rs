@@ -2,9 +2,11 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_layer::Layer;
 
+use super::cache::CacheSettings;
 use super::service::{Coalesce, Flights};
 use crate::key::KeyOf;
 
@@ -25,6 +27,7 @@ pub struct CoalesceLayer<X> {
     key: Arc<KeyOf<X>>,
     max_waiters: usize,
     pass_keyless: bool,
+    cache: Option<CacheSettings>,
 }
 
 impl<X> CoalesceLayer<X> {
@@ -42,6 +45,7 @@ impl<X> CoalesceLayer<X> {
             key,
             max_waiters: DEFAULT_MAX_WAITERS,
             pass_keyless: false,
+            cache: None,
         }
     }
 }
@@ -55,6 +59,7 @@ impl<S: Clone, X> Layer<S> for CoalesceLayer<X> {
             key: Arc::clone(&self.key),
             max_waiters: self.max_waiters,
             pass_keyless: self.pass_keyless,
+            cache: self.cache,
             flights: Arc::new(Flights::default()),
         }
     }
@@ -67,6 +72,7 @@ pub struct CoalesceLayerBuilder<X> {
     key: X,
     max_waiters: NonZeroUsize,
     pass_keyless: bool,
+    cache: Option<CacheSettings>,
 }
 
 impl<X> CoalesceLayerBuilder<X> {
@@ -87,12 +93,23 @@ impl<X> CoalesceLayerBuilder<X> {
         self
     }
 
+    /// Also keeps each successful response for `ttl` after its call ended,
+    /// for at most `max_entries` keys: a call with a key whose response is
+    /// cached is answered at once, without a flight. Errors are never
+    /// cached; a zero `ttl` caches nothing. When the map is full, a new key
+    /// evicts the least recently stored of a few sampled keys.
+    pub const fn cache(mut self, ttl: Duration, max_entries: NonZeroUsize) -> Self {
+        self.cache = Some(CacheSettings { ttl, max_entries });
+        self
+    }
+
     /// Builds the layer.
     pub fn build(self) -> CoalesceLayer<X> {
         CoalesceLayer {
             key: Arc::new(KeyOf::new(self.key, "coalesce")),
             max_waiters: self.max_waiters.get(),
             pass_keyless: self.pass_keyless,
+            cache: self.cache,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! a key (the leader) calls the inner service, and the calls with the same
 //! key that arrive while it is in flight (followers) wait for it and receive
 //! a clone of its response. Once the call ends the key is forgotten: the
-//! next call starts a new one (this is not a cache).
+//! next call starts a new one (unless the optional cache is on).
 //!
 //! - **Failure** reaches every waiter: a caller that was alone gets the
 //!   inner error itself, waiters of a shared call get
@@ -27,6 +27,10 @@
 //!   in every keyed layer, unless
 //!   [`pass_keyless`](CoalesceLayerBuilder::pass_keyless) sends them to the
 //!   inner service on their own.
+//!
+//! - **Optional cache**: [`cache`](CoalesceLayerBuilder::cache) keeps each
+//!   successful response for a time to live, in a bounded map of keys;
+//!   calls for a cached key are answered at once.
 //!
 //! The response must be `Clone` (wrap a large or non-`Clone` response in an
 //! `Arc`); an HTTP response with a streaming body is not, so buffer it first.
@@ -72,6 +76,7 @@
 //! Outside the retry and the breaker (so one flight retries once for all of
 //! its waiters), inside the rate limit (each caller still counts).
 
+mod cache;
 pub mod error;
 mod flight;
 pub mod future;

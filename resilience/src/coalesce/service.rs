@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::cache::CacheSettings;
 use super::flight::{Joined, Registry};
 use super::future::ResponseFuture;
 use crate::BoxError;
@@ -20,6 +21,7 @@ pub struct Coalesce<S, X> {
     pub(super) key: Arc<KeyOf<X>>,
     pub(super) max_waiters: usize,
     pub(super) pass_keyless: bool,
+    pub(super) cache: Option<CacheSettings>,
     pub(super) flights: Arc<Flights>,
 }
 
@@ -47,6 +49,7 @@ impl<S: Clone, X> Clone for Coalesce<S, X> {
             key: Arc::clone(&self.key),
             max_waiters: self.max_waiters,
             pass_keyless: self.pass_keyless,
+            cache: self.cache,
             flights: Arc::clone(&self.flights),
         }
     }
@@ -59,6 +62,7 @@ impl<S: fmt::Debug, X: fmt::Debug> fmt::Debug for Coalesce<S, X> {
             .field("key", self.key.extractor())
             .field("max_waiters", &self.max_waiters)
             .field("pass_keyless", &self.pass_keyless)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +91,10 @@ where
             }
             Err(missing) => return ResponseFuture::failed(missing.into()),
         };
-        let registry = self.flights.registry::<X::Key, S::Response>();
+        let registry = self.flights.registry::<X::Key, S::Response>(self.cache);
+        if let Some(response) = registry.cached(&key) {
+            return ResponseFuture::cached(response);
+        }
         let inner = &mut self.inner;
         let joined = registry.join(key, self.max_waiters, || {
             let call = inner.call(req);
@@ -118,12 +125,14 @@ pub(crate) struct Flights {
 }
 
 impl Flights {
-    fn registry<K, T>(&self) -> Arc<Registry<K, T>>
+    fn registry<K, T>(&self, cache: Option<CacheSettings>) -> Arc<Registry<K, T>>
     where
         K: Hash + Eq + Clone + Send + Sync + 'static,
         T: Clone + Send + Sync + 'static,
     {
-        let first = self.first.get_or_init(|| Arc::new(Registry::<K, T>::new()));
+        let first = self
+            .first
+            .get_or_init(|| Arc::new(Registry::<K, T>::new(cache)));
         if let Ok(registry) = Arc::clone(first).downcast::<Registry<K, T>>() {
             return registry;
         }
@@ -133,7 +142,7 @@ impl Flights {
                 return registry;
             }
         }
-        let registry = Arc::new(Registry::<K, T>::new());
+        let registry = Arc::new(Registry::<K, T>::new(cache));
         others.push(Arc::clone(&registry) as Arc<dyn Any + Send + Sync>);
         registry
     }
