@@ -26,7 +26,10 @@ use tower::ServiceBuilder;
     feature = "rate-limit",
     feature = "timeout",
     feature = "fallback",
-    feature = "chaos"
+    feature = "chaos",
+    feature = "coalesce",
+    feature = "throttle",
+    feature = "hedge"
 ))]
 use tower_layer::Stack;
 
@@ -149,6 +152,27 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         layer: crate::chaos::ChaosLayer,
     ) -> ServiceBuilder<Stack<crate::chaos::ChaosLayer, L>>;
+
+    /// Adds a [`CoalesceLayer`](crate::coalesce::CoalesceLayer).
+    #[cfg(feature = "coalesce")]
+    fn coalesce<X>(
+        self,
+        layer: crate::coalesce::CoalesceLayer<X>,
+    ) -> ServiceBuilder<Stack<crate::coalesce::CoalesceLayer<X>, L>>;
+
+    /// Adds a [`ThrottleLayer`](crate::throttle::ThrottleLayer).
+    #[cfg(feature = "throttle")]
+    fn throttle<P, C>(
+        self,
+        layer: crate::throttle::ThrottleLayer<P, C>,
+    ) -> ServiceBuilder<Stack<crate::throttle::ThrottleLayer<P, C>, L>>;
+
+    /// Adds a [`HedgeLayer`](crate::hedge::HedgeLayer).
+    #[cfg(feature = "hedge")]
+    fn hedge<E>(
+        self,
+        layer: crate::hedge::HedgeLayer<E>,
+    ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer<E>, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -229,6 +253,30 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         layer: crate::chaos::ChaosLayer,
     ) -> ServiceBuilder<Stack<crate::chaos::ChaosLayer, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "coalesce")]
+    fn coalesce<X>(
+        self,
+        layer: crate::coalesce::CoalesceLayer<X>,
+    ) -> ServiceBuilder<Stack<crate::coalesce::CoalesceLayer<X>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "throttle")]
+    fn throttle<P, C>(
+        self,
+        layer: crate::throttle::ThrottleLayer<P, C>,
+    ) -> ServiceBuilder<Stack<crate::throttle::ThrottleLayer<P, C>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "hedge")]
+    fn hedge<E>(
+        self,
+        layer: crate::hedge::HedgeLayer<E>,
+    ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer<E>, L>> {
         self.layer(layer)
     }
 }

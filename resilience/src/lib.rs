@@ -1,8 +1,9 @@
 //! Resilience layers for [`tower`] services, each an independent [`Layer`]: a
 //! circuit breaker, retries with jittered backoff and a retry budget,
 //! bulkheads, rate limiting (local GCRA or shared through Redis), timeouts,
-//! fallbacks, fault injection, and a health registry that reports on all of
-//! them.
+//! fallbacks, fault injection, coalescing of identical calls, client-side
+//! adaptive throttling, hedging, and a health registry that reports on all
+//! of them.
 //!
 //! Every layer works with any `tower::Service`, so it wraps axum handlers,
 //! hyper clients and plain async functions alike. Time goes through
@@ -23,6 +24,9 @@
 //! | `fallback`        | yes     | `fallback`: `FallbackLayer`                                 |
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
+//! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
+//! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed or percentile delay, budgeted) |
+//! | `throttle`        | no      | `throttle`: `ThrottleLayer` (client-side adaptive throttling, SRE book) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
 //! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
 //! | `redis`           | no      | a rate limit shared by several instances through Redis (one atomic Lua script) |
@@ -74,16 +78,22 @@ pub mod bulkhead;
 pub mod chaos;
 #[cfg(feature = "circuit-breaker")]
 pub mod circuit_breaker;
+#[cfg(feature = "coalesce")]
+pub mod coalesce;
 #[cfg(feature = "axum")]
 pub mod edge;
 #[cfg(feature = "fallback")]
 pub mod fallback;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "hedge")]
+pub mod hedge;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 #[cfg(feature = "retry")]
 pub mod retry;
+#[cfg(feature = "throttle")]
+pub mod throttle;
 #[cfg(feature = "timeout")]
 pub mod timeout;
 

@@ -16,6 +16,8 @@
 //! | `BulkheadFull` (`bulkhead`)           | [`Rejection::BulkheadFull`] | none: permits free as calls end, there is no schedule |
 //! | `RateLimited` (`rate_limit`)          | [`Rejection::RateLimited`]  | until the next call can pass  |
 //! | `Elapsed` (`timeout`)                 | [`Rejection::Elapsed`]      | none                          |
+//! | `CoalesceFull` (`coalesce`)           | `Rejection::CoalesceFull`   | none: waiters leave as the shared call ends |
+//! | `Throttled` (`throttle`)              | `Rejection::Throttled`      | none: refusals are random, the next call may pass |
 //!
 //! Each variant exists when its layer's feature is on. Errors of ours that
 //! are not rejections ([`OwnError`]): the rate limiter's
@@ -75,13 +77,21 @@ pub enum Rejection<'a> {
     /// The timeout fired (feature `timeout`).
     #[cfg(feature = "timeout")]
     Elapsed(&'a crate::timeout::error::Elapsed),
+    /// Too many callers already waited for the same key (feature `coalesce`).
+    #[cfg(feature = "coalesce")]
+    CoalesceFull(&'a crate::coalesce::error::CoalesceFull),
+    /// Client-side throttling refused the call (feature `throttle`).
+    #[cfg(feature = "throttle")]
+    Throttled(&'a crate::throttle::error::Throttled),
     // With none of the features on there is no rejection; the variant keeps
     // the lifetime used and cannot be built.
     #[cfg(not(any(
         feature = "circuit-breaker",
         feature = "bulkhead",
         feature = "rate-limit",
-        feature = "timeout"
+        feature = "timeout",
+        feature = "coalesce",
+        feature = "throttle"
     )))]
     #[doc(hidden)]
     __None(std::convert::Infallible, std::marker::PhantomData<&'a ()>),
@@ -103,18 +113,24 @@ impl<'a> Rejection<'a> {
             Self::RateLimited(limited) => Some(limited.retry_after()),
             #[cfg(feature = "timeout")]
             Self::Elapsed(_) => None,
+            #[cfg(feature = "coalesce")]
+            Self::CoalesceFull(_) => None,
+            #[cfg(feature = "throttle")]
+            Self::Throttled(_) => None,
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
-                feature = "timeout"
+                feature = "timeout",
+                feature = "coalesce",
+                feature = "throttle"
             )))]
             Self::__None(never, _) => match never {},
         }
     }
 
     /// A stable snake_case name: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited` or `timeout` (the `code` of the HTTP edge's problem
+    /// `rate_limited`, `timeout`, `coalesce_full` or `throttled` (the `code` of the HTTP edge's problem
     /// bodies).
     #[must_use]
     pub fn code(&self) -> &'static str {
@@ -127,11 +143,17 @@ impl<'a> Rejection<'a> {
             Self::RateLimited(_) => "rate_limited",
             #[cfg(feature = "timeout")]
             Self::Elapsed(_) => "timeout",
+            #[cfg(feature = "coalesce")]
+            Self::CoalesceFull(_) => "coalesce_full",
+            #[cfg(feature = "throttle")]
+            Self::Throttled(_) => "throttled",
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
-                feature = "timeout"
+                feature = "timeout",
+                feature = "coalesce",
+                feature = "throttle"
             )))]
             Self::__None(never, _) => match never {},
         }
@@ -149,11 +171,17 @@ impl<'a> Rejection<'a> {
             Self::RateLimited(e) => e,
             #[cfg(feature = "timeout")]
             Self::Elapsed(e) => e,
+            #[cfg(feature = "coalesce")]
+            Self::CoalesceFull(e) => e,
+            #[cfg(feature = "throttle")]
+            Self::Throttled(e) => e,
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
-                feature = "timeout"
+                feature = "timeout",
+                feature = "coalesce",
+                feature = "throttle"
             )))]
             Self::__None(never, _) => match never {},
         }
@@ -178,6 +206,14 @@ impl<'a> Rejection<'a> {
         #[cfg(feature = "timeout")]
         if let Some(e) = error.downcast_ref() {
             return Some(Self::Elapsed(e));
+        }
+        #[cfg(feature = "coalesce")]
+        if let Some(e) = error.downcast_ref() {
+            return Some(Self::CoalesceFull(e));
+        }
+        #[cfg(feature = "throttle")]
+        if let Some(e) = error.downcast_ref() {
+            return Some(Self::Throttled(e));
         }
         None
     }
@@ -330,6 +366,14 @@ fn any_rejection(any: &dyn Any) -> Option<Rejection<'_>> {
     #[cfg(feature = "timeout")]
     if let Some(e) = any.downcast_ref() {
         return Some(Rejection::Elapsed(e));
+    }
+    #[cfg(feature = "coalesce")]
+    if let Some(e) = any.downcast_ref() {
+        return Some(Rejection::CoalesceFull(e));
+    }
+    #[cfg(feature = "throttle")]
+    if let Some(e) = any.downcast_ref() {
+        return Some(Rejection::Throttled(e));
     }
     None
 }

@@ -14,7 +14,9 @@ use crate::rejection::OwnError;
     feature = "circuit-breaker",
     feature = "bulkhead",
     feature = "rate-limit",
-    feature = "timeout"
+    feature = "timeout",
+    feature = "coalesce",
+    feature = "throttle"
 ))]
 use crate::rejection::Rejection;
 
@@ -127,6 +129,20 @@ fn own_problem(own: OwnError<'_>) -> Option<Problem> {
             "Timed out",
             "the request took too long to complete",
         )),
+        #[cfg(feature = "coalesce")]
+        OwnError::Rejection(Rejection::CoalesceFull(_)) => Some(ours(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "coalesce_full",
+            "Too busy",
+            "too many identical requests are waiting; try again shortly",
+        )),
+        #[cfg(feature = "throttle")]
+        OwnError::Rejection(Rejection::Throttled(_)) => Some(ours(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "throttled",
+            "Upstream overloaded",
+            "a dependency refuses many requests, so some are refused early; try again later",
+        )),
         #[cfg(feature = "chaos")]
         OwnError::FaultInjected(_) => Some(ours(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -220,6 +236,22 @@ mod tests {
         assert_eq!(problem.code(), Some("rate_limit_unavailable"));
         assert!(problem.headers().get(RETRY_AFTER).is_none());
         assert!(!problem.to_json().to_string().contains("10.0.0.7"));
+    }
+
+    #[cfg(all(feature = "throttle", feature = "coalesce"))]
+    #[test]
+    fn throttled_and_coalesce_full_are_503() {
+        use crate::coalesce::error::CoalesceFull;
+        use crate::throttle::error::Throttled;
+
+        for (err, code) in [
+            (BoxError::from(Throttled::new(0.5)), "throttled"),
+            (BoxError::from(CoalesceFull::new(8)), "coalesce_full"),
+        ] {
+            let problem = problem_for(&*err);
+            assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(problem.code(), Some(code));
+        }
     }
 
     #[test]

@@ -92,7 +92,7 @@
 //! ```
 
 mod backoff;
-mod budget;
+pub(crate) mod budget;
 pub mod future;
 mod layer;
 mod policy;
