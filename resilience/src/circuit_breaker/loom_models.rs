@@ -101,9 +101,12 @@ fn loom_open_to_half_open_happens_once_with_one_probe() {
         );
         let closed = breaker.state.load(Ordering::Acquire);
         assert!(breaker.transition(closed, State::Open, None));
-        // Past the 1 ns wait (the clock is real here).
-        let opened = breaker.now();
-        while breaker.now() <= opened.saturating_add(1) {
+        // Past the Open deadline (the clock is real here). Wait for the
+        // deadline itself, which is kept in whole milliseconds, not just the
+        // 1 ns: otherwise whether a thread finds the breaker still Open
+        // depends on timing, and loom sees a different model on each run.
+        let deadline = breaker.deadline(breaker.state.load(Ordering::Acquire));
+        while breaker.now() <= deadline {
             std::hint::spin_loop();
         }
 

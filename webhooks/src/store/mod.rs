@@ -31,6 +31,7 @@ mod id;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

@@ -20,7 +20,8 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 
-use self::rows::{attempt_from_row, delivery_from_row, endpoint_from_rows, event_type_from_row};
+use self::rows::{endpoint_from_rows, event_type_from_row};
+use super::rows::{attempt_from_row, claimed_from_row, delivery_from_row};
 use super::{
     Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
     Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
@@ -775,7 +776,7 @@ impl Store for PostgresStore {
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;
-            rows.iter().map(rows::claimed_from_row).collect()
+            rows.iter().map(claimed_from_row).collect()
         }
         .boxed()
     }

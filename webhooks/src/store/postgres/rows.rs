@@ -1,21 +1,17 @@
 //! Rows read back into the model.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use bytes::Bytes;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
+use crate::store::rows::{corrupt, count};
 use crate::store::{
-    Attempt, AttemptResult, Claimed, Delivery, DeliveryState, DisabledReason, Endpoint,
-    EndpointSecret, EventType, Message, SecretKeyring, StoreError, StoreResult, from_millis,
+    DisabledReason, Endpoint, EndpointSecret, EventType, Message, SecretKeyring, StoreResult,
+    from_millis,
 };
-
-fn corrupt(what: impl Into<String>) -> StoreError {
-    StoreError::Corrupt(what.into())
-}
 
 /// A JSONB column that must hold an array of strings (or be NULL).
 fn json_list(row: &PgRow, column: &str) -> StoreResult<Option<Vec<String>>> {
@@ -25,12 +21,6 @@ fn json_list(row: &PgRow, column: &str) -> StoreResult<Option<Vec<String>>> {
             serde_json::from_value(v.clone())
                 .map_err(|_| corrupt(format!("{column} is not a JSON list of strings: {v}")))
         })
-        .transpose()
-}
-
-fn count(column: &str, value: Option<i64>) -> StoreResult<Option<u32>> {
-    value
-        .map(|v| u32::try_from(v).map_err(|_| corrupt(format!("{column} out of range: {v}"))))
         .transpose()
 }
 
@@ -114,54 +104,5 @@ pub(super) fn message_from_row(row: &PgRow) -> StoreResult<Message> {
         payload: payload.map(Bytes::from),
         idempotency_key: row.try_get("idempotency_key")?,
         created_at: from_millis(row.try_get("created_at")?),
-    })
-}
-
-pub(super) fn delivery_from_row(row: &PgRow) -> StoreResult<Delivery> {
-    let state: String = row.try_get("state")?;
-    let due_at: Option<i64> = row.try_get("due_at")?;
-    Ok(Delivery {
-        id: row.try_get("id")?,
-        message_id: row.try_get("message_id")?,
-        endpoint_id: row.try_get("endpoint_id")?,
-        state: DeliveryState::parse(&state)
-            .ok_or_else(|| corrupt(format!("delivery state `{state}`")))?,
-        attempts: count("attempts", row.try_get("attempts")?)?.unwrap_or(0),
-        next_attempt_at: due_at.map(from_millis),
-        updated_at: from_millis(row.try_get("updated_at")?),
-    })
-}
-
-pub(super) fn claimed_from_row(row: &PgRow) -> StoreResult<Claimed> {
-    let payload: Option<Vec<u8>> = row.try_get("payload")?;
-    Ok(Claimed {
-        delivery_id: row.try_get("id")?,
-        message_id: row.try_get("message_id")?,
-        endpoint_id: row.try_get("endpoint_id")?,
-        event_type: row.try_get("event_type")?,
-        payload: payload.map(Bytes::from),
-        attempts: count("attempts", row.try_get("attempts")?)?.unwrap_or(0),
-    })
-}
-
-pub(super) fn attempt_from_row(row: &PgRow) -> StoreResult<Attempt> {
-    let status: Option<i64> = row.try_get("status")?;
-    let error: Option<String> = row.try_get("error")?;
-    let result = match (status, error) {
-        (Some(code), _) => AttemptResult::Status(
-            u16::try_from(code).map_err(|_| corrupt(format!("status code {code}")))?,
-        ),
-        (None, Some(kind)) => AttemptResult::Transport(kind),
-        (None, None) => return Err(corrupt("an attempt with neither status nor error")),
-    };
-    let latency: i64 = row.try_get("latency_us")?;
-    Ok(Attempt {
-        delivery_id: row.try_get("delivery_id")?,
-        message_id: row.try_get("message_id")?,
-        endpoint_id: row.try_get("endpoint_id")?,
-        at: from_millis(row.try_get("at")?),
-        result,
-        latency: Duration::from_micros(latency.unsigned_abs()),
-        response_excerpt: row.try_get("excerpt")?,
     })
 }

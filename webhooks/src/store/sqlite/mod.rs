@@ -19,7 +19,8 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use self::rows::{attempt_from_row, delivery_from_row, endpoint_from_rows, event_type_from_row};
+use self::rows::{endpoint_from_rows, event_type_from_row};
+use super::rows::{attempt_from_row, claimed_from_row, delivery_from_row};
 use super::{
     Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
     Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
@@ -711,7 +712,7 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;
-            rows.iter().map(rows::claimed_from_row).collect()
+            rows.iter().map(claimed_from_row).collect()
         }
         .boxed()
     }
