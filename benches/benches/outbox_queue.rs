@@ -174,7 +174,7 @@ async fn ours(args: &Args, durability: Durability) -> Phases {
             .unwrap();
         assert!(!batch.is_empty(), "the queue ran dry at {done}");
         done += batch.len() as u64;
-        let finished = batch
+        let finished: Vec<_> = batch
             .into_iter()
             .map(|c| Finished {
                 delivery_id: c.delivery_id,
@@ -191,7 +191,7 @@ async fn ours(args: &Args, durability: Durability) -> Phases {
                 next: Next::Succeeded,
             })
             .collect();
-        store.finish(&token, finished, now, None).await.unwrap();
+        store.finish(&token, &finished, now, None).await.unwrap();
     }
     let (drain, drain_cpu) = (started.elapsed(), process::own_cpu_time() - cpu);
     let stats = store.stats(SystemTime::now()).await.unwrap();

@@ -189,9 +189,9 @@ async fn two_claimers_never_get_the_same_delivery() {
                     break;
                 }
                 got.extend(batch.iter().map(|c| c.delivery_id));
-                let finished = batch.iter().map(succeeded).collect();
+                let finished: Vec<_> = batch.iter().map(succeeded).collect();
                 store
-                    .finish(&token, finished, suite::t(11), None)
+                    .finish(&token, &finished, suite::t(11), None)
                     .await
                     .expect("finish");
             }
@@ -418,7 +418,7 @@ async fn racing_instances_deliver_an_ordered_endpoint_one_at_a_time_in_order() {
                 // Out of flight before the report commits, so the next
                 // claim cannot overlap this one in our count.
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                s.finish(&token, vec![succeeded(&batch[0])], suite::t(11), None)
+                s.finish(&token, &[succeeded(&batch[0])], suite::t(11), None)
                     .await
                     .expect("finish");
             }

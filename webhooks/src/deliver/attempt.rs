@@ -17,7 +17,7 @@ use crate::{Secret, Signer};
 /// Sends one claimed delivery and says what happens next.
 pub(super) async fn deliver(
     shared: &Shared,
-    claimed: Claimed,
+    claimed: &Claimed,
     endpoint: Option<&Endpoint>,
 ) -> Finished {
     let now = shared.clock.now();
@@ -42,11 +42,11 @@ pub(super) async fn deliver(
         Ok(admitted) => admitted,
         Err(wait) => return finished(None, Next::Postpone(now + wait)),
     };
-    let request = match build_request(shared, endpoint, &claimed, payload, now) {
+    let request = match build_request(shared, endpoint, claimed, payload, now) {
         Ok(request) => request,
         Err(kind) => {
             let attempt = record(
-                &claimed,
+                claimed,
                 now,
                 AttemptResult::Transport(kind.into()),
                 Duration::ZERO,
@@ -70,10 +70,10 @@ pub(super) async fn deliver(
                 return finished(None, Next::Postpone(now + wait));
             }
             let kind = super::client::error_kind(error.as_ref());
-            let next = shared.next_after_failure(&claimed, attempts_made, now, None);
+            let next = shared.next_after_failure(claimed, attempts_made, now, None);
             finished(
                 Some(record(
-                    &claimed,
+                    claimed,
                     now,
                     AttemptResult::Transport(kind.into()),
                     latency,
@@ -100,10 +100,10 @@ pub(super) async fn deliver(
                     }
                     _ => None,
                 };
-                shared.next_after_failure(&claimed, attempts_made, now, honoured)
+                shared.next_after_failure(claimed, attempts_made, now, honoured)
             };
             let attempt = record(
-                &claimed,
+                claimed,
                 now,
                 AttemptResult::Status(status.as_u16()),
                 latency,

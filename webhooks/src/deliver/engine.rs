@@ -542,8 +542,7 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<Option<Duration>>) -
             );
             tasks.spawn(
                 async move {
-                    let finished =
-                        attempt::deliver(&shared, claimed.clone(), endpoint.as_deref()).await;
+                    let finished = attempt::deliver(&shared, &claimed, endpoint.as_deref()).await;
                     super::telemetry::attempt_finished(&finished);
                     let event = operational::after_attempt(
                         &shared,
@@ -660,7 +659,7 @@ async fn write_report(shared: &Shared, token: &str, finished: Vec<Finished>) {
             .store
             .finish(
                 token,
-                finished.clone(),
+                &finished,
                 shared.clock.now(),
                 shared.config.disable_after,
             )

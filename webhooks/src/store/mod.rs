@@ -162,7 +162,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn finish<'a>(
         &'a self,
         token: &'a str,
-        finished: Vec<Finished>,
+        finished: &'a [Finished],
         now: SystemTime,
         disable_after: Option<Duration>,
     ) -> BoxFuture<'a, StoreResult<FinishReport>>;

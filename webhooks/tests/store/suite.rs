@@ -355,7 +355,7 @@ async fn claim_finish_and_history(store: &dyn Store) {
         report(&batch[2], t(52), 400, Next::Dead),
     ];
     let disabled = store
-        .finish("w1:1", finished, t(53), None)
+        .finish("w1:1", &finished, t(53), None)
         .await
         .expect("finish");
     assert!(disabled.disabled.is_empty());
@@ -380,7 +380,7 @@ async fn claim_finish_and_history(store: &dyn Store) {
     let stale = vec![report(&rest[0], t(54), 200, Next::Succeeded)];
     // (The endpoint did answer 200, after the 500 at t52: it recovered.)
     let recovered = store
-        .finish("someone-else", stale, t(54), None)
+        .finish("someone-else", &stale, t(54), None)
         .await
         .expect("finish")
         .recovered;
@@ -409,7 +409,7 @@ async fn claim_finish_and_history(store: &dyn Store) {
     let again = store
         .finish(
             "w1:3",
-            vec![report(&retry[0], t(58), 204, Next::Succeeded)],
+            &[report(&retry[0], t(58), 204, Next::Succeeded)],
             t(58),
             None,
         )
@@ -420,9 +420,10 @@ async fn claim_finish_and_history(store: &dyn Store) {
     store
         .finish(
             "w2:1",
-            rest.iter()
+            &rest
+                .iter()
                 .map(|c| report(c, t(59), 200, Next::Succeeded))
-                .collect(),
+                .collect::<Vec<_>>(),
             t(59),
             None,
         )
@@ -490,7 +491,7 @@ async fn leases_expire_and_release(store: &dyn Store) {
     store
         .finish(
             "crashed:1",
-            vec![report(&first[0], t(132), 200, Next::Succeeded)],
+            &[report(&first[0], t(132), 200, Next::Succeeded)],
             t(132),
             None,
         )
@@ -514,7 +515,7 @@ async fn leases_expire_and_release(store: &dyn Store) {
     store
         .finish(
             "w:3",
-            vec![report(&last[0], t(134), 200, Next::Succeeded)],
+            &[report(&last[0], t(134), 200, Next::Succeeded)],
             t(134),
             None,
         )
@@ -561,7 +562,7 @@ async fn ordered_endpoint_goes_one_at_a_time(store: &dyn Store) {
     store
         .finish(
             "o:1",
-            vec![report(&c[0], t(202), 500, Next::RetryAt(t(210)))],
+            &[report(&c[0], t(202), 500, Next::RetryAt(t(210)))],
             t(202),
             None,
         )
@@ -583,7 +584,7 @@ async fn ordered_endpoint_goes_one_at_a_time(store: &dyn Store) {
     store
         .finish(
             "o:4",
-            vec![report(&c[0], t(211), 500, Next::Dead)],
+            &[report(&c[0], t(211), 500, Next::Dead)],
             t(211),
             None,
         )
@@ -612,7 +613,7 @@ async fn ordered_endpoint_goes_one_at_a_time(store: &dyn Store) {
     store
         .finish(
             "o:5",
-            vec![report(&c[0], t(215), 200, Next::Succeeded)],
+            &[report(&c[0], t(215), 200, Next::Succeeded)],
             t(215),
             None,
         )
@@ -648,7 +649,7 @@ async fn postpone_keeps_attempts_and_replay_restarts(store: &dyn Store) {
         next: Next::Postpone(t(320)),
     };
     store
-        .finish("p:1", vec![postponed], t(301), None)
+        .finish("p:1", &[postponed], t(301), None)
         .await
         .expect("finish");
     let d = &store.deliveries(&p.message_id).await.expect("d")[0];
@@ -667,7 +668,7 @@ async fn postpone_keeps_attempts_and_replay_restarts(store: &dyn Store) {
     store
         .finish(
             "p:2",
-            vec![report(&c[0], t(321), 500, Next::Dead)],
+            &[report(&c[0], t(321), 500, Next::Dead)],
             t(321),
             None,
         )
@@ -695,7 +696,7 @@ async fn postpone_keeps_attempts_and_replay_restarts(store: &dyn Store) {
     store
         .finish(
             "p:3",
-            vec![report(&c[0], t(331), 500, Next::Dead)],
+            &[report(&c[0], t(331), 500, Next::Dead)],
             t(331),
             None,
         )
@@ -744,7 +745,7 @@ async fn gone_and_failing_disable(store: &dyn Store) {
     let disabled = store
         .finish(
             "g:1",
-            vec![report(&c[0], t(401), 410, Next::Gone)],
+            &[report(&c[0], t(401), 410, Next::Gone)],
             t(401),
             None,
         )
@@ -776,7 +777,7 @@ async fn gone_and_failing_disable(store: &dyn Store) {
         let disabled = store
             .finish(
                 &format!("f:{i}"),
-                vec![report(&c[0], t(at), 503, Next::RetryAt(t(at + 1000)))],
+                &[report(&c[0], t(at), 503, Next::RetryAt(t(at + 1000)))],
                 t(at),
                 after,
             )
@@ -890,7 +891,7 @@ async fn expunge_keeps_metadata(store: &dyn Store) {
     store
         .finish(
             "x:1",
-            vec![report(&c[0], t(702), 200, Next::Succeeded)],
+            &[report(&c[0], t(702), 200, Next::Succeeded)],
             t(702),
             None,
         )
@@ -944,7 +945,7 @@ async fn one_report_follows_its_order_for_the_failure_streak(store: &dyn Store) 
     store
         .finish(
             "s:1",
-            vec![timeout, report(&c[1], t(73), 200, Next::Succeeded)],
+            &[timeout, report(&c[1], t(73), 200, Next::Succeeded)],
             t(73),
             None,
         )
@@ -963,7 +964,7 @@ async fn one_report_follows_its_order_for_the_failure_streak(store: &dyn Store) 
     store
         .finish(
             "s:1",
-            vec![
+            &[
                 report(&c[2], t(74), 200, Next::Succeeded),
                 report(&c[3], t(75), 500, Next::RetryAt(t(90))),
             ],
@@ -1040,7 +1041,7 @@ async fn ordered_endpoints_do_not_wait_for_each_other(store: &dyn Store) {
     store
         .finish(
             "m:0",
-            vec![report(&heads[0], t(254), 200, Next::Succeeded)],
+            &[report(&heads[0], t(254), 200, Next::Succeeded)],
             t(254),
             None,
         )

@@ -784,7 +784,7 @@ impl Store for PostgresStore {
     fn finish<'a>(
         &'a self,
         token: &'a str,
-        finished: Vec<Finished>,
+        finished: &'a [Finished],
         now: SystemTime,
         disable_after: Option<Duration>,
     ) -> BoxFuture<'a, StoreResult<FinishReport>> {
@@ -795,7 +795,7 @@ impl Store for PostgresStore {
             // them in the same order and never deadlock. (The deliveries
             // are held by this token: nobody else writes them meanwhile.)
             let mut endpoints: BTreeMap<&str, EndpointReport> = BTreeMap::new();
-            for item in &finished {
+            for item in finished {
                 let report = endpoints
                     .entry(item.endpoint_id.as_str())
                     .or_insert_with(EndpointReport::new);
@@ -805,8 +805,8 @@ impl Store for PostgresStore {
                 report.gone |= item.next == Next::Gone;
             }
             let mut tx = self.pool.begin().await?;
-            insert_attempts(&mut tx, &finished).await?;
-            update_deliveries(&mut tx, token, &finished, now_ms).await?;
+            insert_attempts(&mut tx, finished).await?;
+            update_deliveries(&mut tx, token, finished, now_ms).await?;
             let cutoff = disable_after
                 .map(|after| to_millis(now.checked_sub(after).unwrap_or(std::time::UNIX_EPOCH)));
             let mut outcome = FinishReport::default();
@@ -850,14 +850,13 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, StoreResult<u64>> {
         async move {
             let mut tx = self.pool.begin().await?;
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)")
-                    .bind(message_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if !exists {
-                return Err(StoreError::UnknownMessage(message_id.to_owned()));
-            }
+            require(
+                &mut tx,
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)",
+                message_id,
+                StoreError::UnknownMessage,
+            )
+            .await?;
             let done = sqlx::query(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = $2, \
                  lease_token = NULL, updated_at = $2 \
@@ -881,14 +880,13 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, StoreResult<u64>> {
         async move {
             let mut tx = self.pool.begin().await?;
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1)")
-                    .bind(endpoint_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if !exists {
-                return Err(StoreError::UnknownEndpoint(endpoint_id.to_owned()));
-            }
+            require(
+                &mut tx,
+                "SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1)",
+                endpoint_id,
+                StoreError::UnknownEndpoint,
+            )
+            .await?;
             let done = sqlx::query(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = $3, \
                  lease_token = NULL, updated_at = $3 \
@@ -945,6 +943,25 @@ impl Store for PostgresStore {
             })
         }
         .boxed()
+    }
+}
+
+/// Fails with `missing(id)` unless `sql` (`SELECT EXISTS (… WHERE id = $1)`)
+/// is true.
+async fn require(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    id: &str,
+    missing: fn(String) -> StoreError,
+) -> StoreResult<()> {
+    let found: bool = sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if found {
+        Ok(())
+    } else {
+        Err(missing(id.to_owned()))
     }
 }
 

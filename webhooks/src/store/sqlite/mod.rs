@@ -541,13 +541,8 @@ impl Store for SqliteStore {
         async move {
             let now_ms = to_millis(now);
             let mut tx = self.write_tx().await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM endpoints WHERE id = ?1")
-                .bind(endpoint_id)
-                .fetch_optional(&mut *tx)
+            require(&mut tx, "SELECT 1 FROM endpoints WHERE id = ?1", endpoint_id, StoreError::UnknownEndpoint)
                 .await?;
-            if exists.is_none() {
-                return Err(StoreError::UnknownEndpoint(endpoint_id.to_owned()));
-            }
             sqlx::query(
                 "DELETE FROM endpoint_secrets WHERE endpoint_id = ?1 \
                  AND expires_at IS NOT NULL AND expires_at <= ?2",
@@ -720,7 +715,7 @@ impl Store for SqliteStore {
     fn finish<'a>(
         &'a self,
         token: &'a str,
-        finished: Vec<Finished>,
+        finished: &'a [Finished],
         now: SystemTime,
         disable_after: Option<Duration>,
     ) -> BoxFuture<'a, StoreResult<FinishReport>> {
@@ -729,7 +724,7 @@ impl Store for SqliteStore {
             let mut report = FinishReport::default();
             let mut failing = Vec::new();
             let mut tx = self.write_tx().await?;
-            for item in &finished {
+            for item in finished {
                 if let Some(attempt) = &item.attempt {
                     insert_attempt(&mut tx, attempt).await?;
                     if is_attempt_failure(attempt) {
@@ -836,13 +831,13 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<u64>> {
         async move {
             let mut tx = self.write_tx().await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM messages WHERE id = ?1")
-                .bind(message_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::UnknownMessage(message_id.to_owned()));
-            }
+            require(
+                &mut tx,
+                "SELECT 1 FROM messages WHERE id = ?1",
+                message_id,
+                StoreError::UnknownMessage,
+            )
+            .await?;
             let done = sqlx::query(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?2, \
                  lease_token = NULL, updated_at = ?2 \
@@ -866,13 +861,13 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<u64>> {
         async move {
             let mut tx = self.write_tx().await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM endpoints WHERE id = ?1")
-                .bind(endpoint_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::UnknownEndpoint(endpoint_id.to_owned()));
-            }
+            require(
+                &mut tx,
+                "SELECT 1 FROM endpoints WHERE id = ?1",
+                endpoint_id,
+                StoreError::UnknownEndpoint,
+            )
+            .await?;
             let done = sqlx::query(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?3, \
                  lease_token = NULL, updated_at = ?3 \
@@ -950,6 +945,21 @@ const UPDATE_POSTPONED: &str = "UPDATE deliveries SET \
     state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'failed_retrying' END, \
     attempts = attempts + ?3, due_at = ?4, lease_token = NULL, updated_at = ?5 \
     WHERE id = ?1 AND lease_token = ?2 AND state = 'delivering'";
+
+/// Fails with `missing(id)` unless `sql` (`SELECT 1 … WHERE id = ?1`) finds
+/// the row.
+async fn require(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    id: &str,
+    missing: fn(String) -> StoreError,
+) -> StoreResult<()> {
+    let found: Option<i64> = sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| missing(id.to_owned()))
+}
 
 async fn insert_attempt(conn: &mut SqliteConnection, attempt: &Attempt) -> StoreResult<()> {
     let (status, error) = match &attempt.result {
