@@ -35,6 +35,17 @@ pub(crate) struct Capture {
 impl Capture {
     /// A subscriber that records into a new `Capture`.
     pub(crate) fn new() -> (Self, impl Subscriber + Send + Sync) {
+        // Tests run in parallel threads, each with its own default
+        // subscriber. A callsite first hit on a thread with no subscriber
+        // at all would have its interest cached as "never" for every
+        // thread, racing with the test that sets its subscriber, and that
+        // test would then see no span. A global subscriber interested in
+        // everything closes the race; each test still captures only what
+        // its own thread's default sees.
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(Registry::default());
+        });
         let capture = Self::default();
         let subscriber = Registry::default().with(capture.clone());
         (capture, subscriber)
