@@ -7,9 +7,12 @@ use http::StatusCode;
 use http::request::Parts;
 use palisade_problem::Problem;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What an API key may do. Ordered: each scope includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Read anything.
