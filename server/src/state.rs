@@ -6,6 +6,9 @@ use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
 use palisade_webhooks::store::Store;
 
+use crate::api::webhooks::Webhooks;
+use crate::audit::Audit;
+use crate::breakers::Breakers;
 use crate::routes::demo::Demo;
 
 /// Everything the routes need, cheap to clone.
@@ -19,6 +22,13 @@ pub struct AppState {
     /// `postgres`); `/health/ready` checks it answers. `None` in tests of
     /// routes that need no database.
     pub database: Option<(&'static str, Arc<dyn Store>)>,
+    /// Where the API records every change.
+    pub audit: Audit,
+    /// The webhook engine behind `/api/webhooks`; `None` until
+    /// [`with_webhooks`](Self::with_webhooks) (the routes then answer 503).
+    pub webhooks: Option<Webhooks>,
+    /// Every named circuit breaker, for `/api/breakers`.
+    pub breakers: Breakers,
 }
 
 impl AppState {
@@ -33,10 +43,14 @@ impl AppState {
         let health = HealthRegistry::new();
         let demo = Demo::new()?;
         health.register(demo.breaker().name().to_owned(), demo.breaker().clone());
+        let breakers = Breakers::new([demo.breaker().clone()]);
         Ok(Self {
             health,
             demo,
             database: None,
+            audit: Audit::in_memory(),
+            webhooks: None,
+            breakers,
         })
     }
 
@@ -44,6 +58,16 @@ impl AppState {
     #[must_use]
     pub fn with_database(mut self, kind: &'static str, store: Arc<dyn Store>) -> Self {
         self.database = Some((kind, store));
+        self
+    }
+
+    /// Serves `/api/webhooks` with `webhooks` (the running engine and the
+    /// address policy it was built with), and lists the engine's
+    /// per-endpoint breakers in `/api/breakers`.
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
+        self.breakers = self.breakers.with_engine(webhooks.engine().clone());
+        self.webhooks = Some(webhooks);
         self
     }
 }

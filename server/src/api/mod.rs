@@ -13,8 +13,10 @@
 //!   [`Audit::record`](crate::audit::Audit::record), naming the caller, the
 //!   action, the target and the before/after JSON.
 
+mod breakers;
 mod caller;
 pub mod extract;
+pub mod webhooks;
 
 pub use caller::{Caller, Scope};
 use utoipa_axum::router::OpenApiRouter;
@@ -25,4 +27,6 @@ use crate::state::AppState;
 #[must_use]
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(webhooks::routes())
+        .merge(breakers::routes())
 }

@@ -1,0 +1,149 @@
+//! `/api/breakers` over real HTTP on 127.0.0.1: listing, forcing open,
+//! closing and resetting the server's breakers, and what `/demo/upstream`
+//! answers meanwhile.
+#![allow(missing_docs)]
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
+
+mod api_hooks_support;
+
+use api_hooks_support::{Api, serve};
+use http::{Method, StatusCode};
+use palisade_server::AppState;
+use serde_json::{Value, json};
+
+fn demo(list: &Value) -> &Value {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "demo-upstream")
+        .unwrap_or_else(|| panic!("demo-upstream in {list}"))
+}
+
+async fn upstream(api: &Api, fail_percent: u32) -> api_hooks_support::Answer {
+    api.call(
+        Method::GET,
+        &format!("/demo/upstream?fail_percent={fail_percent}"),
+        None,
+        None,
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_demo_breaker_is_listed_with_its_counts() {
+    let state = AppState::new().unwrap();
+    let api = serve(state).await;
+    // Two calls: the first succeeds, the second fails once and its retry
+    // succeeds.
+    assert_eq!(upstream(&api, 50).await.status, StatusCode::OK);
+    assert_eq!(upstream(&api, 50).await.status, StatusCode::OK);
+    let list = api.get("/api/breakers", "read").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let breaker = demo(&list.body);
+    assert_eq!(breaker["state"], "closed");
+    assert_eq!(breaker["calls"], 3);
+    assert_eq!(breaker["failures"], 1);
+    let rate = breaker["failure_rate"].as_f64().unwrap();
+    assert!((rate - 100.0 / 3.0).abs() < 0.01, "{rate}");
+}
+
+#[tokio::test]
+async fn forcing_the_demo_breaker_open_refuses_upstream_calls_until_closed() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    assert_eq!(upstream(&api, 0).await.status, StatusCode::OK);
+
+    let forced = api
+        .post(
+            "/api/breakers/demo-upstream/force-open",
+            "admin",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::OK, "{}", forced.body);
+    assert_eq!(forced.body["state"], "forced_open");
+    // A healthy upstream, and still refused: the breaker is held open. A
+    // forced-open breaker schedules no probe, so it names no Retry-After
+    // (docs/problems.md, `circuit_open`).
+    let refused = upstream(&api, 0).await;
+    refused.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "circuit_open");
+    assert!(refused.headers.get("retry-after").is_none());
+    let list = api.get("/api/breakers", "read").await;
+    assert_eq!(demo(&list.body)["state"], "forced_open");
+
+    let closed = api
+        .post("/api/breakers/demo-upstream/close", "admin", &json!({}))
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    assert_eq!(closed.body["state"], "closed");
+    assert_eq!(upstream(&api, 0).await.status, StatusCode::OK);
+
+    let entries = state.audit.list(None, 10).await.unwrap();
+    let log: Vec<_> = entries
+        .iter()
+        .rev()
+        .map(|e| (e.actor.as_str(), e.change.action, e.change.target.as_str()))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("test", "breaker.force_open", "demo-upstream"),
+            ("test", "breaker.close", "demo-upstream"),
+        ]
+    );
+    let force = &entries[1].change;
+    assert_eq!(force.before.as_ref().unwrap()["state"], "closed");
+    assert_eq!(force.after.as_ref().unwrap()["state"], "forced_open");
+}
+
+#[tokio::test]
+async fn reset_ends_an_outage_at_once() {
+    let state = AppState::new().unwrap();
+    let api = serve(state).await;
+    // Three failing requests (three attempts each) fill the window; the
+    // fourth's first attempt opens the breaker and it is refused with the
+    // time of the next probe.
+    for _ in 0..3 {
+        assert_eq!(upstream(&api, 100).await.status, StatusCode::BAD_GATEWAY);
+    }
+    let refused = upstream(&api, 100).await;
+    refused.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "circuit_open");
+    assert!(refused.headers.contains_key("retry-after"));
+
+    let reset = api
+        .post("/api/breakers/demo-upstream/reset", "admin", &json!({}))
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert_eq!(reset.body["state"], "closed");
+    assert_eq!(reset.body["calls"], 0, "the window is emptied");
+    assert_eq!(upstream(&api, 0).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn control_needs_admin_and_a_known_breaker() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    for scope in ["read", "write"] {
+        api.post("/api/breakers/demo-upstream/force-open", scope, &json!({}))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    }
+    api.call(Method::GET, "/api/breakers", None, None, &[])
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    api.post("/api/breakers/no-such-breaker/reset", "admin", &json!({}))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    api.post(
+        "/api/breakers/webhook:ep_missing/force-open",
+        "admin",
+        &json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    // Nothing changed, nothing was audited.
+    assert_eq!(upstream(&api, 0).await.status, StatusCode::OK);
+    assert!(state.audit.list(None, 10).await.unwrap().is_empty());
+}

@@ -1,0 +1,673 @@
+//! `/api/webhooks` over real HTTP on 127.0.0.1: endpoints, messages, their
+//! problems and scopes, and a message delivered end to end to a receiver
+//! that verifies its signature.
+#![allow(missing_docs)]
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
+
+mod api_hooks_support;
+
+use std::time::Duration;
+
+use api_hooks_support::{Api, Outbox, serve};
+use axum::Router;
+use axum::routing::post;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use palisade_server::AppState;
+use palisade_server::api::webhooks::Webhooks;
+use palisade_webhooks::deliver::Engine;
+use palisade_webhooks::deliver::connect::AddressPolicy;
+use palisade_webhooks::store::EventType;
+use palisade_webhooks::{Secret, StandardWebhooks, VerifyWebhookLayer};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// The largest payload the test engine accepts.
+const MAX_PAYLOAD: usize = 2048;
+
+struct Setup {
+    api: Api,
+    state: AppState,
+    engine: Engine,
+    _outbox: Outbox,
+}
+
+/// The server's state over a fresh outbox, with loopback allowed (as
+/// `--webhook-allow-net 127.0.0.0/8`) so endpoints can point at a local
+/// receiver, and the event types `invoice.paid` (any payload) and
+/// `user.created` (payloads need a string `email`).
+async fn setup(name: &str) -> Setup {
+    let outbox = Outbox::open(name).await;
+    let policy = AddressPolicy::new().allow_net("127.0.0.0/8".parse().unwrap());
+    let engine = Engine::builder(outbox.store.clone())
+        .address_policy(policy.clone())
+        .poll_interval(Duration::from_millis(20))
+        .max_payload(MAX_PAYLOAD)
+        .build()
+        .unwrap();
+    engine
+        .create_event_type(EventType {
+            name: "invoice.paid".into(),
+            description: "An invoice was paid".into(),
+            schema: None,
+        })
+        .await
+        .unwrap();
+    engine
+        .create_event_type(EventType {
+            name: "user.created".into(),
+            description: "A user signed up".into(),
+            schema: Some(json!({
+                "type": "object",
+                "required": ["email"],
+                "properties": { "email": { "type": "string" } }
+            })),
+        })
+        .await
+        .unwrap();
+    let state = AppState::new()
+        .unwrap()
+        .with_webhooks(Webhooks::new(engine.clone(), policy));
+    let api = serve(state.clone()).await;
+    Setup {
+        api,
+        state,
+        engine,
+        _outbox: outbox,
+    }
+}
+
+async fn create(api: &Api, body: Value) -> Value {
+    let answer = api.post("/api/webhooks/endpoints", "write", &body).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    answer.body
+}
+
+#[tokio::test]
+async fn an_endpoint_is_created_read_updated_rotated_and_deleted_with_an_audit_trail() {
+    let s = setup("lifecycle").await;
+    let created = create(
+        &s.api,
+        json!({
+            "url": "http://127.0.0.1:9/hook",
+            "description": "billing",
+            "event_types": ["invoice.paid"],
+            "headers": { "x-team": "billing-token-123" },
+        }),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("ep_"), "{created}");
+    secret.parse::<Secret>().expect("a usable generated secret");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["header_names"], json!(["x-team"]));
+    assert_eq!(created["active_secrets"], 1);
+
+    // Read: the secret and header values are never shown again.
+    let one = s
+        .api
+        .get(&format!("/api/webhooks/endpoints/{id}"), "read")
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.body["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(one.body["event_types"], json!(["invoice.paid"]));
+    assert_eq!(one.body["stats"]["breaker_state"], "closed");
+    assert_eq!(one.body["stats"]["success_rate"], Value::Null);
+    assert!(one.body.get("secret").is_none(), "{}", one.body);
+    assert!(!one.body.to_string().contains("billing-token-123"));
+    let list = s.api.get("/api/webhooks/endpoints", "read").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["items"][0]["id"], id.as_str());
+    assert_eq!(list.body["next"], Value::Null);
+
+    // Update: settings, then disable and enable.
+    let path = format!("/api/webhooks/endpoints/{id}");
+    let updated = s
+        .api
+        .patch(
+            &path,
+            "write",
+            &json!({ "description": "billing v2", "event_types": null, "rate_limit": 5 }),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["description"], "billing v2");
+    assert_eq!(updated.body["event_types"], Value::Null);
+    assert_eq!(updated.body["rate_limit"], 5);
+    let disabled = s
+        .api
+        .patch(&path, "write", &json!({ "enabled": false }))
+        .await;
+    assert_eq!(disabled.body["enabled"], false, "{}", disabled.body);
+    assert_eq!(disabled.body["disabled_reason"], "manual");
+    let enabled = s
+        .api
+        .patch(&path, "write", &json!({ "enabled": true }))
+        .await;
+    assert_eq!(enabled.body["enabled"], true, "{}", enabled.body);
+    assert_eq!(enabled.body["disabled_reason"], Value::Null);
+
+    // Rotate: a new secret, the old one still signing for the overlap.
+    let rotated = s
+        .api
+        .post(
+            &format!("{path}/rotate"),
+            "write",
+            &json!({ "overlap_seconds": 60 }),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    new_secret.parse::<Secret>().unwrap();
+    let one = s.api.get(&path, "read").await;
+    assert_eq!(one.body["active_secrets"], 2);
+
+    // Delete.
+    let deleted = s.api.delete(&path, "write").await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    s.api
+        .get(&path, "read")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.api
+        .delete(&path, "write")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // Every change is audited, by the caller, with no secret in it.
+    let entries = s.state.audit.list(None, 100).await.unwrap();
+    let actions: Vec<_> = entries.iter().rev().map(|e| e.change.action).collect();
+    assert_eq!(
+        actions,
+        [
+            "endpoint.create",
+            "endpoint.update",
+            "endpoint.update",
+            "endpoint.update",
+            "endpoint.rotate_secret",
+            "endpoint.delete",
+        ]
+    );
+    assert!(entries.iter().all(|e| e.actor == "test"));
+    let log = serde_json::to_string(&entries).unwrap();
+    for hidden in [&secret, &new_secret, "billing-token-123"] {
+        assert!(!log.contains(hidden), "audit log leaks {hidden}");
+    }
+    let update = &entries[4].change;
+    assert_eq!(update.before.as_ref().unwrap()["description"], "billing");
+    assert_eq!(update.after.as_ref().unwrap()["description"], "billing v2");
+}
+
+#[tokio::test]
+async fn a_given_secret_is_used_and_a_bad_one_refused() {
+    let s = setup("given-secret").await;
+    let secret = Secret::generate().to_string();
+    let created = create(
+        &s.api,
+        json!({ "url": "https://hooks.example.com/in", "secret": secret }),
+    )
+    .await;
+    assert_eq!(created["secret"], secret.as_str());
+    s.api
+        .post(
+            "/api/webhooks/endpoints",
+            "write",
+            &json!({ "url": "https://hooks.example.com/in", "secret": "whsec_!!!" }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_secret");
+}
+
+#[tokio::test]
+async fn unsafe_urls_are_refused_naming_the_reason() {
+    // Loopback is allowed in this state (`127.0.0.0/8`), as the local
+    // receiver needs; everything else stays refused.
+    let s = setup("ssrf").await;
+    for (url, reason) in [
+        ("http://169.254.169.254/latest/meta-data", "blocked_address"),
+        ("http://10.0.0.5/hook", "blocked_address"),
+        ("http://[::1]/hook", "blocked_address"),
+        ("http://2130706433/hook", "ambiguous_numeric_host"),
+        ("https://user:pw@hooks.example.com/", "userinfo_in_url"),
+        ("ftp://hooks.example.com/", "unsupported_scheme"),
+        ("hooks.example.com/in", "missing_scheme"),
+    ] {
+        let answer = s
+            .api
+            .post("/api/webhooks/endpoints", "write", &json!({ "url": url }))
+            .await;
+        answer.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unsafe_url");
+        assert_eq!(answer.body["reason"], reason, "{url}: {}", answer.body);
+    }
+    // Nothing was stored.
+    let list = s.api.get("/api/webhooks/endpoints", "read").await;
+    assert_eq!(list.body["items"], json!([]));
+
+    // An update is checked the same way, and leaves the endpoint alone.
+    let id = create(&s.api, json!({ "url": "https://hooks.example.com/in" })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/webhooks/endpoints/{id}");
+    let answer = s
+        .api
+        .patch(&path, "write", &json!({ "url": "http://169.254.169.254/" }))
+        .await;
+    answer.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unsafe_url");
+    assert_eq!(answer.body["reason"], "blocked_address");
+    assert_eq!(
+        s.api.get(&path, "read").await.body["url"],
+        "https://hooks.example.com/in"
+    );
+}
+
+#[tokio::test]
+async fn scopes_are_enforced() {
+    let s = setup("scopes").await;
+    let body = json!({ "url": "https://hooks.example.com/in" });
+    s.api
+        .call(Method::GET, "/api/webhooks/endpoints", None, None, &[])
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    s.api
+        .post("/api/webhooks/endpoints", "read", &body)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    let id = create(&s.api, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/webhooks/endpoints/{id}");
+    s.api
+        .patch(&path, "read", &json!({ "enabled": false }))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    s.api
+        .post(&format!("{path}/rotate"), "read", &json!({}))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    s.api
+        .delete(&path, "read")
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    s.api
+        .post(
+            "/api/webhooks/messages",
+            "read",
+            &json!({ "event_type": "invoice.paid", "payload": {} }),
+        )
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    // Reading is fine with read, and the refused changes changed nothing.
+    let one = s.api.get(&path, "read").await;
+    assert_eq!(one.body["enabled"], true);
+    assert_eq!(one.body["active_secrets"], 1);
+    // Admin includes write.
+    assert_eq!(
+        s.api.delete(&path, "admin").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_problems() {
+    let s = setup("bad-requests").await;
+    let endpoints = "/api/webhooks/endpoints";
+    s.api
+        .post(endpoints, "write", &json!({ "description": "no url" }))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.api
+        .post(
+            endpoints,
+            "write",
+            &json!({ "url": "https://hooks.example.com/", "rate_limit": 0 }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.api
+        .post(
+            endpoints,
+            "write",
+            &json!({ "url": "https://hooks.example.com/", "headers": { "webhook-signature": "x" } }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_header");
+    s.api
+        .call(
+            Method::POST,
+            endpoints,
+            Some("write"),
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid_json");
+    s.api
+        .get(&format!("{endpoints}?limit=0"), "read")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid_query");
+    s.api
+        .get(&format!("{endpoints}?after=ep_gone"), "read")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid_query");
+    s.api
+        .patch(
+            &format!("{endpoints}/ep_missing"),
+            "write",
+            &json!({ "description": "x" }),
+        )
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.api
+        .post(
+            &format!("{endpoints}/ep_missing/rotate"),
+            "write",
+            &json!({}),
+        )
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.api
+        .post(
+            &format!("{endpoints}/ep_missing/replay"),
+            "write",
+            &json!({ "since": 0 }),
+        )
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let id = create(&s.api, json!({ "url": "https://hooks.example.com/" })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.api
+        .post(
+            &format!("{endpoints}/{id}/rotate"),
+            "write",
+            &json!({ "overlap_seconds": 100_000_000 }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.api
+        .get("/api/webhooks/messages/msg_missing", "read")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    s.api
+        .post(
+            "/api/webhooks/messages/msg_missing/replay",
+            "write",
+            &json!({}),
+        )
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn endpoints_are_listed_a_page_at_a_time() {
+    let s = setup("paging").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let created = create(
+            &s.api,
+            json!({ "url": format!("https://hooks{n}.example.com/") }),
+        )
+        .await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let first = s.api.get("/api/webhooks/endpoints?limit=2", "read").await;
+    let page: Vec<_> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(page, ids[..2]);
+    let next = first.body["next"].as_str().unwrap();
+    let second = s
+        .api
+        .get(
+            &format!("/api/webhooks/endpoints?limit=2&after={next}"),
+            "read",
+        )
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["id"], ids[2].as_str());
+    assert_eq!(second.body["next"], Value::Null);
+}
+
+#[tokio::test]
+async fn publishing_is_idempotent_and_checked() {
+    let s = setup("publish").await;
+    create(&s.api, json!({ "url": "https://hooks.example.com/in" })).await;
+    let messages = "/api/webhooks/messages";
+    let message = json!({ "event_type": "invoice.paid", "payload": { "invoice": 1 } });
+    let key = [("idempotency-key", "order-1")];
+
+    let first = s
+        .api
+        .call(Method::POST, messages, Some("write"), Some(&message), &key)
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    assert_eq!(first.body["created"], true);
+    assert_eq!(first.body["deliveries"], 1);
+    let id = first.body["id"].as_str().unwrap().to_owned();
+
+    let again = s
+        .api
+        .call(Method::POST, messages, Some("write"), Some(&message), &key)
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["id"], id.as_str());
+    assert_eq!(again.body["created"], false);
+
+    let other = json!({ "event_type": "invoice.paid", "payload": { "invoice": 2 } });
+    let conflict = s
+        .api
+        .call(Method::POST, messages, Some("write"), Some(&other), &key)
+        .await;
+    conflict.assert_problem(StatusCode::CONFLICT, "idempotency_conflict");
+    assert_eq!(conflict.body["message_id"], id.as_str());
+
+    // Without a key, the same message is a new one.
+    let unkeyed = s.api.post(messages, "write", &message).await;
+    assert_eq!(unkeyed.status, StatusCode::ACCEPTED);
+    assert_ne!(unkeyed.body["id"], id.as_str());
+
+    s.api
+        .post(
+            messages,
+            "write",
+            &json!({ "event_type": "no.such.type", "payload": {} }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_event_type");
+    s.api
+        .post(
+            messages,
+            "write",
+            &json!({ "event_type": "user.created", "payload": { "email": 7 } }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "schema_mismatch");
+    let big = "x".repeat(MAX_PAYLOAD);
+    s.api
+        .post(
+            messages,
+            "write",
+            &json!({ "event_type": "invoice.paid", "payload": { "blob": big } }),
+        )
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let long_key = "k".repeat(256);
+    s.api
+        .call(
+            Method::POST,
+            messages,
+            Some("write"),
+            Some(&message),
+            &[("idempotency-key", long_key.as_str())],
+        )
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+
+    let entries = s.state.audit.list(None, 100).await.unwrap();
+    let publishes = entries
+        .iter()
+        .filter(|e| e.change.action == "message.publish")
+        .count();
+    assert_eq!(publishes, 2, "one per stored message, none for a repeat");
+}
+
+#[tokio::test]
+async fn a_message_shows_its_deliveries_and_is_replayed() {
+    let s = setup("message").await;
+    let endpoint = create(&s.api, json!({ "url": "https://hooks.example.com/in" })).await;
+    let published = s
+        .api
+        .post(
+            "/api/webhooks/messages",
+            "write",
+            &json!({ "event_type": "invoice.paid", "channels": ["eu"], "payload": { "n": 1 } }),
+        )
+        .await;
+    let id = published.body["id"].as_str().unwrap();
+
+    // The engine's workers are not running: the delivery waits.
+    let message = s
+        .api
+        .get(&format!("/api/webhooks/messages/{id}"), "read")
+        .await;
+    assert_eq!(message.status, StatusCode::OK, "{}", message.body);
+    assert_eq!(message.body["event_type"], "invoice.paid");
+    assert_eq!(message.body["channels"], json!(["eu"]));
+    assert_eq!(message.body["payload"], json!({ "n": 1 }));
+    let deliveries = message.body["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["endpoint_id"], endpoint["id"]);
+    assert_eq!(deliveries[0]["state"], "pending");
+    assert_eq!(message.body["attempts"], json!([]));
+
+    let replayed = s
+        .api
+        .post(
+            &format!("/api/webhooks/messages/{id}/replay"),
+            "write",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    assert_eq!(replayed.body["replayed"], 1);
+
+    // No delivery of this endpoint is dead: nothing to replay.
+    let dead = s
+        .api
+        .post(
+            &format!(
+                "/api/webhooks/endpoints/{}/replay",
+                endpoint["id"].as_str().unwrap()
+            ),
+            "write",
+            &json!({ "since": 0 }),
+        )
+        .await;
+    assert_eq!(dead.status, StatusCode::OK, "{}", dead.body);
+    assert_eq!(dead.body["replayed"], 0);
+}
+
+#[tokio::test]
+async fn webhooks_routes_answer_503_without_an_engine() {
+    let api = serve(AppState::new().unwrap()).await;
+    api.get("/api/webhooks/endpoints", "read")
+        .await
+        .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "webhooks_unavailable");
+}
+
+/// What the receiver got: the `webhook-id` and the body, after the
+/// signature was verified.
+type Received = (String, Bytes);
+
+async fn record_delivery(
+    axum::extract::State(sender): axum::extract::State<mpsc::UnboundedSender<Received>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let id = headers["webhook-id"].to_str().unwrap().to_owned();
+    let _ = sender.send((id, body));
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test]
+async fn a_published_message_reaches_a_receiver_that_verifies_it() {
+    let s = setup("end-to-end").await;
+    // The receiver's address first: the endpoint points at it, and its
+    // verifier needs the secret the API generates.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let created = create(&s.api, json!({ "url": url })).await;
+    let endpoint_id = created["id"].as_str().unwrap().to_owned();
+    let secret: Secret = created["secret"].as_str().unwrap().parse().unwrap();
+
+    let (sender, mut received) = mpsc::unbounded_channel();
+    let receiver = Router::new()
+        .route("/hook", post(record_delivery))
+        .layer(VerifyWebhookLayer::new(StandardWebhooks::new(secret)))
+        .with_state(sender);
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let running = s.engine.start();
+
+    let published = s
+        .api
+        .post(
+            "/api/webhooks/messages",
+            "write",
+            &json!({ "event_type": "invoice.paid", "payload": { "invoice": "in_42" } }),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::ACCEPTED, "{}", published.body);
+    let message_id = published.body["id"].as_str().unwrap().to_owned();
+
+    let (id, body) = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("the receiver got the message within 10 s")
+        .unwrap();
+    assert_eq!(id, message_id);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({ "invoice": "in_42" })
+    );
+
+    // The API shows the delivery succeeded (once the worker has recorded it).
+    let path = format!("/api/webhooks/messages/{message_id}");
+    let mut message = s.api.get(&path, "read").await.body;
+    for _ in 0..100 {
+        if message["deliveries"][0]["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        message = s.api.get(&path, "read").await.body;
+    }
+    assert_eq!(message["deliveries"][0]["state"], "succeeded", "{message}");
+    assert_eq!(message["attempts"][0]["status"], 204);
+
+    // The endpoint's breaker is listed with the server's breakers.
+    let breakers = s.api.get("/api/breakers", "read").await;
+    let name = format!("webhook:{endpoint_id}");
+    let breaker = breakers.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} in {}", breakers.body));
+    assert_eq!(breaker["state"], "closed");
+    assert_eq!(breaker["calls"], 1);
+    let endpoint = s
+        .api
+        .get(&format!("/api/webhooks/endpoints/{endpoint_id}"), "read")
+        .await;
+    assert_eq!(endpoint.body["stats"]["success_rate"], 100.0);
+    assert_eq!(endpoint.body["stats"]["calls_in_window"], 1);
+
+    running.shutdown(Duration::from_secs(1)).await;
+}
