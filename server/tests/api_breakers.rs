@@ -147,3 +147,19 @@ async fn control_needs_admin_and_a_known_breaker() {
     assert_eq!(upstream(&api, 0).await.status, StatusCode::OK);
     assert!(state.audit.list(None, 10).await.unwrap().is_empty());
 }
+
+#[test]
+fn every_breaker_route_is_in_the_openapi_document() {
+    let (_, doc) = palisade_server::api::router().split_for_parts();
+    let doc: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    assert!(doc["paths"]["/breakers"]["get"].is_object());
+    for action in ["force-open", "close", "reset"] {
+        let operation = &doc["paths"][format!("/breakers/{{name}}/{action}")]["post"];
+        assert_eq!(
+            operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/BreakerView",
+            "{action}: {operation}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["BreakerList"].is_object());
+}

@@ -324,6 +324,24 @@ async fn bad_requests_are_problems() {
         .post(
             endpoints,
             "write",
+            &json!({ "url": "https://hooks.example.com/", "colour": "red" }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.api
+        .post(endpoints, "write", &json!({ "url": 7 }))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    // Over axum's body limit (2 MiB) before any parsing.
+    let huge = json!({ "url": "https://hooks.example.com/", "description": "x".repeat(3 << 20) });
+    s.api
+        .post(endpoints, "write", &huge)
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    s.api
+        .post(
+            endpoints,
+            "write",
             &json!({ "url": "https://hooks.example.com/", "rate_limit": 0 }),
         )
         .await
@@ -402,6 +420,76 @@ async fn bad_requests_are_problems() {
         )
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    // Nothing half-written: only the one valid endpoint exists.
+    let list = s.api.get(endpoints, "read").await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn every_webhook_route_is_in_the_openapi_document_with_its_schemas() {
+    let (_, doc) = palisade_server::api::router().split_for_parts();
+    let doc: Value = serde_json::from_str(&doc.to_json().unwrap()).unwrap();
+    let operation_of = |path: &str, method: &str| {
+        let operation = doc["paths"][path][method].clone();
+        assert!(operation.is_object(), "{method} {path} missing");
+        operation
+    };
+    for (path, method, request) in [
+        ("/webhooks/endpoints", "post", Some("CreateEndpoint")),
+        ("/webhooks/endpoints", "get", None),
+        ("/webhooks/endpoints/{id}", "get", None),
+        ("/webhooks/endpoints/{id}", "patch", Some("UpdateEndpoint")),
+        ("/webhooks/endpoints/{id}", "delete", None),
+        (
+            "/webhooks/endpoints/{id}/rotate",
+            "post",
+            Some("RotateSecret"),
+        ),
+        (
+            "/webhooks/endpoints/{id}/replay",
+            "post",
+            Some("ReplayDead"),
+        ),
+        ("/webhooks/messages", "post", Some("PublishMessage")),
+        ("/webhooks/messages/{id}", "get", None),
+        ("/webhooks/messages/{id}/replay", "post", None),
+    ] {
+        let operation = operation_of(path, method);
+        if let Some(request) = request {
+            assert_eq!(
+                operation["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/{request}"),
+                "{method} {path}"
+            );
+        }
+    }
+    for schema in [
+        "CreatedEndpoint",
+        "EndpointView",
+        "EndpointDetail",
+        "EndpointStats",
+        "EndpointPage",
+        "RotatedSecret",
+        "Replayed",
+        "PublishedView",
+        "MessageView",
+        "DeliveryView",
+        "AttemptView",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+    let publish = operation_of("/webhooks/messages", "post");
+    assert!(
+        publish["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"),
+        "{publish}"
+    );
 }
 
 #[tokio::test]
