@@ -450,6 +450,8 @@ fn every_webhook_route_is_in_the_openapi_document_with_its_schemas() {
             "post",
             Some("ReplayDead"),
         ),
+        ("/webhooks/event-types", "post", Some("EventTypeView")),
+        ("/webhooks/event-types", "get", None),
         ("/webhooks/messages", "post", Some("PublishMessage")),
         ("/webhooks/messages/{id}", "get", None),
         ("/webhooks/messages/{id}/replay", "post", None),
@@ -662,6 +664,75 @@ async fn a_message_shows_its_deliveries_and_is_replayed() {
         .await;
     assert_eq!(dead.status, StatusCode::OK, "{}", dead.body);
     assert_eq!(dead.body["replayed"], 0);
+}
+
+#[tokio::test]
+async fn event_types_are_created_listed_and_checked() {
+    let s = setup("event-types").await;
+    let path = "/api/webhooks/event-types";
+    let order = json!({
+        "name": "order.shipped",
+        "description": "An order left the warehouse",
+        "schema": { "type": "object", "required": ["order"] },
+    });
+    s.api
+        .post(path, "read", &order)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    let created = s.api.post(path, "write", &order).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body, order);
+    s.api
+        .post(path, "write", &order)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "conflict");
+    s.api
+        .post(path, "write", &json!({ "name": "has space" }))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event_type_name");
+    s.api
+        .post(
+            path,
+            "write",
+            &json!({ "name": "bad.schema", "schema": { "type": 12 } }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_schema");
+
+    let list = s.api.get(path, "read").await;
+    let names: Vec<_> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["invoice.paid", "order.shipped", "user.created"]);
+
+    // Its schema applies to what is published.
+    let messages = "/api/webhooks/messages";
+    let ok = json!({ "event_type": "order.shipped", "payload": { "order": 1 } });
+    assert_eq!(
+        s.api.post(messages, "write", &ok).await.status,
+        StatusCode::ACCEPTED
+    );
+    s.api
+        .post(
+            messages,
+            "write",
+            &json!({ "event_type": "order.shipped", "payload": {} }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "schema_mismatch");
+    let actions: Vec<_> = s
+        .state
+        .audit
+        .list(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.change.action)
+        .collect();
+    assert_eq!(actions, ["message.publish", "event_type.create"]);
 }
 
 #[tokio::test]

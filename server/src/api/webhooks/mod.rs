@@ -1,6 +1,7 @@
-//! `/api/webhooks`: endpoints (create, list, read, update, rotate the
-//! secret, delete, replay dead deliveries) and messages (publish, read with
-//! deliveries and attempts, replay), over the delivery engine.
+//! `/api/webhooks`: event types (create, list), endpoints (create, list,
+//! read, update, rotate the secret, delete, replay dead deliveries) and
+//! messages (publish, read with deliveries and attempts, replay), over the
+//! delivery engine.
 //!
 //! Reading needs the `read` scope, every change `write`; every change is
 //! audited with the endpoint before and after, never a secret. A new or
@@ -8,6 +9,7 @@
 
 mod endpoints;
 mod error;
+mod event_types;
 mod messages;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -64,6 +66,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(endpoints::rotate))
         .routes(routes!(endpoints::replay_dead))
+        .routes(routes!(event_types::create, event_types::list))
         .routes(routes!(messages::publish))
         .routes(routes!(messages::get_one))
         .routes(routes!(messages::replay))
