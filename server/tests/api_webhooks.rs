@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
 mod api_hooks_support;
+#[path = "../../webhooks/tests/services/postgres.rs"]
+mod services;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use api_hooks_support::{Api, Outbox, serve};
@@ -17,7 +20,7 @@ use palisade_server::AppState;
 use palisade_server::api::webhooks::Webhooks;
 use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::deliver::connect::AddressPolicy;
-use palisade_webhooks::store::EventType;
+use palisade_webhooks::store::{EventType, PostgresStore, Store};
 use palisade_webhooks::{Secret, StandardWebhooks, VerifyWebhookLayer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -30,7 +33,13 @@ struct Setup {
     api: Api,
     state: AppState,
     engine: Engine,
-    _outbox: Outbox,
+    _database: Database,
+}
+
+/// The database a test runs on, kept until the test ends.
+enum Database {
+    Sqlite(#[allow(dead_code)] Outbox),
+    Postgres(#[allow(dead_code)] services::TestDatabase),
 }
 
 /// The server's state over a fresh outbox, with loopback allowed (as
@@ -39,8 +48,14 @@ struct Setup {
 /// `user.created` (payloads need a string `email`).
 async fn setup(name: &str) -> Setup {
     let outbox = Outbox::open(name).await;
+    let store = outbox.store.clone();
+    setup_on(store, Database::Sqlite(outbox)).await
+}
+
+/// [`setup`] on `store`.
+async fn setup_on(store: Arc<dyn Store>, database: Database) -> Setup {
     let policy = AddressPolicy::new().allow_net("127.0.0.0/8".parse().unwrap());
-    let engine = Engine::builder(outbox.store.clone())
+    let engine = Engine::builder(store)
         .address_policy(policy.clone())
         .poll_interval(Duration::from_millis(20))
         .max_payload(MAX_PAYLOAD)
@@ -74,7 +89,7 @@ async fn setup(name: &str) -> Setup {
         api,
         state,
         engine,
-        _outbox: outbox,
+        _database: database,
     }
 }
 
@@ -759,7 +774,21 @@ async fn record_delivery(
 
 #[tokio::test]
 async fn a_published_message_reaches_a_receiver_that_verifies_it() {
-    let s = setup("end-to-end").await;
+    end_to_end(setup("end-to-end").await).await;
+}
+
+#[tokio::test]
+async fn a_published_message_reaches_a_receiver_that_verifies_it_on_postgres() {
+    let Some(db) = services::fresh_database("api_webhooks_end_to_end_on_postgres").await else {
+        return;
+    };
+    let store = Arc::new(PostgresStore::connect(db.url()).await.unwrap());
+    end_to_end(setup_on(store, Database::Postgres(db)).await).await;
+}
+
+/// Creates an endpoint at a receiver that verifies signatures, publishes
+/// through the API, and checks the receiver got it and the API says so.
+async fn end_to_end(s: Setup) {
     // The receiver's address first: the endpoint points at it, and its
     // verifier needs the secret the API generates.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
