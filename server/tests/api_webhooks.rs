@@ -39,7 +39,7 @@ struct Setup {
 /// The database a test runs on, kept until the test ends.
 enum Database {
     Sqlite(#[allow(dead_code)] Outbox),
-    Postgres(#[allow(dead_code)] services::TestDatabase),
+    Postgres(#[allow(dead_code)] Box<services::TestDatabase>),
 }
 
 /// The server's state over a fresh outbox, with loopback allowed (as
@@ -783,7 +783,7 @@ async fn a_published_message_reaches_a_receiver_that_verifies_it_on_postgres() {
         return;
     };
     let store = Arc::new(PostgresStore::connect(db.url()).await.unwrap());
-    end_to_end(setup_on(store, Database::Postgres(db)).await).await;
+    end_to_end(setup_on(store, Database::Postgres(Box::new(db))).await).await;
 }
 
 /// Creates an endpoint at a receiver that verifies signatures, publishes
