@@ -18,8 +18,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use palisade_server::AppState;
 use palisade_server::api::webhooks::Webhooks;
-use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::deliver::connect::AddressPolicy;
+use palisade_webhooks::deliver::{Engine, RetrySchedule};
 use palisade_webhooks::store::{EventType, PostgresStore, Store};
 use palisade_webhooks::{Secret, StandardWebhooks, VerifyWebhookLayer};
 use serde_json::{Value, json};
@@ -58,6 +58,8 @@ async fn setup_on(store: Arc<dyn Store>, database: Database) -> Setup {
     let engine = Engine::builder(store)
         .address_policy(policy.clone())
         .poll_interval(Duration::from_millis(20))
+        // One attempt, then dead: the replay tests need dead deliveries.
+        .schedule(RetrySchedule::new(Vec::new()))
         .max_payload(MAX_PAYLOAD)
         .build()
         .unwrap();
@@ -857,5 +859,88 @@ async fn end_to_end(s: Setup) {
     assert_eq!(endpoint.body["stats"]["success_rate"], 100.0);
     assert_eq!(endpoint.body["stats"]["calls_in_window"], 1);
 
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Polls the message until its first delivery is in `state` (at most 10 s).
+async fn wait_for_delivery(api: &Api, message_id: &str, state: &str) -> Value {
+    let path = format!("/api/webhooks/messages/{message_id}");
+    for _ in 0..200 {
+        let message = api.get(&path, "read").await.body;
+        if message["deliveries"][0]["state"] == state {
+            return message;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{message_id} never became {state}: {}",
+        api.get(&path, "read").await.body
+    );
+}
+
+#[tokio::test]
+async fn an_endpoints_dead_deliveries_are_replayed_once_it_recovers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let s = setup("replay-dead").await;
+    let healthy = Arc::new(AtomicBool::new(false));
+    let (sender, mut received) = mpsc::unbounded_channel::<String>();
+    let answer = {
+        let healthy = Arc::clone(&healthy);
+        move |headers: HeaderMap| async move {
+            if !healthy.load(Ordering::SeqCst) {
+                return StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            let _ = sender.send(headers["webhook-id"].to_str().unwrap().to_owned());
+            StatusCode::NO_CONTENT
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/hook", post(answer)))
+            .await
+            .unwrap();
+    });
+    let endpoint = create(&s.api, json!({ "url": url })).await;
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let running = s.engine.start();
+
+    let published = s
+        .api
+        .post(
+            "/api/webhooks/messages",
+            "write",
+            &json!({ "event_type": "invoice.paid", "payload": { "n": 1 } }),
+        )
+        .await;
+    let message_id = published.body["id"].as_str().unwrap().to_owned();
+    let dead = wait_for_delivery(&s.api, &message_id, "dead").await;
+    assert_eq!(dead["attempts"][0]["status"], 500, "{dead}");
+
+    // The endpoint recovers; its dead deliveries since the start are sent again.
+    healthy.store(true, Ordering::SeqCst);
+    let replayed = s
+        .api
+        .post(
+            &format!("/api/webhooks/endpoints/{endpoint_id}/replay"),
+            "write",
+            &json!({ "since": 0 }),
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    assert_eq!(replayed.body["replayed"], 1);
+    let id = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("the replayed message arrived within 10 s")
+        .unwrap();
+    assert_eq!(id, message_id);
+    let done = wait_for_delivery(&s.api, &message_id, "succeeded").await;
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 2, "{done}");
+    assert_eq!(done["attempts"][1]["status"], 204);
+
+    let audit = s.state.audit.list(None, 1).await.unwrap();
+    assert_eq!(audit[0].change.action, "endpoint.replay_dead");
+    assert_eq!(audit[0].change.after.as_ref().unwrap()["replayed"], 1);
     running.shutdown(Duration::from_secs(1)).await;
 }
