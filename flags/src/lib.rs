@@ -7,11 +7,13 @@
 //! - [`unleash`]: read Unleash client-API JSON (and delta events) into the model.
 //! - [`Flags`]: evaluation over an atomically swapped snapshot, with
 //!   [`Flags::explain`] for the rule trace.
+//! - [`native`]: Palisade's own JSON/YAML definition format.
 //! - [`hash`]: Unleash-compatible MurmurHash3 bucketing.
 //! - [`time`]: timestamps and the injectable clock.
 
 pub mod hash;
 pub mod model;
+pub mod native;
 pub mod time;
 pub mod unleash;
 
