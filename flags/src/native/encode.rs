@@ -66,6 +66,22 @@ pub(crate) fn flag_to_doc(flag: &Flag) -> FlagDoc {
     }
 }
 
+/// What decides how `flag` evaluates in `set`: its own definition and the
+/// segments its strategies use, so a changed segment changes its flags.
+#[cfg(feature = "live")]
+pub(crate) fn fingerprint(set: &FlagSet, flag: &Flag) -> serde_json::Value {
+    let segments: Vec<SegmentDoc> = set
+        .segments()
+        .filter(|s| {
+            flag.strategies()
+                .iter()
+                .any(|st| st.segments.contains(&s.id()))
+        })
+        .map(segment_to_doc)
+        .collect();
+    serde_json::json!([flag_to_doc(flag), segments])
+}
+
 fn segment_to_doc(segment: &Segment) -> SegmentDoc {
     SegmentDoc {
         id: segment.id(),

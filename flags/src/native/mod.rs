@@ -52,6 +52,9 @@ use std::path::Path;
 
 pub use error::NativeError;
 
+#[cfg(feature = "live")]
+pub(crate) use encode::fingerprint;
+
 use crate::model::{Flag, FlagSet};
 
 /// The text formats of a definition document.
