@@ -188,7 +188,10 @@ mod file {
             std::thread::spawn(move || {
                 let mut highest = 0;
                 let mut reads = 0u64;
-                while !stop.load(Ordering::Relaxed) {
+                // One more read after the stop, which comes after the last edit.
+                let mut last_round = false;
+                while !last_round {
+                    last_round = stop.load(Ordering::SeqCst);
                     let evaluation = flags.evaluate("settings", &Context::new());
                     let Value::Json(v) = evaluation.value() else {
                         panic!("not a config value");
@@ -229,7 +232,7 @@ mod file {
         eventually("the fixed file to be served", || version(&live) == 5).await;
         assert_eq!(live.last_error(), None);
 
-        stop.store(true, Ordering::Relaxed);
+        stop.store(true, Ordering::SeqCst);
         let (highest, reads) = reader.join().unwrap();
         assert_eq!(highest, 5);
         assert!(reads > 0);
