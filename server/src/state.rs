@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
+use palisade_flags::store::FlagStore;
 use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
 use palisade_webhooks::store::Store;
+
+use crate::audit::Audit;
 
 use crate::routes::demo::Demo;
 
@@ -19,6 +22,11 @@ pub struct AppState {
     /// `postgres`); `/health/ready` checks it answers. `None` in tests of
     /// routes that need no database.
     pub database: Option<(&'static str, Arc<dyn Store>)>,
+    /// The feature flags of `/api/flags` (and the gated demo route); `None`
+    /// when the server runs without a database.
+    pub flags: Option<Arc<dyn FlagStore>>,
+    /// Where every change made through the API is recorded.
+    pub audit: Audit,
 }
 
 impl AppState {
@@ -37,6 +45,8 @@ impl AppState {
             health,
             demo,
             database: None,
+            flags: None,
+            audit: Audit::in_memory(),
         })
     }
 
@@ -44,6 +54,20 @@ impl AppState {
     #[must_use]
     pub fn with_database(mut self, kind: &'static str, store: Arc<dyn Store>) -> Self {
         self.database = Some((kind, store));
+        self
+    }
+
+    /// Serves `/api/flags` from `store`.
+    #[must_use]
+    pub fn with_flags(mut self, store: Arc<dyn FlagStore>) -> Self {
+        self.flags = Some(store);
+        self
+    }
+
+    /// Records API changes in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = audit;
         self
     }
 }
