@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use palisade_flags::store::FlagStore;
 use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
 use palisade_webhooks::store::Store;
@@ -29,6 +30,9 @@ pub struct AppState {
     pub webhooks: Option<Webhooks>,
     /// Every named circuit breaker, for `/api/breakers`.
     pub breakers: Breakers,
+    /// The feature flags of `/api/flags` (and the gated demo route); `None`
+    /// when the server runs without a database.
+    pub flags: Option<Arc<dyn FlagStore>>,
 }
 
 impl AppState {
@@ -51,6 +55,7 @@ impl AppState {
             audit: Audit::in_memory(),
             webhooks: None,
             breakers,
+            flags: None,
         })
     }
 
@@ -68,6 +73,20 @@ impl AppState {
     pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
         self.breakers = self.breakers.with_engine(webhooks.engine().clone());
         self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Serves `/api/flags` from `store`.
+    #[must_use]
+    pub fn with_flags(mut self, store: Arc<dyn FlagStore>) -> Self {
+        self.flags = Some(store);
+        self
+    }
+
+    /// Records API changes in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = audit;
         self
     }
 }

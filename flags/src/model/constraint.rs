@@ -88,6 +88,18 @@ impl StringValues {
         }
     }
 
+    /// The values (lower-cased when compared ignoring case).
+    #[must_use]
+    pub fn values(&self) -> &[Arc<str>] {
+        &self.values
+    }
+
+    /// Whether the values are compared ignoring case.
+    #[must_use]
+    pub fn is_case_insensitive(&self) -> bool {
+        self.case_insensitive
+    }
+
     fn any(&self, value: &str, test: StrTest) -> bool {
         if !self.case_insensitive {
             return self.values.iter().any(|v| test.exact(value, v));
@@ -174,8 +186,14 @@ impl Operator {
     /// [`DefinitionError::InvalidValue`] when the pattern does not compile
     /// (look-around and back-references are not supported).
     pub fn regex(pattern: &str, case_insensitive: bool) -> Result<Self, DefinitionError> {
-        regex::RegexBuilder::new(pattern)
-            .case_insensitive(case_insensitive)
+        // A leading `(?i)` rather than the builder's flag, so the pattern
+        // (`Regex::as_str`) says it ignores case and can be written back out.
+        let source = if case_insensitive {
+            std::borrow::Cow::Owned(format!("(?i){pattern}"))
+        } else {
+            std::borrow::Cow::Borrowed(pattern)
+        };
+        regex::RegexBuilder::new(&source)
             .build()
             .map(Self::Regex)
             .map_err(|e| DefinitionError::InvalidValue {
@@ -297,6 +315,12 @@ impl Constraint {
     #[must_use]
     pub fn operator(&self) -> &Operator {
         &self.operator
+    }
+
+    /// Whether the result is negated.
+    #[must_use]
+    pub fn is_inverted(&self) -> bool {
+        self.inverted
     }
 
     /// Whether the constraint holds for `context`, reading "now" from `now`

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::extract::{Json, Path};
-use crate::api::webhooks::record;
+use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
 use crate::state::AppState;

@@ -16,10 +16,15 @@
 mod breakers;
 mod caller;
 pub mod extract;
+mod flags;
 pub mod webhooks;
 
 pub use caller::{Caller, Scope};
+use http::StatusCode;
+use palisade_problem::Problem;
 use utoipa_axum::router::OpenApiRouter;
+
+use crate::audit::Change;
 
 use crate::state::AppState;
 
@@ -29,4 +34,27 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(webhooks::routes())
         .merge(breakers::routes())
+        .merge(flags::routes())
+}
+
+/// Records a change made by `caller` in the audit log. The change has been
+/// made already, so a failure to record it is a 500 `audit_failed` (logged),
+/// never a silent success.
+///
+/// # Errors
+///
+/// The 500 problem.
+#[allow(clippy::result_large_err)] // returned straight away as the response
+pub(crate) async fn record(
+    state: &AppState,
+    caller: &Caller,
+    change: Change,
+) -> Result<(), Problem> {
+    let action = change.action;
+    let target = change.target.clone();
+    state.audit.record(caller, change).await.map_err(|e| {
+        tracing::error!(error = %e, action, %target, key_id = %caller.key_id, "audit record failed");
+        Problem::palisade(StatusCode::INTERNAL_SERVER_ERROR, "audit_failed")
+            .with_detail("the change was made but could not be written to the audit log")
+    })
 }

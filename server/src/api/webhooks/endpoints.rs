@@ -12,9 +12,10 @@ use palisade_webhooks::store::{DEFAULT_APPLICATION, DisabledReason, Endpoint, Ne
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{endpoint_problem, record, store_problem, unsafe_url};
+use super::error::{endpoint_problem, store_problem, unsafe_url};
 use super::{from_millis, millis, now, webhooks};
 use crate::api::extract::{Json, Path, Query};
+use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
 use crate::state::AppState;

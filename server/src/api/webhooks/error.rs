@@ -7,10 +7,6 @@ use palisade_webhooks::deliver::connect::EndpointUrlError;
 use palisade_webhooks::deliver::{EndpointError, PublishError};
 use palisade_webhooks::store::StoreError;
 
-use crate::api::Caller;
-use crate::audit::Change;
-use crate::state::AppState;
-
 /// A store failure: 404 `not_found` for an unknown endpoint or message, 409
 /// for a reused idempotency key, 422 for an unknown event type, 503
 /// `database_unavailable` when the database cannot answer, 500 otherwise.
@@ -95,26 +91,4 @@ pub(super) fn publish_problem(err: &PublishError) -> Problem {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR).with_code("internal")
         }
     }
-}
-
-/// Records a change made by `caller` in the audit log. The change has been
-/// made already, so a failure to record it is a 500 `audit_failed` (logged),
-/// never a silent success.
-///
-/// # Errors
-///
-/// The 500 problem.
-#[allow(clippy::result_large_err)] // returned straight away as the response
-pub(crate) async fn record(
-    state: &AppState,
-    caller: &Caller,
-    change: Change,
-) -> Result<(), Problem> {
-    let action = change.action;
-    let target = change.target.clone();
-    state.audit.record(caller, change).await.map_err(|e| {
-        tracing::error!(error = %e, action, %target, key_id = %caller.key_id, "audit record failed");
-        Problem::palisade(StatusCode::INTERNAL_SERVER_ERROR, "audit_failed")
-            .with_detail("the change was made but could not be written to the audit log")
-    })
 }

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::{record, store_problem};
+use super::error::store_problem;
 use super::webhooks;
 use crate::api::extract::Json;
+use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
 use crate::state::AppState;

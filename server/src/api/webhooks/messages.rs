@@ -12,9 +12,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::endpoints::Replayed;
-use super::error::{publish_problem, record, store_problem};
+use super::error::{publish_problem, store_problem};
 use super::{millis, now, webhooks};
 use crate::api::extract::{Json, Path};
+use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
 use crate::state::AppState;

@@ -21,8 +21,6 @@ use palisade_webhooks::deliver::connect::AddressPolicy;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) use error::record;
-
 use crate::state::AppState;
 
 /// The webhook engine the API works through, and the address policy it

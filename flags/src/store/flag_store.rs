@@ -1,0 +1,297 @@
+//! The [`FlagStore`] trait and what it reads and writes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::{LiveFlags, StoreError};
+use crate::model::{Flag, FlagSet};
+use crate::native::{self, NativeError};
+use crate::time::Timestamp;
+
+/// A database of flag definitions with versions and an append-only audit
+/// log; every write is validated against the whole set, committed, then
+/// served by the store's [`LiveFlags`].
+///
+/// Object-safe, so a server can hold an `Arc<dyn FlagStore>` chosen at
+/// start-up ([`SqliteFlagStore`](super::SqliteFlagStore) or
+/// `PostgresFlagStore`).
+pub trait FlagStore: Send + Sync + fmt::Debug {
+    /// Every flag, by key.
+    fn list(&self) -> BoxFuture<'_, Result<Vec<StoredFlag>, StoreError>>;
+
+    /// The flag `key`.
+    ///
+    /// [`StoreError::NotFound`] when there is none.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<StoredFlag, StoreError>>;
+
+    /// Creates or replaces `flag` (by its key) if it is at `expect`; the
+    /// result is a new version, audited as `create` or `update`.
+    ///
+    /// [`StoreError::Conflict`] when the flag is not as expected,
+    /// [`StoreError::Invalid`] when the set would not be valid with it.
+    fn put<'a>(
+        &'a self,
+        flag: &'a Flag,
+        expect: Expect,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<StoredFlag, StoreError>>;
+
+    /// Deletes flag `key` if it is at `expect`; audited as `delete`.
+    ///
+    /// [`StoreError::NotFound`], [`StoreError::Conflict`], or
+    /// [`StoreError::Invalid`] when other flags depend on it.
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+        expect: Expect,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The audit log of flag `key`, oldest first (empty for a key never
+    /// written).
+    fn history<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<AuditEntry>, StoreError>>;
+
+    /// Makes flag `key` what it was at `version` again, as a new version
+    /// audited as `revert` (a revert to a version that deleted the flag
+    /// deletes it).
+    ///
+    /// [`StoreError::NotFound`] for an unknown version,
+    /// [`StoreError::Invalid`] when the old definition no longer fits the
+    /// set.
+    fn revert<'a>(
+        &'a self,
+        key: &'a str,
+        version: u64,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<Option<StoredFlag>, StoreError>>;
+
+    /// The live evaluator this store keeps current.
+    fn live(&self) -> &Arc<LiveFlags>;
+}
+
+/// A flag as stored: its native JSON definition and version.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredFlag {
+    /// The key.
+    pub key: String,
+    /// Its version: 1 when created, one more on every change (a flag
+    /// deleted and created again goes on counting).
+    pub version: u64,
+    /// When this version was written.
+    pub updated_at: Timestamp,
+    /// The definition in the native format ([`native::flag_to_value`]).
+    pub definition: serde_json::Value,
+}
+
+impl StoredFlag {
+    /// The definition as a [`Flag`].
+    ///
+    /// # Errors
+    ///
+    /// [`NativeError`] if the stored JSON is not a valid flag (written by
+    /// hand or by a newer version).
+    pub fn flag(&self) -> Result<Flag, NativeError> {
+        native::flag_from_value(&self.definition)
+    }
+}
+
+/// What a write expects to find, so concurrent editors do not overwrite
+/// each other unknowingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expect {
+    /// Whatever is there.
+    Any,
+    /// That the flag does not exist (create only).
+    Absent,
+    /// That the flag is at this version.
+    Version(u64),
+}
+
+impl Expect {
+    /// Checks the version found (0: no flag) against the expectation.
+    pub(crate) fn check(self, key: &str, found: u64) -> Result<(), StoreError> {
+        let expected = match self {
+            Self::Any => return Ok(()),
+            Self::Absent => 0,
+            Self::Version(version) => version,
+        };
+        if expected == found {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                key: key.to_owned(),
+                expected,
+                found,
+            })
+        }
+    }
+}
+
+/// Who makes a change and why, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub(crate) actor: String,
+    pub(crate) reason: Option<String>,
+}
+
+impl Edit {
+    /// A change by `actor` (a user name, an API key's name, a service).
+    #[must_use]
+    pub fn by(actor: impl Into<String>) -> Self {
+        Self {
+            actor: actor.into(),
+            reason: None,
+        }
+    }
+
+    /// Why the change is made.
+    #[must_use]
+    pub fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// The kind of change an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// The flag was created.
+    Create,
+    /// The flag was replaced.
+    Update,
+    /// The flag was deleted.
+    Delete,
+    /// The flag was set back to an earlier version.
+    Revert,
+}
+
+impl AuditAction {
+    /// The name stored in the database.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Revert => "revert",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
+        Ok(match text {
+            "create" => Self::Create,
+            "update" => Self::Update,
+            "delete" => Self::Delete,
+            "revert" => Self::Revert,
+            other => {
+                return Err(StoreError::Database(sqlx::Error::Decode(
+                    format!("unknown audit action {other:?}").into(),
+                )));
+            }
+        })
+    }
+}
+
+/// One row of the append-only audit log.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AuditEntry {
+    /// Increasing with every entry of the store.
+    pub id: i64,
+    /// The flag.
+    pub key: String,
+    /// The version this change made.
+    pub version: u64,
+    /// Who made it.
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+    /// What kind of change.
+    pub action: AuditAction,
+    /// The definition before (none when the flag did not exist).
+    pub before: Option<serde_json::Value>,
+    /// The definition after (none when the flag was deleted).
+    pub after: Option<serde_json::Value>,
+    /// Why, when given.
+    pub reason: Option<String>,
+}
+
+/// Builds and validates the set of stored definitions.
+pub(crate) fn build_set<'a>(
+    definitions: impl IntoIterator<Item = &'a serde_json::Value>,
+) -> Result<FlagSet, NativeError> {
+    let flags = definitions
+        .into_iter()
+        .map(native::flag_from_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(FlagSet::new(flags, [])?)
+}
+
+/// Version numbers go in signed 64-bit columns.
+pub(crate) fn to_db(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_db(version: i64) -> u64 {
+    u64::try_from(version).unwrap_or(0)
+}
+
+/// A validated change, ready to be written.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) version: u64,
+    pub(crate) action: AuditAction,
+    pub(crate) before: Option<serde_json::Value>,
+    pub(crate) after: Option<serde_json::Value>,
+    pub(crate) set: FlagSet,
+}
+
+/// Decides what writing `after` (none: deleting) for `key` does, given the
+/// stored rows `(key, version, definition)` and the last version the audit
+/// log gave the key; validates the resulting set.
+pub(crate) fn plan(
+    rows: &[(String, u64, serde_json::Value)],
+    key: &str,
+    last_version: u64,
+    after: Option<serde_json::Value>,
+    expect: Expect,
+    revert: bool,
+) -> Result<Plan, StoreError> {
+    let current = rows.iter().find(|(k, _, _)| k == key);
+    let found = current.map_or(0, |(_, version, _)| *version);
+    expect.check(key, found)?;
+    if after.is_none() && current.is_none() {
+        return Err(StoreError::NotFound {
+            key: key.to_owned(),
+            version: None,
+        });
+    }
+    let others = rows
+        .iter()
+        .filter(|(k, _, _)| k != key)
+        .map(|(_, _, definition)| definition);
+    let set = build_set(others.chain(after.as_ref()))?;
+    let action = match (revert, current.is_some(), after.is_some()) {
+        (true, _, _) => AuditAction::Revert,
+        (false, _, false) => AuditAction::Delete,
+        (false, false, true) => AuditAction::Create,
+        (false, true, true) => AuditAction::Update,
+    };
+    Ok(Plan {
+        version: last_version.max(found) + 1,
+        action,
+        before: current.map(|(_, _, definition)| definition.clone()),
+        after,
+        set,
+    })
+}
+
+/// The definition of `flag`, checked to be a flag whose key is `key`.
+pub(crate) fn definition_of(flag: &Flag) -> serde_json::Value {
+    native::flag_to_value(flag)
+}

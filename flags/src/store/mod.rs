@@ -1,0 +1,28 @@
+//! Keeping flags current: [`LiveFlags`] (feature `live`) applies validated
+//! updates atomically and tells subscribers which keys changed; sources and
+//! stores feed it.
+//!
+//! See [`LiveFlags`] for an example.
+
+mod change;
+#[cfg(feature = "db")]
+mod error;
+#[cfg(feature = "file")]
+mod file;
+#[cfg(feature = "db")]
+mod flag_store;
+mod live;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use change::{Change, Subscription};
+#[cfg(feature = "file")]
+pub use file::{DEFAULT_INTERVAL, FileError, FileSource, FileWatch};
+pub use live::{Applied, LiveFlags};
+
+#[cfg(feature = "db")]
+pub use error::StoreError;
+#[cfg(feature = "db")]
+pub use flag_store::{AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteFlagStore;
