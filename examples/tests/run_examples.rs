@@ -1,0 +1,144 @@
+//! Runs every example binary, as a user would with `cargo run`, and checks
+//! what it prints: each one serves itself on 127.0.0.1, runs its demo, and
+//! must exit 0 on its own within a bound.
+//!
+//! The binaries are built by `cargo test` with this crate and found through
+//! `CARGO_BIN_EXE_<name>`, so no nested cargo runs.
+#![allow(missing_docs)]
+// The examples are other processes: waiting for them takes real time, so
+// the bound on their run time is a wall-clock deadline, polled with a sleep.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long an example may run before it counts as hung (they take
+/// about two seconds; the bound leaves room for a loaded machine).
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs the example at `exe` to completion and returns its standard output.
+/// Fails if it runs longer than [`LIMIT`] or exits unsuccessfully.
+fn run(exe: &str) -> String {
+    let mut child = Command::new(exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
+    // Drain both pipes while it runs, so a chatty example cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_string(&mut text).expect("UTF-8 output");
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the example's status") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{exe} did not exit within {LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().expect("the stdout reader");
+    let stderr = stderr.join().expect("the stderr reader");
+    assert!(
+        status.success(),
+        "{exe} exited with {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    stdout
+}
+
+/// The lines of `output` that contain `needle`.
+fn lines_with<'a>(output: &'a str, needle: &str) -> Vec<&'a str> {
+    output.lines().filter(|l| l.contains(needle)).collect()
+}
+
+#[test]
+fn resilient_client_retries_blips_sheds_load_times_out_and_opens_the_breaker() {
+    let out = run(env!("CARGO_BIN_EXE_resilient_client"));
+
+    // Retries hide the flaky upstream's 503s: six successes for eight requests.
+    let flaky = lines_with(&out, "GET /flaky");
+    assert_eq!(flaky.len(), 6, "{out}");
+    assert!(flaky.iter().all(|l| l.ends_with("200 OK")), "{out}");
+    assert!(
+        out.contains("the upstream received 8 requests; the breaker is closed"),
+        "{out}"
+    );
+
+    // The bulkhead of two admits two of three concurrent calls.
+    let slow = lines_with(&out, "GET /slow");
+    assert_eq!(
+        slow.iter().filter(|l| l.ends_with("200 OK")).count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        slow.iter().filter(|l| l.ends_with("bulkhead_full")).count(),
+        1,
+        "{out}"
+    );
+
+    // A hanging route: three attempts, each cut off by the timeout.
+    assert!(out.contains("GET /hang: timeout"), "{out}");
+    assert!(
+        out.contains("the upstream received 3 requests; the breaker is closed"),
+        "{out}"
+    );
+
+    // The outage opens the breaker; later calls fail fast without being sent.
+    let down = lines_with(&out, "GET /down");
+    assert_eq!(down.len(), 4, "{out}");
+    assert!(down[0].ends_with("503 Service Unavailable"), "{out}");
+    assert!(
+        down[1..].iter().all(|l| l.ends_with("circuit_open")),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("the upstream received 3 requests; the breaker is open"),
+        "{out}"
+    );
+}
+
+#[test]
+fn axum_rate_limit_answers_429_problem_json_per_client_ip() {
+    let out = run(env!("CARGO_BIN_EXE_axum_rate_limit"));
+
+    let first = lines_with(&out, "127.0.0.1 #");
+    assert_eq!(first.len(), 4, "{out}");
+    for (line, remaining) in first.iter().zip(["2", "1", "0"]) {
+        assert!(line.contains("200 OK"), "{out}");
+        assert!(line.contains(&format!("remaining={remaining} ")), "{out}");
+        assert!(line.ends_with("body=hello, 127.0.0.1"), "{out}");
+    }
+    let limited = first[3];
+    assert!(limited.contains("429 Too Many Requests"), "{out}");
+    assert!(
+        !limited.contains("retry-after=- "),
+        "a 429 names its Retry-After: {out}"
+    );
+    assert!(
+        limited.contains("content-type=application/problem+json "),
+        "{out}"
+    );
+    assert!(limited.contains(r#""code":"rate_limited""#), "{out}");
+
+    // Another address has its own quota.
+    let other = lines_with(&out, "127.0.0.2 #1");
+    assert_eq!(other.len(), 1, "{out}");
+    assert!(other[0].contains("200 OK remaining=2 "), "{out}");
+}
