@@ -142,3 +142,63 @@ fn axum_rate_limit_answers_429_problem_json_per_client_ip() {
     assert_eq!(other.len(), 1, "{out}");
     assert!(other[0].contains("200 OK remaining=2 "), "{out}");
 }
+
+#[test]
+fn webhook_receiver_accepts_only_genuine_deliveries_once() {
+    let out = run(env!("CARGO_BIN_EXE_webhook_receiver"));
+
+    let answer = |label: &str| {
+        let lines = lines_with(&out, label);
+        assert_eq!(lines.len(), 1, "{out}");
+        lines[0].to_owned()
+    };
+    assert!(
+        answer("genuine:").ends_with("200 OK received invoice.paid (msg_1)"),
+        "{out}"
+    );
+    assert!(
+        answer("replayed:").contains(r#"409 Conflict "replayed""#),
+        "{out}"
+    );
+    assert!(
+        answer("forged:").contains(r#"401 Unauthorized "invalid_signature""#),
+        "{out}"
+    );
+    assert!(
+        answer("tampered:").contains(r#"401 Unauthorized "invalid_signature""#),
+        "{out}"
+    );
+    assert!(
+        answer("unsigned:").contains(r#"400 Bad Request "missing_header""#),
+        "{out}"
+    );
+}
+
+#[test]
+fn webhook_sender_retries_the_failed_attempt_and_delivers() {
+    let out = run(env!("CARGO_BIN_EXE_webhook_sender"));
+
+    let published = lines_with(&out, "published msg_");
+    assert_eq!(published.len(), 1, "{out}");
+    assert!(published[0].ends_with("to 1 endpoint(s)"), "{out}");
+    let message_id = published[0]
+        .split_whitespace()
+        .nth(1)
+        .expect("a message id");
+
+    // The receiver verified both attempts (same `webhook-id`), refused the
+    // first with 503, and got the payload intact on the second.
+    let attempts = lines_with(&out, "attempt ");
+    assert_eq!(attempts.len(), 2, "{out}");
+    assert!(attempts[0].starts_with("attempt 1: Status(503)"), "{out}");
+    assert!(
+        attempts[0].contains(&format!("busy, try {message_id} later")),
+        "{out}"
+    );
+    assert!(attempts[1].starts_with("attempt 2: Status(200)"), "{out}");
+    assert!(
+        attempts[1].contains(&format!(r#"got {message_id}: {{\"invoice\":\"in_1\"}}"#)),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("delivery: succeeded"), "{out}");
+}
