@@ -202,3 +202,34 @@ fn webhook_sender_retries_the_failed_attempt_and_delivers() {
     );
     assert!(out.trim_end().ends_with("delivery: succeeded"), "{out}");
 }
+
+#[test]
+fn flags_axum_branches_on_the_flag_and_applies_the_kill_switch_live() {
+    let out = run(env!("CARGO_BIN_EXE_flags_axum"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+
+    // Targeted countries get the new checkout, in a sticky variant with its payload.
+    assert_eq!(
+        lines[0],
+        "user=123&country=NO: 200 OK new checkout, green button #00ff00 (reason SPLIT)"
+    );
+    assert_eq!(
+        lines[1],
+        "user=alice&country=SE: 200 OK new checkout, blue button #0000ff (reason SPLIT)"
+    );
+    // Outside the constraint: the default.
+    assert_eq!(
+        lines[2],
+        "user=123&country=US: 200 OK classic checkout (reason DEFAULT)"
+    );
+    // The kill switch applies to the next request, without a restart.
+    assert_eq!(lines[3], "kill: 200 OK new-checkout is off for everyone");
+    assert_eq!(
+        lines[4],
+        "user=123&country=NO: 200 OK classic checkout (reason DISABLED)"
+    );
+    // An unknown flag is a 404 problem+json.
+    assert!(lines[5].starts_with("kill: 404 Not Found {"), "{out}");
+    assert!(lines[5].contains(r#""status":404"#), "{out}");
+}
