@@ -233,3 +233,68 @@ fn flags_axum_branches_on_the_flag_and_applies_the_kill_switch_live() {
     assert!(lines[5].starts_with("kill: 404 Not Found {"), "{out}");
     assert!(lines[5].contains(r#""status":404"#), "{out}");
 }
+
+#[test]
+fn tracing_setup_logs_spans_with_ids_and_exports_metrics() {
+    let out = run(env!("CARGO_BIN_EXE_tracing_setup"));
+
+    // The caller's request id is echoed, and its trace continued with a new
+    // span id for our hop (the parent was 00f067aa0ba902b7).
+    let traced = lines_with(&out, "GET /orders/42: ");
+    assert_eq!(traced.len(), 1, "{out}");
+    assert!(traced[0].starts_with("GET /orders/42: 200 OK x-request-id=checkout-7f3a traceresponse=00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{out}");
+    assert!(
+        traced[0].ends_with("-01") && !traced[0].contains("00f067aa0ba902b7"),
+        "{out}"
+    );
+    // Without one, a request id of 32 hex digits is made.
+    let fresh = lines_with(&out, "GET /orders/43: 200 OK x-request-id=");
+    assert_eq!(fresh.len(), 1, "{out}");
+    let id = fresh[0]["GET /orders/43: 200 OK x-request-id=".len()..]
+        .split_whitespace()
+        .next()
+        .expect("an id");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{out}"
+    );
+
+    // The fmt layer logs the span, named by the route, with the request id,
+    // the handler's own event inside it, and an ERROR for the 500.
+    let span_closes = lines_with(&out, r#"request_id="checkout-7f3a""#);
+    assert!(
+        span_closes
+            .iter()
+            .any(|l| l.contains(r#"otel.name="GET /orders/{id}""#) && l.contains("close")),
+        "{out}"
+    );
+    assert!(
+        span_closes
+            .iter()
+            .any(|l| l.contains("looking up the order order=42")),
+        "{out}"
+    );
+    assert!(
+        lines_with(&out, " ERROR ")
+            .iter()
+            .any(|l| l.contains(r#"http.route="/fail""#) && l.contains(r#"error.type="500""#)),
+        "{out}"
+    );
+
+    // Prometheus counts requests per route and status.
+    let metrics = lines_with(&out, "metric: http_server_request_duration_seconds_count{");
+    assert!(
+        metrics
+            .iter()
+            .any(|l| l.contains(r#"http_route="/orders/{id}""#)
+                && l.contains(r#"http_response_status_code="200""#)
+                && l.ends_with("} 2")),
+        "{out}"
+    );
+    assert!(
+        metrics.iter().any(|l| l.contains(r#"http_route="/fail""#)
+            && l.contains(r#"http_response_status_code="500""#)
+            && l.ends_with("} 1")),
+        "{out}"
+    );
+}
