@@ -64,7 +64,8 @@ async fn main() -> Result<(), BoxError> {
     for n in 1..=4 {
         println!("127.0.0.1 #{n}: {}", get_from([127, 0, 0, 1], &url).await?);
     }
-    // Another client has a quota of its own.
+    // Another client has a quota of its own. (Linux answers on all of
+    // 127.0.0.0/8; on macOS, `sudo ifconfig lo0 alias 127.0.0.2` first.)
     println!("127.0.0.2 #1: {}", get_from([127, 0, 0, 2], &url).await?);
     Ok(())
 }

@@ -73,6 +73,8 @@ async fn main() -> Result<(), BoxError> {
         .service(Client::builder(TokioExecutor::new()).build_http())
         .boxed_clone();
 
+    // Each 503 is retried at once (after a jittered backoff); the caller
+    // never sees it.
     println!("1. a flaky upstream: every third request fails with 503");
     for n in 1..=6 {
         println!(
@@ -98,6 +100,8 @@ async fn main() -> Result<(), BoxError> {
     );
     report(&hits, &breaker_state.state());
 
+    // The first call's three attempts fail, which takes the breaker's failure
+    // rate to 75 %: it opens, and later calls fail fast without being sent.
     println!("4. an outage: every request fails with 503");
     for n in 1..=4 {
         println!(

@@ -88,7 +88,8 @@ async fn main() -> Result<(), BoxError> {
     // Wait (at most 30 s) until the delivery has an outcome.
     let mut state = DeliveryState::Pending;
     for _ in 0..300 {
-        state = store.deliveries(&published.message_id).await?[0].state;
+        let deliveries = store.deliveries(&published.message_id).await?;
+        state = deliveries.first().ok_or("no delivery was stored")?.state;
         if matches!(state, DeliveryState::Succeeded | DeliveryState::Dead) {
             break;
         }
