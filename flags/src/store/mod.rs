@@ -12,6 +12,8 @@ mod file;
 #[cfg(feature = "db")]
 mod flag_store;
 mod live;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -24,5 +26,7 @@ pub use live::{Applied, LiveFlags};
 pub use error::StoreError;
 #[cfg(feature = "db")]
 pub use flag_store::{AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag};
+#[cfg(feature = "postgres")]
+pub use postgres::{NOTIFY_CHANNEL, PostgresFlagStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteFlagStore;
