@@ -4,6 +4,8 @@
 //!
 //! See [`LiveFlags`] for an example.
 
+#[cfg(feature = "file")]
+mod backup;
 mod change;
 #[cfg(feature = "db")]
 mod error;
@@ -17,6 +19,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "file")]
+pub use backup::{Backup, BackupTask};
 pub use change::{Change, Subscription};
 #[cfg(feature = "file")]
 pub use file::{DEFAULT_INTERVAL, FileError, FileSource, FileWatch};
