@@ -281,3 +281,75 @@ fn format_follows_the_file_extension() {
     assert_eq!(Format::from_path("flags.YML"), Format::Yaml);
     assert_eq!(Format::from_path("flags.json"), Format::Json);
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::{everything, native};
+
+    /// JSON values shaped like definition documents, with wrong types and
+    /// odd values mixed in.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)),
+            prop_oneof![
+                Just("IN".to_owned()),
+                Just("REGEX".to_owned()),
+                Just("SEMVER_GT".to_owned()),
+                Just("DATE_AFTER".to_owned()),
+                Just("boolean".to_owned()),
+                Just("config".to_owned()),
+                ".{0,12}",
+            ]
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("key".to_owned()),
+                            Just("kind".to_owned()),
+                            Just("flags".to_owned()),
+                            Just("strategies".to_owned()),
+                            Just("constraints".to_owned()),
+                            Just("operator".to_owned()),
+                            Just("value".to_owned()),
+                            Just("values".to_owned()),
+                            Just("field".to_owned()),
+                            Just("rollout".to_owned()),
+                            Just("dependencies".to_owned()),
+                            Just("flag".to_owned()),
+                            Just("config".to_owned()),
+                            "[a-z]{1,6}",
+                        ],
+                        inner,
+                    ),
+                    0..5,
+                )
+                .prop_map(|pairs| serde_json::Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_json_never_panics_the_loader(value in json_value()) {
+            let text = value.to_string();
+            let _ = native::from_json(&text);
+            let _ = native::flag_from_value(&value);
+        }
+
+        #[test]
+        fn a_valid_document_cut_anywhere_is_an_error_not_a_panic(cut in 0usize..400) {
+            let text = native::to_json(&everything());
+            let end = (0..=cut.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            let _ = native::from_json(&text[..end]);
+        }
+    }
+}

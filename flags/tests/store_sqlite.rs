@@ -141,3 +141,53 @@ async fn a_reader_thread_sees_every_write_in_order_without_torn_reads() {
     stop.store(true, Ordering::SeqCst);
     assert_eq!(reader.join().unwrap(), 20);
 }
+
+#[cfg(feature = "file")]
+#[tokio::test]
+async fn a_backup_follows_the_store_and_serves_when_it_is_unreachable() {
+    use palisade_flags::store::Backup;
+
+    let dir = temp_dir("sqlite-backup");
+    let backup = Backup::new(dir.join("flags.backup.json"));
+    let store = SqliteFlagStore::open(dir.join("flags.db")).await.unwrap();
+    let keeping = backup.keep(Arc::clone(store.live()));
+    store
+        .put(
+            &Flag::new("kept", FlagKind::Boolean).enabled(false),
+            Expect::Absent,
+            &Edit::by("t"),
+        )
+        .await
+        .unwrap();
+    // The backup catches up (bounded wait: at most 5 s).
+    let mut backed_up = false;
+    for _ in 0..500 {
+        if backup
+            .load()
+            .await
+            .is_ok_and(|set| set.get("kept").is_some())
+        {
+            backed_up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(backed_up, "the backup was not written within 5 s");
+    drop(keeping);
+    drop(store);
+    assert!(
+        !dir.join("flags.backup.json.tmp").exists(),
+        "written by rename"
+    );
+
+    // The store is unreachable (its directory is gone): start from the backup.
+    let unreachable = SqliteFlagStore::open(dir.join("missing").join("flags.db")).await;
+    assert!(unreachable.is_err());
+    let live = backup.fallback().await.unwrap();
+    let evaluation = live.flags().evaluate("kept", &Context::new());
+    assert!(
+        evaluation.error_code().is_none(),
+        "the flag is known: {evaluation:?}"
+    );
+    assert!(!evaluation.is_enabled(), "and served as stored");
+}

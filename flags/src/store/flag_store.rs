@@ -248,6 +248,9 @@ pub(crate) struct Plan {
     pub(crate) action: AuditAction,
     pub(crate) before: Option<serde_json::Value>,
     pub(crate) after: Option<serde_json::Value>,
+    /// The set after the change: SQLite serves it as it commits; Postgres
+    /// reloads instead, as other instances may have written since.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) set: FlagSet,
 }
 

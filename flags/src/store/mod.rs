@@ -4,6 +4,8 @@
 //!
 //! See [`LiveFlags`] for an example.
 
+#[cfg(feature = "file")]
+mod backup;
 mod change;
 #[cfg(feature = "db")]
 mod error;
@@ -12,9 +14,13 @@ mod file;
 #[cfg(feature = "db")]
 mod flag_store;
 mod live;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "file")]
+pub use backup::{Backup, BackupTask};
 pub use change::{Change, Subscription};
 #[cfg(feature = "file")]
 pub use file::{DEFAULT_INTERVAL, FileError, FileSource, FileWatch};
@@ -24,5 +30,7 @@ pub use live::{Applied, LiveFlags};
 pub use error::StoreError;
 #[cfg(feature = "db")]
 pub use flag_store::{AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag};
+#[cfg(feature = "postgres")]
+pub use postgres::{NOTIFY_CHANNEL, PostgresFlagStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteFlagStore;
