@@ -10,6 +10,7 @@ pub mod cli;
 pub mod database;
 pub mod delivery;
 pub mod duration;
+pub mod listener;
 pub mod routes;
 pub mod serve;
 pub mod state;

@@ -2,10 +2,10 @@
 //! listener and runs until a shutdown signal, then drains requests and
 //! stops delivery gracefully.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::io::IsTerminal as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use palisade_webhooks::store::SecretKeyring;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
+use crate::listener::{self, ListenerConfig};
 use crate::{AppState, app};
 
 /// How the server runs.
@@ -29,8 +30,10 @@ pub struct ServeArgs {
     /// The port to bind (0 picks a free one).
     #[arg(long, env = "PALISADE_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// How long a shutdown (Ctrl-C, SIGTERM) lets in-flight webhook attempts
-    /// finish before handing the rest back to the queue.
+    /// How long a shutdown (Ctrl-C, SIGTERM) lets in-flight HTTP requests and
+    /// webhook attempts finish; then open connections are closed and
+    /// unfinished attempts go back to the queue. A second signal exits at
+    /// once (code 130).
     #[arg(
         long,
         env = "PALISADE_SHUTDOWN_DEADLINE",
@@ -39,6 +42,29 @@ pub struct ServeArgs {
         value_parser = parse_duration
     )]
     pub shutdown_deadline: Duration,
+    /// How long a client has to send a complete request head; a connection
+    /// that sends nothing is closed after it.
+    #[arg(
+        long,
+        env = "PALISADE_HEADER_READ_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may stay open with no request.
+    #[arg(
+        long,
+        env = "PALISADE_IDLE_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    pub idle_timeout: Duration,
+    /// How many connections may be open at once; more are accepted and
+    /// closed at once.
+    #[arg(long, env = "PALISADE_MAX_CONNECTIONS", default_value = "1024")]
+    pub max_connections: NonZeroUsize,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -132,6 +158,7 @@ async fn serve(
 
     let (stop, stopping) = watch::channel(false);
     let delivery = engine.start();
+    let mut signals = Signals::new();
     tracing::info!(addr = %local, "palisade listening");
     let stopped = || {
         let mut stopping = stopping.clone();
@@ -140,10 +167,8 @@ async fn serve(
         }
     };
     let http = async {
-        let served = axum::serve(listener, app(state))
-            .with_graceful_shutdown(stopped())
-            .await;
-        tracing::info!("HTTP requests drained");
+        let served = listener::serve(listener, app(state), args.listener(), stopped()).await;
+        tracing::info!("HTTP connections closed");
         // Serving can also end with an error: delivery stops with it.
         stop.send_replace(true);
         served
@@ -155,46 +180,93 @@ async fn serve(
         delivery.shutdown(deadline).await
     };
     let signals = async {
-        shutdown_signal().await;
+        signals.next().await;
+        tracing::info!(
+            "shutting down: draining requests and webhook deliveries (a second signal exits at once)"
+        );
         stop.send_replace(true);
-        std::future::pending::<Infallible>().await
+        signals.next().await;
+        tracing::warn!("second shutdown signal: exiting at once");
     };
     tokio::select! {
         (served, report) = async { tokio::join!(http, webhooks) } => {
             tracing::info!(?report, "webhook delivery stopped");
             served.map_err(StartError::Serve)
         }
-        never = signals => match never {},
+        () = signals => Err(StartError::Interrupted),
     }
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what orchestrators send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
+impl ServeArgs {
+    /// The limits of the HTTP listener.
+    #[must_use]
+    pub fn listener(&self) -> ListenerConfig {
+        ListenerConfig::default()
+            .header_read_timeout(self.header_read_timeout)
+            .idle_timeout(self.idle_timeout)
+            .max_connections(self.max_connections)
+            .shutdown_deadline(self.shutdown_deadline)
+    }
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM (what orchestrators send),
+/// listened for from before the server says it listens until it exits, so
+/// that no signal finds the default handler (which would kill the process)
+/// and a second signal is seen too.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers; must be called inside the runtime.
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Resolves on the next Ctrl-C or SIGTERM.
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = recv(&mut self.interrupt) => {}
+            () = recv(&mut self.terminate) => {}
+        }
+    }
+
+    /// Resolves on the next Ctrl-C.
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::warn!(%err, "cannot listen for ctrl-c");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
-    tracing::info!("shutting down: draining requests and webhook deliveries");
 }
 
 /// Why the server (or `palisade migrate`) could not start or stopped with
@@ -221,6 +293,8 @@ pub enum StartError {
     Runtime(std::io::Error),
     /// Serving failed.
     Serve(std::io::Error),
+    /// A second shutdown signal arrived while draining.
+    Interrupted,
     /// Writing the command's output failed.
     Output(std::io::Error),
     /// A built-in component refused its own configuration (a bug).
@@ -235,6 +309,8 @@ impl StartError {
             Self::DatabaseUrl(_)
             | Self::SecretKey(_)
             | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. }) => ExitCode::from(2),
+            // What a shell reports for a process ended by SIGINT.
+            Self::Interrupted => ExitCode::from(130),
             _ => ExitCode::FAILURE,
         }
     }
@@ -250,6 +326,7 @@ impl fmt::Display for StartError {
             Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Self::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
             Self::Serve(e) => write!(f, "serving failed: {e}"),
+            Self::Interrupted => f.write_str("interrupted by a second shutdown signal"),
             Self::Output(e) => write!(f, "cannot write to stdout: {e}"),
             Self::Internal(e) => write!(f, "internal configuration error: {e}"),
         }
@@ -265,7 +342,7 @@ impl std::error::Error for StartError {
             Self::Delivery(e) => Some(e),
             Self::Bind { source, .. } => Some(source),
             Self::Runtime(e) | Self::Serve(e) | Self::Output(e) => Some(e),
-            Self::Internal(_) => None,
+            Self::Internal(_) | Self::Interrupted => None,
         }
     }
 }
