@@ -18,16 +18,17 @@ use palisade_webhooks::store::SecretKeyring;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
-use crate::listener::{self, ListenerConfig};
+use crate::listener::{self, BindAddr, ListenerConfig};
 use crate::{AppState, app};
 
 /// How the server runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// The address to bind.
-    #[arg(long, env = "PALISADE_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub addr: IpAddr,
-    /// The port to bind (0 picks a free one).
+    /// The address to listen on, `HOST[:PORT]`: an IP address or a host
+    /// name, e.g. `0.0.0.0`, `localhost:8080`, `[::1]:9000`.
+    #[arg(long, env = "PALISADE_ADDR", value_name = "HOST[:PORT]", default_value_t = BindAddr::ip(IpAddr::V4(Ipv4Addr::LOCALHOST)))]
+    pub addr: BindAddr,
+    /// The port to listen on when `--addr` names none (0 picks a free one).
     #[arg(long, env = "PALISADE_PORT", default_value_t = 8080)]
     pub port: u16,
     /// How long a shutdown (Ctrl-C, SIGTERM) lets in-flight HTTP requests and
@@ -150,10 +151,7 @@ async fn serve(
     let state = AppState::new()
         .map_err(|e| StartError::Internal(e.to_string()))?
         .with_database(database.kind(), outbox);
-    let addr = SocketAddr::new(args.addr, args.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let listener = bind(&args.addr, args.port).await?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
 
     let (stop, stopping) = watch::channel(false);
@@ -195,6 +193,31 @@ async fn serve(
         }
         () = signals => Err(StartError::Interrupted),
     }
+}
+
+/// Binds the first address `addr` resolves to that can be bound.
+async fn bind(addr: &BindAddr, default_port: u16) -> Result<TcpListener, StartError> {
+    let candidates = addr
+        .resolve(default_port)
+        .await
+        .map_err(|source| StartError::Resolve {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let mut first_error = None;
+    for candidate in candidates {
+        match TcpListener::bind(candidate).await {
+            Ok(listener) => return Ok(listener),
+            Err(source) => {
+                tracing::debug!(%candidate, %source, "cannot bind");
+                first_error.get_or_insert(StartError::Bind {
+                    addr: candidate,
+                    source,
+                });
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| StartError::Internal(format!("{addr} resolved to nothing"))))
 }
 
 impl ServeArgs {
@@ -282,6 +305,13 @@ pub enum StartError {
     Open(OpenError),
     /// The webhook delivery settings are unusable.
     Delivery(DeliveryConfigError),
+    /// `--addr` names a host that does not resolve.
+    Resolve {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The listener cannot be bound.
     Bind {
         /// The address asked for.
@@ -308,7 +338,11 @@ impl StartError {
         match self {
             Self::DatabaseUrl(_)
             | Self::SecretKey(_)
-            | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. }) => ExitCode::from(2),
+            | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. })
+            | Self::Resolve { .. } => ExitCode::from(2),
+            Self::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                ExitCode::from(2)
+            }
             // What a shell reports for a process ended by SIGINT.
             Self::Interrupted => ExitCode::from(130),
             _ => ExitCode::FAILURE,
@@ -323,7 +357,14 @@ impl fmt::Display for StartError {
             Self::SecretKey(e) => e.fmt(f),
             Self::Open(e) => e.fmt(f),
             Self::Delivery(e) => e.fmt(f),
-            Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::Resolve { addr, .. } => write!(f, "cannot resolve --addr {addr}"),
+            Self::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                write!(
+                    f,
+                    "cannot listen on {addr}: the address is already in use (is another server running? pick another --port or --addr)"
+                )
+            }
+            Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             Self::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
             Self::Serve(e) => write!(f, "serving failed: {e}"),
             Self::Interrupted => f.write_str("interrupted by a second shutdown signal"),
@@ -340,7 +381,7 @@ impl std::error::Error for StartError {
             Self::SecretKey(e) => Some(e),
             Self::Open(e) => Some(e),
             Self::Delivery(e) => Some(e),
-            Self::Bind { source, .. } => Some(source),
+            Self::Bind { source, .. } | Self::Resolve { source, .. } => Some(source),
             Self::Runtime(e) | Self::Serve(e) | Self::Output(e) => Some(e),
             Self::Internal(_) | Self::Interrupted => None,
         }

@@ -293,11 +293,7 @@ impl Drop for TempDir {
 #[cfg(unix)]
 #[test]
 fn a_second_sigterm_exits_at_once_with_130() {
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("palisade-hardening-sigterm-{}", std::process::id())),
-    );
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = temp_dir("sigterm");
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .current_dir(&dir.0)
         .args([
@@ -363,4 +359,89 @@ fn a_second_sigterm_exits_at_once_with_130() {
     };
     let status = status.unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    let dir = TempDir(
+        std::env::temp_dir().join(format!("palisade-hardening-{name}-{}", std::process::id())),
+    );
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    dir
+}
+
+fn palisade(dir: &TempDir, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command
+        .current_dir(&dir.0)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("PALISADE_ADDR")
+        .env_remove("PALISADE_PORT")
+        .stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn an_address_in_use_fails_with_one_line_naming_it() {
+    let dir = temp_dir("in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = palisade(&dir, &["--addr", &addr]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line, got: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(&addr), "names {addr}: {stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_address_fails_with_one_line() {
+    let dir = temp_dir("bad-addr");
+    let output = palisade(&dir, &["--addr", "localhost:http"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line, got: {stderr}");
+    assert!(stderr.contains("localhost:http"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_host_name_with_a_port_is_served() {
+    let dir = temp_dir("host-name");
+    let mut child = palisade(&dir, &["--addr", "localhost:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!("no `palisade listening` line");
+        };
+        if let Some(at) = line.find("addr=") {
+            break line[at + 5..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let ip: SocketAddr = addr.parse().unwrap();
+    assert!(ip.ip().is_loopback(), "{addr}");
 }

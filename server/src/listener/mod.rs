@@ -31,6 +31,7 @@
 //! ```
 
 mod activity;
+mod bind_addr;
 mod service;
 
 use std::future::Future;
@@ -49,6 +50,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use self::activity::{Activity, TrackedIo};
+pub use self::bind_addr::{BindAddr, BindAddrError};
 use self::service::ConnectionService;
 
 /// The counter of connections closed at once because the cap was reached.
