@@ -4,6 +4,7 @@
 //! [`app`] builds the whole HTTP application as an axum `Router`, so tests (and
 //! embedders) can serve it on any listener.
 
+pub mod access_log;
 pub mod api;
 pub mod audit;
 pub mod cli;

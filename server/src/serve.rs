@@ -3,7 +3,6 @@
 //! stops delivery gracefully.
 
 use std::fmt;
-use std::io::IsTerminal as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
@@ -11,10 +10,10 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing_subscriber::EnvFilter;
 
 use palisade_webhooks::store::SecretKeyring;
 
+use crate::cli::logging::LogArgs;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
@@ -66,6 +65,9 @@ pub struct ServeArgs {
     /// closed at once.
     #[arg(long, env = "PALISADE_MAX_CONNECTIONS", default_value = "1024")]
     pub max_connections: NonZeroUsize,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -79,7 +81,7 @@ pub struct ServeArgs {
 #[must_use]
 #[allow(clippy::needless_pass_by_value)] // clap hands the arguments over by value
 pub fn run(args: ServeArgs) -> ExitCode {
-    init_logging();
+    args.log.init();
     let result = args
         .database
         .database()
@@ -117,17 +119,6 @@ fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     line.replace('\n', " ")
-}
-
-/// Logs to stdout, filtered by `RUST_LOG` (default `info`), coloured only on
-/// a terminal.
-pub(crate) fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, StartError> {

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::serve::ServeArgs;
 
+pub mod logging;
 pub mod migrate;
 pub mod webhook;
 
