@@ -445,3 +445,45 @@ fn a_host_name_with_a_port_is_served() {
     let ip: SocketAddr = addr.parse().unwrap();
     assert!(ip.ip().is_loopback(), "{addr}");
 }
+
+#[test]
+fn healthcheck_exits_0_for_a_live_server_and_1_otherwise() {
+    let dir = temp_dir("healthcheck");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (addr, _stop, _server) = runtime.block_on(start(
+        Router::new().route("/health/live", get(|| async { "live" })),
+        ListenerConfig::default(),
+    ));
+    let live = palisade(&dir, &["healthcheck", "--addr", &addr.to_string()])
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{live:?}");
+    // Bound to every interface: asked on loopback, port from --port.
+    let port = addr.port().to_string();
+    let any = palisade(&dir, &["healthcheck", "--addr", "0.0.0.0", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(any.status.success(), "{any:?}");
+
+    // A server without the route answers 404: unhealthy.
+    let (not_found, _stop, _server) =
+        runtime.block_on(start(Router::new(), ListenerConfig::default()));
+    let sick = palisade(&dir, &["healthcheck", "--addr", &not_found.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(sick.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&sick.stderr);
+    assert!(stderr.contains("404"), "{stderr}");
+
+    // Nothing listening: unhealthy, one line.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let down = palisade(&dir, &["healthcheck", "--addr", &closed_addr])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&closed_addr), "{stderr}");
+}
