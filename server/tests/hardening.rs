@@ -54,8 +54,20 @@ fn hello() -> Router {
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
+/// Lets the kernel deliver what the test just sent (a connect, a request)
+/// before the paused clock may jump: while a blocking task runs, tokio does
+/// not auto-advance time. Virtual time stands still, so no test duration
+/// depends on it; it only closes the race between loopback I/O and the jump.
+async fn settle() {
+    #[allow(clippy::disallowed_methods)] // a real pause, on a blocking thread, on purpose
+    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20)))
+        .await
+        .unwrap();
+}
+
 /// Reads one response to `GET /` (body `ok`) from a keep-alive connection.
 async fn read_ok(stream: &mut TcpStream) -> String {
+    settle().await;
     let mut response = Vec::new();
     let mut buf = [0; 1024];
     while !response.ends_with(b"\r\n\r\nok") {
@@ -72,6 +84,7 @@ async fn read_ok(stream: &mut TcpStream) -> String {
 /// Waits (bounded, in virtual time) for the server to close the
 /// connection; returns when that happened.
 async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> Instant {
+    settle().await;
     let mut buf = [0; 1024];
     match timeout(within, stream.read(&mut buf)).await {
         Ok(Ok(0) | Err(_)) => Instant::now(),
@@ -335,6 +348,16 @@ fn a_second_sigterm_exits_at_once_with_130() {
     let mut half = std::net::TcpStream::connect(addr).unwrap();
     half.write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         .unwrap();
+    // It holds only once the server has read its first bytes (before, a
+    // shutdown just drops it). A full round trip on a second connection,
+    // accepted after it, gives the server that time without a sleep.
+    let mut probe = std::net::TcpStream::connect(addr).unwrap();
+    probe
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut probe, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let kill = |pid: u32| {
         let sent = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
