@@ -4,6 +4,7 @@
 //! [`app`] builds the whole HTTP application as an axum `Router`, so tests (and
 //! embedders) can serve it on any listener.
 
+pub mod access_log;
 pub mod api;
 pub mod audit;
 pub mod breakers;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod database;
 pub mod delivery;
 pub mod duration;
+pub mod listener;
 pub mod routes;
 pub mod serve;
 pub mod state;

@@ -30,5 +30,6 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => palisade_server::serve::run(args),
         Some(Command::Migrate(args)) => palisade_server::cli::migrate::run(args),
         Some(Command::Webhook(args)) => palisade_server::cli::webhook::run(args),
+        Some(Command::Healthcheck(args)) => palisade_server::cli::healthcheck::run(args),
     }
 }

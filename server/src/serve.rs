@@ -2,35 +2,38 @@
 //! listener and runs until a shutdown signal, then drains requests and
 //! stops delivery gracefully.
 
-use std::convert::Infallible;
 use std::fmt;
-use std::io::IsTerminal as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing_subscriber::EnvFilter;
 
 use palisade_webhooks::store::SecretKeyring;
 
+use crate::cli::logging::LogArgs;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
+use crate::listener::{self, BindAddr, ListenerConfig};
 use crate::{AppState, app};
 
 /// How the server runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// The address to bind.
-    #[arg(long, env = "PALISADE_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub addr: IpAddr,
-    /// The port to bind (0 picks a free one).
+    /// The address to listen on, `HOST[:PORT]`: an IP address or a host
+    /// name, e.g. `0.0.0.0`, `localhost:8080`, `[::1]:9000`.
+    #[arg(long, env = "PALISADE_ADDR", value_name = "HOST[:PORT]", default_value_t = BindAddr::ip(IpAddr::V4(Ipv4Addr::LOCALHOST)))]
+    pub addr: BindAddr,
+    /// The port to listen on when `--addr` names none (0 picks a free one).
     #[arg(long, env = "PALISADE_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// How long a shutdown (Ctrl-C, SIGTERM) lets in-flight webhook attempts
-    /// finish before handing the rest back to the queue.
+    /// How long a shutdown (Ctrl-C, SIGTERM) lets in-flight HTTP requests and
+    /// webhook attempts finish; then open connections are closed and
+    /// unfinished attempts go back to the queue. A second signal exits at
+    /// once (code 130).
     #[arg(
         long,
         env = "PALISADE_SHUTDOWN_DEADLINE",
@@ -39,6 +42,32 @@ pub struct ServeArgs {
         value_parser = parse_duration
     )]
     pub shutdown_deadline: Duration,
+    /// How long a client has to send a complete request head; a connection
+    /// that sends nothing is closed after it.
+    #[arg(
+        long,
+        env = "PALISADE_HEADER_READ_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may stay open with no request.
+    #[arg(
+        long,
+        env = "PALISADE_IDLE_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    pub idle_timeout: Duration,
+    /// How many connections may be open at once; more are accepted and
+    /// closed at once.
+    #[arg(long, env = "PALISADE_MAX_CONNECTIONS", default_value = "1024")]
+    pub max_connections: NonZeroUsize,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -52,7 +81,7 @@ pub struct ServeArgs {
 #[must_use]
 #[allow(clippy::needless_pass_by_value)] // clap hands the arguments over by value
 pub fn run(args: ServeArgs) -> ExitCode {
-    init_logging();
+    args.log.init();
     let result = args
         .database
         .database()
@@ -92,17 +121,6 @@ fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     line.replace('\n', " ")
 }
 
-/// Logs to stdout, filtered by `RUST_LOG` (default `info`), coloured only on
-/// a terminal.
-pub(crate) fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
-}
-
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, StartError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,14 +142,12 @@ async fn serve(
     let state = AppState::new()
         .map_err(|e| StartError::Internal(e.to_string()))?
         .with_database(database.kind(), outbox);
-    let addr = SocketAddr::new(args.addr, args.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
+    let listener = bind(&args.addr, args.port).await?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
 
     let (stop, stopping) = watch::channel(false);
     let delivery = engine.start();
+    let mut signals = Signals::new();
     tracing::info!(addr = %local, "palisade listening");
     let stopped = || {
         let mut stopping = stopping.clone();
@@ -140,10 +156,8 @@ async fn serve(
         }
     };
     let http = async {
-        let served = axum::serve(listener, app(state))
-            .with_graceful_shutdown(stopped())
-            .await;
-        tracing::info!("HTTP requests drained");
+        let served = listener::serve(listener, app(state), args.listener(), stopped()).await;
+        tracing::info!("HTTP connections closed");
         // Serving can also end with an error: delivery stops with it.
         stop.send_replace(true);
         served
@@ -155,46 +169,118 @@ async fn serve(
         delivery.shutdown(deadline).await
     };
     let signals = async {
-        shutdown_signal().await;
+        signals.next().await;
+        tracing::info!(
+            "shutting down: draining requests and webhook deliveries (a second signal exits at once)"
+        );
         stop.send_replace(true);
-        std::future::pending::<Infallible>().await
+        signals.next().await;
+        tracing::warn!("second shutdown signal: exiting at once");
     };
     tokio::select! {
         (served, report) = async { tokio::join!(http, webhooks) } => {
             tracing::info!(?report, "webhook delivery stopped");
             served.map_err(StartError::Serve)
         }
-        never = signals => match never {},
+        () = signals => Err(StartError::Interrupted),
     }
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what orchestrators send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Binds the first address `addr` resolves to that can be bound.
+async fn bind(addr: &BindAddr, default_port: u16) -> Result<TcpListener, StartError> {
+    let candidates = addr
+        .resolve(default_port)
+        .await
+        .map_err(|source| StartError::Resolve {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let mut first_error = None;
+    for candidate in candidates {
+        match TcpListener::bind(candidate).await {
+            Ok(listener) => return Ok(listener),
+            Err(source) => {
+                tracing::debug!(%candidate, %source, "cannot bind");
+                first_error.get_or_insert(StartError::Bind {
+                    addr: candidate,
+                    source,
+                });
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| StartError::Internal(format!("{addr} resolved to nothing"))))
+}
+
+impl ServeArgs {
+    /// The limits of the HTTP listener.
+    #[must_use]
+    pub fn listener(&self) -> ListenerConfig {
+        ListenerConfig::default()
+            .header_read_timeout(self.header_read_timeout)
+            .idle_timeout(self.idle_timeout)
+            .max_connections(self.max_connections)
+            .shutdown_deadline(self.shutdown_deadline)
+    }
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM (what orchestrators send),
+/// listened for from before the server says it listens until it exits, so
+/// that no signal finds the default handler (which would kill the process)
+/// and a second signal is seen too.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers; must be called inside the runtime.
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(signal) => Some(signal),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Resolves on the next Ctrl-C or SIGTERM.
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = recv(&mut self.interrupt) => {}
+            () = recv(&mut self.terminate) => {}
+        }
+    }
+
+    /// Resolves on the next Ctrl-C.
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::warn!(%err, "cannot listen for ctrl-c");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
-    tracing::info!("shutting down: draining requests and webhook deliveries");
 }
 
 /// Why the server (or `palisade migrate`) could not start or stopped with
@@ -210,6 +296,13 @@ pub enum StartError {
     Open(OpenError),
     /// The webhook delivery settings are unusable.
     Delivery(DeliveryConfigError),
+    /// `--addr` names a host that does not resolve.
+    Resolve {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The listener cannot be bound.
     Bind {
         /// The address asked for.
@@ -221,6 +314,8 @@ pub enum StartError {
     Runtime(std::io::Error),
     /// Serving failed.
     Serve(std::io::Error),
+    /// A second shutdown signal arrived while draining.
+    Interrupted,
     /// Writing the command's output failed.
     Output(std::io::Error),
     /// A built-in component refused its own configuration (a bug).
@@ -234,7 +329,13 @@ impl StartError {
         match self {
             Self::DatabaseUrl(_)
             | Self::SecretKey(_)
-            | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. }) => ExitCode::from(2),
+            | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. })
+            | Self::Resolve { .. } => ExitCode::from(2),
+            Self::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                ExitCode::from(2)
+            }
+            // What a shell reports for a process ended by SIGINT.
+            Self::Interrupted => ExitCode::from(130),
             _ => ExitCode::FAILURE,
         }
     }
@@ -247,9 +348,17 @@ impl fmt::Display for StartError {
             Self::SecretKey(e) => e.fmt(f),
             Self::Open(e) => e.fmt(f),
             Self::Delivery(e) => e.fmt(f),
-            Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::Resolve { addr, .. } => write!(f, "cannot resolve --addr {addr}"),
+            Self::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                write!(
+                    f,
+                    "cannot listen on {addr}: the address is already in use (is another server running? pick another --port or --addr)"
+                )
+            }
+            Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             Self::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
             Self::Serve(e) => write!(f, "serving failed: {e}"),
+            Self::Interrupted => f.write_str("interrupted by a second shutdown signal"),
             Self::Output(e) => write!(f, "cannot write to stdout: {e}"),
             Self::Internal(e) => write!(f, "internal configuration error: {e}"),
         }
@@ -263,9 +372,9 @@ impl std::error::Error for StartError {
             Self::SecretKey(e) => Some(e),
             Self::Open(e) => Some(e),
             Self::Delivery(e) => Some(e),
-            Self::Bind { source, .. } => Some(source),
+            Self::Bind { source, .. } | Self::Resolve { source, .. } => Some(source),
             Self::Runtime(e) | Self::Serve(e) | Self::Output(e) => Some(e),
-            Self::Internal(_) => None,
+            Self::Internal(_) | Self::Interrupted => None,
         }
     }
 }

@@ -3,12 +3,16 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
+use crate::cli::logging::LogArgs;
 use crate::database::DatabaseArgs;
-use crate::serve::{StartError, exit, init_logging, runtime};
+use crate::serve::{StartError, exit, runtime};
 
 /// The database to migrate.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MigrateArgs {
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -25,7 +29,7 @@ pub struct MigrateArgs {
 #[must_use]
 #[allow(clippy::needless_pass_by_value)] // clap hands the arguments over by value
 pub fn run(args: MigrateArgs) -> ExitCode {
-    init_logging();
+    args.log.init();
     let result = (|| {
         let database = args.database.database().map_err(StartError::DatabaseUrl)?;
         let keyring = args.database.keyring().map_err(StartError::SecretKey)?;

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 
 use crate::serve::ServeArgs;
 
+pub mod healthcheck;
+pub mod logging;
 pub mod migrate;
 pub mod webhook;
 
@@ -31,6 +33,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit (`serve` applies them too).
     Migrate(migrate::MigrateArgs),
+    /// Ask a running server's /health/live: exit 0 when live, 1 otherwise
+    /// (for a container HEALTHCHECK).
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Sign and verify webhooks, and generate secrets.
     Webhook(webhook::WebhookArgs),
 }
