@@ -7,9 +7,13 @@
 //! - [`unleash`]: read Unleash client-API JSON (and delta events) into the model.
 //! - [`Flags`]: evaluation over an atomically swapped snapshot, with
 //!   [`Flags::explain`] for the rule trace.
+//! - [`gate`] (feature `tower`): [`FlagGateLayer`](gate::FlagGateLayer) puts a
+//!   service or route behind a flag.
 //! - [`hash`]: Unleash-compatible MurmurHash3 bucketing.
 //! - [`time`]: timestamps and the injectable clock.
 
+#[cfg(feature = "tower")]
+pub mod gate;
 pub mod hash;
 pub mod model;
 pub mod time;
