@@ -9,9 +9,13 @@
 //!   [`Flags::explain`] for the rule trace.
 //! - [`gate`] (feature `tower`): [`FlagGateLayer`](gate::FlagGateLayer) puts a
 //!   service or route behind a flag.
+//! - [`extract`] (feature `axum`): extractors for handlers that branch on a
+//!   flag or variant.
 //! - [`hash`]: Unleash-compatible MurmurHash3 bucketing.
 //! - [`time`]: timestamps and the injectable clock.
 
+#[cfg(feature = "axum")]
+pub mod extract;
 #[cfg(feature = "tower")]
 pub mod gate;
 pub mod hash;

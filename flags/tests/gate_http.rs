@@ -356,3 +356,137 @@ async fn a_configured_response_or_fallback_answers_when_off() {
         "new search"
     );
 }
+
+mod extractors {
+    use axum::extract::FromRef;
+    use palisade_flags::extract::{Flag as FlagOf, FlagState, Gated};
+    use palisade_flags::flag_key;
+
+    use super::*;
+
+    flag_key! {
+        /// The checkout layout experiment.
+        Checkout = "checkout"
+    }
+
+    #[derive(Clone)]
+    struct AppState {
+        flags: FlagState,
+    }
+
+    impl FromRef<AppState> for FlagState {
+        fn from_ref(state: &AppState) -> Self {
+            state.flags.clone()
+        }
+    }
+
+    async fn checkout(checkout: FlagOf<Checkout>) -> String {
+        match checkout.variant_name() {
+            "one-page" => "one-page checkout".into(),
+            other => format!("classic checkout ({other}, {})", checkout.reason()),
+        }
+    }
+
+    fn checkout_flag(testers: &[&str]) -> Flag {
+        Flag::new("checkout", FlagKind::Variant)
+            .variant(Variant::new("classic", 1))
+            .variant(
+                Variant::new("one-page", 0).override_for(ContextField::UserId, testers.to_vec()),
+            )
+    }
+
+    #[tokio::test]
+    async fn a_handler_branches_on_a_flag_evaluated_from_state() {
+        let flags = flags(checkout_flag(&["tester"]));
+        let state = AppState {
+            flags: FlagState::new(flags.clone()).context(FromHeader::user_id(USER)),
+        };
+        let app = Router::new()
+            .route("/checkout", get(checkout))
+            .with_state(state);
+        let addr = serve(app).await;
+
+        assert_eq!(
+            get_from(addr, "/checkout", &[(&USER, "tester")]).await.body,
+            "one-page checkout"
+        );
+        assert_eq!(
+            get_from(addr, "/checkout", &[(&USER, "someone")])
+                .await
+                .body,
+            "classic checkout (classic, STATIC)"
+        );
+
+        // Live: the next request sees the new definition.
+        flags.replace(FlagSet::new([checkout_flag(&["someone"])], []).unwrap());
+        assert_eq!(
+            get_from(addr, "/checkout", &[(&USER, "someone")])
+                .await
+                .body,
+            "one-page checkout"
+        );
+
+        // The flag removed: the handler takes its default branch.
+        flags.replace(FlagSet::new([Flag::new("other", FlagKind::Boolean)], []).unwrap());
+        assert_eq!(
+            get_from(addr, "/checkout", &[(&USER, "someone")])
+                .await
+                .body,
+            "classic checkout (disabled, ERROR)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flag_extractor_that_cannot_build_its_context_is_a_500() {
+        let state = AppState {
+            flags: FlagState::new(flags(checkout_flag(&[]))).context(ClientIp),
+        };
+        let app = Router::new()
+            .route("/checkout", get(checkout))
+            .with_state(state);
+        let addr = serve(app).await;
+
+        let answer = get_from(addr, "/checkout", &[]).await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(answer.problem_code(), "flag_context_unavailable");
+    }
+
+    async fn variant(Gated(evaluation): Gated) -> String {
+        evaluation.variant_name().to_owned()
+    }
+
+    async fn maybe_variant(gated: Option<Gated>) -> String {
+        gated.map_or_else(
+            || "no gate".to_owned(),
+            |Gated(e)| e.variant_name().to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn gated_reads_the_gates_evaluation_and_fails_loudly_without_a_gate() {
+        let flags = flags(checkout_flag(&["tester"]));
+        let gate =
+            || FlagGateLayer::new(flags.clone(), "checkout").context(FromHeader::user_id(USER));
+        let app = Router::new()
+            .route("/gated", get(variant).route_layer(gate()))
+            .route("/optional-gated", get(maybe_variant).route_layer(gate()))
+            .route("/ungated", get(variant))
+            .route("/optional", get(maybe_variant));
+        let addr = serve(app).await;
+
+        assert_eq!(
+            get_from(addr, "/gated", &[(&USER, "tester")]).await.body,
+            "one-page"
+        );
+        assert_eq!(
+            get_from(addr, "/optional-gated", &[(&USER, "x")])
+                .await
+                .body,
+            "classic"
+        );
+        assert_eq!(get_from(addr, "/optional", &[]).await.body, "no gate");
+        let answer = get_from(addr, "/ungated", &[]).await;
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(answer.problem_code(), "flag_gate_missing");
+    }
+}
