@@ -12,6 +12,7 @@
 //! - [`extract`] (feature `axum`): extractors for handlers that branch on a
 //!   flag or variant.
 //! - [`hash`]: Unleash-compatible MurmurHash3 bucketing.
+//! - [`openfeature`] (feature `openfeature`): an `open-feature` provider.
 //! - [`time`]: timestamps and the injectable clock.
 
 #[cfg(feature = "axum")]
@@ -28,3 +29,6 @@ mod eval;
 
 pub use context::Context;
 pub use eval::{ErrorCode, Evaluation, Explanation, Flags, Reason, Step, Value};
+
+#[cfg(feature = "openfeature")]
+pub mod openfeature;
