@@ -11,6 +11,7 @@
 //!   service or route behind a flag.
 //! - [`extract`] (feature `axum`): extractors for handlers that branch on a
 //!   flag or variant.
+//! - [`hooks`]: hooks around evaluation and impression events.
 //! - [`hash`]: Unleash-compatible MurmurHash3 bucketing.
 //! - [`openfeature`] (feature `openfeature`): an `open-feature` provider.
 //! - [`time`]: timestamps and the injectable clock.
@@ -20,6 +21,7 @@ pub mod extract;
 #[cfg(feature = "tower")]
 pub mod gate;
 pub mod hash;
+pub mod hooks;
 pub mod model;
 pub mod time;
 pub mod unleash;
