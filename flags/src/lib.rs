@@ -14,6 +14,7 @@
 //! - [`hooks`]: hooks around evaluation and impression events.
 //! - [`hash`]: Unleash-compatible MurmurHash3 bucketing.
 //! - [`openfeature`] (feature `openfeature`): an `open-feature` provider.
+//! - [`stale`]: evaluation counts and the stale-flag report.
 //! - [`time`]: timestamps and the injectable clock.
 
 #[cfg(feature = "axum")]
@@ -23,6 +24,7 @@ pub mod gate;
 pub mod hash;
 pub mod hooks;
 pub mod model;
+pub mod stale;
 pub mod time;
 pub mod unleash;
 

@@ -234,3 +234,111 @@ fn impressions_report_flag_variant_and_context_key() {
     let _ = flags.explain("beta", &Context::new());
     assert_eq!(seen.lock().unwrap().len(), 3);
 }
+
+mod stale {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::time::Duration;
+
+    use palisade_flags::stale::{Staleness, Usage};
+    use palisade_flags::time::{Clock, Timestamp};
+
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    /// A clock the test moves.
+    #[derive(Debug, Clone, Default)]
+    struct TestClock(Arc<AtomicI64>);
+
+    impl Clock for TestClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    impl TestClock {
+        fn set_day(&self, day: i64) {
+            self.0.store(day * DAY, Ordering::SeqCst);
+        }
+    }
+
+    fn stale_set() -> FlagSet {
+        let alice = Strategy::new("alice").constraint(Constraint::new(
+            ContextField::UserId,
+            Operator::In(vec!["alice".into()]),
+        ));
+        FlagSet::new(
+            [
+                Flag::new("mixed", FlagKind::Boolean).strategy(alice),
+                Flag::new("everyone", FlagKind::Boolean),
+                Flag::new("forgotten", FlagKind::Boolean),
+                Flag::new("kill", FlagKind::KillSwitch),
+            ],
+            [],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn evaluations_are_counted_per_flag_and_answer() {
+        let usage = Usage::new();
+        let flags = Flags::new(stale_set()).with_hook(usage.clone());
+        for user in ["alice", "bob", "carol"] {
+            let _ = flags.evaluate("mixed", &Context::new().user_id(user));
+        }
+        let _ = flags.evaluate("no-such-flag", &Context::new());
+        assert_eq!(usage.evaluations("mixed"), 3);
+        assert_eq!(usage.served("mixed", true, "disabled"), 1);
+        assert_eq!(usage.served("mixed", false, "disabled"), 2);
+        assert_eq!(usage.evaluations("no-such-flag"), 0);
+        assert_eq!(usage.evaluations("forgotten"), 0);
+    }
+
+    #[test]
+    fn the_report_names_idle_and_one_answer_flags_but_no_kill_switch() {
+        let clock = TestClock::default();
+        let usage = Usage::new().with_clock(clock.clone());
+        let flags = Flags::new(stale_set()).with_hook(usage.clone());
+        let week = Duration::from_secs(7 * 86_400);
+
+        // Days 0..10: `mixed` answers both ways, `everyone` always on,
+        // `kill` evaluated on day 0 only, `forgotten` never.
+        let _ = flags.evaluate("kill", &Context::new());
+        for day in 0..10 {
+            clock.set_day(day);
+            let _ = flags.evaluate("mixed", &Context::new().user_id("alice"));
+            let _ = flags.evaluate("mixed", &Context::new().user_id("bob"));
+            let _ = flags.evaluate("everyone", &Context::new().user_id("bob"));
+        }
+
+        // Day 3: nothing has run for a week yet.
+        let day3 = Timestamp::from_unix_millis(3 * DAY);
+        assert_eq!(usage.report(&flags.snapshot(), day3, week, week), []);
+
+        let day10 = Timestamp::from_unix_millis(10 * DAY);
+        let report = usage.report(&flags.snapshot(), day10, week, week);
+        let keys: Vec<&str> = report.iter().map(|s| &*s.key).collect();
+        assert_eq!(keys, ["everyone", "forgotten"]);
+        assert_eq!(
+            report[0].staleness,
+            Staleness::OneAnswer {
+                enabled: true,
+                variant: "disabled".into(),
+                since: Timestamp::from_unix_millis(0),
+            }
+        );
+        assert_eq!(report[1].staleness, Staleness::NotEvaluated { last: None });
+
+        // Day 20: `mixed` went idle on day 9.
+        let day20 = Timestamp::from_unix_millis(20 * DAY);
+        let report = usage.report(&flags.snapshot(), day20, week, week);
+        let mixed = report.iter().find(|s| &*s.key == "mixed").unwrap();
+        assert_eq!(
+            mixed.staleness,
+            Staleness::NotEvaluated {
+                last: Some(Timestamp::from_unix_millis(9 * DAY))
+            }
+        );
+        assert!(report.iter().all(|s| &*s.key != "kill"));
+    }
+}
