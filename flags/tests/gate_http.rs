@@ -490,3 +490,60 @@ mod extractors {
         assert_eq!(answer.problem_code(), "flag_gate_missing");
     }
 }
+
+mod allocations {
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Poll, Waker};
+
+    use tower::{Layer as _, Service as _};
+
+    use super::*;
+
+    /// Context extraction, evaluation and routing allocate nothing: on a
+    /// Boolean flag, the one allocation per request is the boxed
+    /// `Evaluation` in the extensions (the request already has an
+    /// extension map, as requests from hyper and axum do).
+    #[test]
+    fn the_gate_allocates_only_the_extension_on_the_fast_path() {
+        let flags = flags(Flag::new("beta", FlagKind::Boolean).strategy(users(&["u"])));
+        let inner = tower::service_fn(|_: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+        });
+        let mut gate = FlagGateLayer::new(flags, "beta")
+            .context((
+                FromHeader::user_id(USER),
+                FromHeader::property(PLAN, "plan"),
+            ))
+            .layer(inner);
+        let mut requests: Vec<Request<()>> = (0..1_001)
+            .map(|_| {
+                let mut request = Request::builder()
+                    .header(&USER, "u")
+                    .header(&PLAN, "pro")
+                    .body(())
+                    .unwrap();
+                request.extensions_mut().insert(7_u8);
+                request
+            })
+            .collect();
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut served = 0;
+        // Warm-up: the first snapshot load on a thread registers it with
+        // arc-swap (once per thread, not per request).
+        let first = requests.pop().unwrap();
+        assert!(gate.poll_ready(&mut cx).is_ready());
+        assert!(pin!(gate.call(first)).poll(&mut cx).is_ready());
+        let count = allocation_counter::measure(|| {
+            for request in requests {
+                assert!(gate.poll_ready(&mut cx).is_ready());
+                let Poll::Ready(Ok(response)) = pin!(gate.call(request)).poll(&mut cx) else {
+                    panic!("the inner service answers at once");
+                };
+                served += usize::from(response.status() == StatusCode::OK);
+            }
+        })
+        .count_total;
+        assert_eq!(served, 1_000);
+        assert_eq!(count, 1_000);
+    }
+}
