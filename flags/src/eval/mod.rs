@@ -33,6 +33,7 @@ use self::engine::{Engine, Outcome};
 use self::explain::{NoTrace, Tracer};
 use self::random::Random;
 use crate::context::Context;
+use crate::hooks::{Hook, Hooks};
 use crate::model::{FlagKind, FlagSet};
 use crate::time::{Clock, SystemClock};
 
@@ -46,6 +47,9 @@ pub struct Flags {
     random: Random,
     /// `"disabled"`, shared so an off Variant flag allocates nothing either.
     no_variant: Arc<str>,
+    /// Run around `evaluate`; when empty, `evaluate` skips them at the
+    /// cost of one length check.
+    hooks: Hooks,
 }
 
 impl Flags {
@@ -57,7 +61,17 @@ impl Flags {
             clock: Arc::new(SystemClock),
             random: Random::from_entropy(),
             no_variant: evaluation::NO_VARIANT.into(),
+            hooks: Hooks::default(),
         }
+    }
+
+    /// Run `hook` around every [`evaluate`](Self::evaluate) (see
+    /// [`hooks`](crate::hooks)): `before` hooks in registration order,
+    /// `after`, `error` and `finally` hooks in reverse.
+    #[must_use]
+    pub fn with_hook(mut self, hook: impl Hook) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
     }
 
     /// Read "now" for date constraints from `clock` (when the context has
@@ -94,8 +108,17 @@ impl Flags {
     /// [`ErrorCode::FlagNotFound`]. Evaluating a Boolean flag allocates
     /// nothing; nor does a Variant flag.
     #[must_use]
+    #[inline]
     pub fn evaluate(&self, key: &str, context: &Context<'_>) -> Evaluation {
-        self.run(key, context, &mut NoTrace)
+        if self.hooks.is_empty() {
+            return self.run(key, context, &mut NoTrace);
+        }
+        self.hooks.around(
+            key,
+            context,
+            || self.run(key, context, &mut NoTrace),
+            || error(ErrorCode::General),
+        )
     }
 
     /// Evaluate flag `key` expecting a boolean: a flag of another kind

@@ -438,7 +438,7 @@ fn expectation(headers: &HeaderMap) -> Answer<Expect> {
         .and_then(|v| v.parse().ok())
         .map(Expect::Version)
         .ok_or_else(|| {
-            Problem::palisade(StatusCode::BAD_REQUEST, "invalid_header")
+            Problem::palisade(StatusCode::BAD_REQUEST, "invalid_precondition")
                 .with_detail("If-Match must be a flag version, e.g. `If-Match: 3`")
         })
 }
