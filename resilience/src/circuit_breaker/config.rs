@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +82,12 @@ pub(crate) struct Settings {
     pub(crate) max_wait_in_half_open: Duration,
     pub(crate) clock: Clock,
     pub(crate) listeners: Listeners,
+    /// Opens after this many failures in a row, whatever the rates.
+    pub(crate) consecutive_failures: Option<u64>,
+    /// Starts in MetricsOnly.
+    pub(crate) metrics_only: bool,
+    /// Moves Open → HalfOpen on a timer rather than on the next call.
+    pub(crate) open_to_half_open_timer: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -99,6 +105,9 @@ impl fmt::Debug for Settings {
             .field("max_wait", &self.max_wait)
             .field("max_wait_in_half_open", &self.max_wait_in_half_open)
             .field("clock", &self.clock)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("metrics_only", &self.metrics_only)
+            .field("open_to_half_open_timer", &self.open_to_half_open_timer)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +134,9 @@ pub struct CircuitBreakerLayerBuilder<C = ErrorsAreFailures> {
     max_wait_in_half_open: Duration,
     clock: Option<Clock>,
     listeners: Listeners,
+    consecutive_failures: Option<NonZeroU32>,
+    metrics_only: bool,
+    open_to_half_open_timer: bool,
     classifier: C,
 }
 
@@ -144,6 +156,9 @@ impl<C: fmt::Debug> fmt::Debug for CircuitBreakerLayerBuilder<C> {
             .field("max_wait_in_half_open", &self.max_wait_in_half_open)
             .field("clock", &self.clock)
             .field("listeners", &self.listeners.len())
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("metrics_only", &self.metrics_only)
+            .field("open_to_half_open_timer", &self.open_to_half_open_timer)
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -165,6 +180,9 @@ impl CircuitBreakerLayerBuilder<ErrorsAreFailures> {
             max_wait_in_half_open: DEFAULT_MAX_WAIT_IN_HALF_OPEN,
             clock: None,
             listeners: Listeners::default(),
+            consecutive_failures: None,
+            metrics_only: false,
+            open_to_half_open_timer: false,
             classifier: ErrorsAreFailures,
         }
     }
@@ -279,6 +297,36 @@ impl<C> CircuitBreakerLayerBuilder<C> {
         self
     }
 
+    /// Also opens after `failures` failed calls in a row (Resilience4j's
+    /// consecutive-failures model), beside the rate thresholds, which keep
+    /// working: whichever is crossed first opens the breaker. The run is
+    /// counted in Closed (and MetricsOnly), broken by any success, and
+    /// starts afresh when the breaker closes. Off by default.
+    pub fn consecutive_failures(mut self, failures: NonZeroU32) -> Self {
+        self.consecutive_failures = Some(failures);
+        self
+    }
+
+    /// Starts the breaker in [`State::MetricsOnly`](super::State::MetricsOnly)
+    /// (default `false`): it records, reports and logs where it would open,
+    /// but never rejects, until `handle.reset()` makes it act.
+    pub fn metrics_only(mut self, metrics_only: bool) -> Self {
+        self.metrics_only = metrics_only;
+        self
+    }
+
+    /// Moves the breaker from Open to HalfOpen when the wait is over, on a
+    /// timer, instead of when the next call arrives (default `false`), so
+    /// that a breaker nobody calls reports HalfOpen (degraded) rather than
+    /// Open (unhealthy) once its wait is over — Resilience4j's
+    /// `automaticTransitionFromOpenToHalfOpenEnabled`. Each opening spawns
+    /// one small tokio task (when it happens inside a runtime; otherwise the
+    /// move stays lazy); it holds the breaker weakly.
+    pub fn open_to_half_open_timer(mut self, enabled: bool) -> Self {
+        self.open_to_half_open_timer = enabled;
+        self
+    }
+
     /// Replaces the classifier that decides which results are failures.
     pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayerBuilder<C2> {
         CircuitBreakerLayerBuilder {
@@ -295,6 +343,9 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             max_wait_in_half_open: self.max_wait_in_half_open,
             clock: self.clock,
             listeners: self.listeners,
+            consecutive_failures: self.consecutive_failures,
+            metrics_only: self.metrics_only,
+            open_to_half_open_timer: self.open_to_half_open_timer,
             classifier,
         }
     }
@@ -458,6 +509,9 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             max_wait_in_half_open: self.max_wait_in_half_open,
             clock: self.clock.unwrap_or_default(),
             listeners: self.listeners.clone(),
+            consecutive_failures: self.consecutive_failures.map(|n| u64::from(n.get())),
+            metrics_only: self.metrics_only,
+            open_to_half_open_timer: self.open_to_half_open_timer,
         })
     }
 }

@@ -8,12 +8,18 @@
 //!   last N calls ([`SlidingWindow::count`]) or the last N seconds in buckets
 //!   ([`SlidingWindow::time`]). Once the window holds `minimum_calls`, a
 //!   failure rate (or, with `slow_call_duration`, a slow-call rate) at or
-//!   above its threshold opens the breaker.
+//!   above its threshold opens the breaker. With
+//!   [`consecutive_failures`](CircuitBreakerLayerBuilder::consecutive_failures)
+//!   a run of that many failures in a row opens it too, whichever comes
+//!   first.
 //! - **Open**: calls are rejected with [`error::CircuitOpen`], which says how
 //!   long until the next probe ([`retry_after`](error::CircuitOpen::retry_after),
 //!   exact to the nanosecond: a call made exactly that much later is admitted).
 //!   The first call after the wait moves the breaker to HalfOpen (lazily: no
-//!   background task). Each time the breaker opens again without having
+//!   background task), or, with
+//!   [`open_to_half_open_timer`](CircuitBreakerLayerBuilder::open_to_half_open_timer),
+//!   a timer does when the wait is over, so an idle breaker's health turns
+//!   back to degraded without traffic. Each time the breaker opens again without having
 //!   closed, the wait can grow by `wait_multiplier`, up to `max_wait_duration`.
 //! - **HalfOpen**: exactly `permitted_calls_in_half_open` probe calls pass;
 //!   others are rejected. When all of them have completed they are judged
@@ -24,6 +30,12 @@
 //! - **ForcedOpen** and **Disabled**, set by hand through a
 //!   [`CircuitBreakerHandle`]: reject everything, or pass everything and
 //!   record nothing, until [`reset`](CircuitBreakerHandle::reset).
+//! - **MetricsOnly**, set by hand ([`CircuitBreakerHandle::metrics_only`]) or
+//!   from the start ([`metrics_only`](CircuitBreakerLayerBuilder::metrics_only)):
+//!   calls pass and are recorded and reported as in Closed, but where the
+//!   breaker would open it logs a `warn` event (and counts
+//!   `palisade_circuit_breaker_would_open_total`) instead — a new breaker's
+//!   thresholds can be watched against real traffic before they act.
 //!
 //! A [classifier](crate::classify) decides what counts as a failure: every
 //! error by default; with feature `http`, [`CircuitBreakerLayer::http`] counts
