@@ -258,3 +258,91 @@ async fn a_stale_timer_leaves_a_reset_breaker_alone() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(handle.state(), State::Closed);
 }
+
+#[cfg(feature = "http")]
+mod result_driven {
+    use std::time::Duration;
+
+    use palisade_resilience::circuit_breaker::{
+        BreakOnRetryAfter, CircuitBreakerLayer, SlidingWindow, State, error::CircuitOpen,
+    };
+    use palisade_resilience::classify::ServerErrorsAreFailures;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    type Answer = (u16, Option<&'static str>);
+
+    fn respond(
+        (status, retry_after): Answer,
+    ) -> Result<http::Response<()>, std::convert::Infallible> {
+        let mut response = http::Response::builder().status(status);
+        if let Some(after) = retry_after {
+            response = response.header("retry-after", after);
+        }
+        Ok(response.body(()).unwrap())
+    }
+
+    fn layer(
+        max: Option<Duration>,
+    ) -> CircuitBreakerLayer<BreakOnRetryAfter<ServerErrorsAreFailures>> {
+        let builder = CircuitBreakerLayer::http()
+            .sliding_window(SlidingWindow::count(100))
+            .minimum_calls(100)
+            .permitted_calls_in_half_open(1)
+            .wait_duration_in_open(Duration::from_secs(30));
+        let builder = match max {
+            Some(max) => builder.max_result_break(max),
+            None => builder,
+        };
+        builder
+            .classifier(BreakOnRetryAfter::new(ServerErrorsAreFailures))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_503_with_retry_after_opens_the_breaker_until_then() {
+        let layer = layer(None);
+        let handle = layer.handle();
+        let svc = layer.layer(service_fn(|answer: Answer| async move { respond(answer) }));
+
+        let response = svc.clone().oneshot((503, Some("120"))).await.unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(handle.state(), State::Open, "one answer was enough");
+        let err = svc.clone().oneshot((200, None)).await.unwrap_err();
+        let open = err.downcast_ref::<CircuitOpen>().unwrap();
+        assert_eq!(open.retry_after(), Some(Duration::from_secs(120)));
+
+        // Longer than the breaker's own 30 s wait …
+        tokio::time::advance(Duration::from_secs(119)).await;
+        assert!(
+            svc.clone()
+                .oneshot((200, None))
+                .await
+                .unwrap_err()
+                .is::<CircuitOpen>()
+        );
+        // … and no longer than the upstream asked.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        svc.clone().oneshot((200, None)).await.unwrap();
+        assert_eq!(handle.state(), State::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_break_is_capped_and_needs_a_retry_after() {
+        let layer = layer(Some(Duration::from_secs(60)));
+        let handle = layer.handle();
+        let svc = layer.layer(service_fn(|answer: Answer| async move { respond(answer) }));
+
+        // A 503 without Retry-After, or a 500 with one: the windows decide.
+        svc.clone().oneshot((503, None)).await.unwrap();
+        svc.clone().oneshot((500, Some("60"))).await.unwrap();
+        assert_eq!(handle.state(), State::Closed);
+
+        // A day asked for, a minute granted.
+        svc.clone().oneshot((429, Some("86400"))).await.unwrap();
+        assert_eq!(handle.state(), State::Open);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        svc.clone().oneshot((200, None)).await.unwrap();
+        assert_eq!(handle.state(), State::Closed);
+    }
+}

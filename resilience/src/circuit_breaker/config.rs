@@ -16,6 +16,9 @@ use crate::classify::ErrorsAreFailures;
 use crate::clock::Clock;
 use crate::config::check_range;
 
+/// The longest result-driven break by default.
+const DEFAULT_MAX_RESULT_BREAK: Duration = Duration::from_secs(300);
+
 /// How long HalfOpen waits for its probes by default.
 const DEFAULT_MAX_WAIT_IN_HALF_OPEN: Duration = Duration::from_secs(60);
 
@@ -88,6 +91,8 @@ pub(crate) struct Settings {
     pub(crate) metrics_only: bool,
     /// Moves Open → HalfOpen on a timer rather than on the next call.
     pub(crate) open_to_half_open_timer: bool,
+    /// The longest result-driven break.
+    pub(crate) max_result_break: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -108,6 +113,7 @@ impl fmt::Debug for Settings {
             .field("consecutive_failures", &self.consecutive_failures)
             .field("metrics_only", &self.metrics_only)
             .field("open_to_half_open_timer", &self.open_to_half_open_timer)
+            .field("max_result_break", &self.max_result_break)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +143,7 @@ pub struct CircuitBreakerLayerBuilder<C = ErrorsAreFailures> {
     consecutive_failures: Option<NonZeroU32>,
     metrics_only: bool,
     open_to_half_open_timer: bool,
+    max_result_break: Duration,
     classifier: C,
 }
 
@@ -159,6 +166,7 @@ impl<C: fmt::Debug> fmt::Debug for CircuitBreakerLayerBuilder<C> {
             .field("consecutive_failures", &self.consecutive_failures)
             .field("metrics_only", &self.metrics_only)
             .field("open_to_half_open_timer", &self.open_to_half_open_timer)
+            .field("max_result_break", &self.max_result_break)
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -183,6 +191,7 @@ impl CircuitBreakerLayerBuilder<ErrorsAreFailures> {
             consecutive_failures: None,
             metrics_only: false,
             open_to_half_open_timer: false,
+            max_result_break: DEFAULT_MAX_RESULT_BREAK,
             classifier: ErrorsAreFailures,
         }
     }
@@ -327,6 +336,16 @@ impl<C> CircuitBreakerLayerBuilder<C> {
         self
     }
 
+    /// The longest a result-driven break (a classifier's
+    /// [`break_for`](crate::classify::Classify::break_for), such as
+    /// [`BreakOnRetryAfter`](super::BreakOnRetryAfter)) keeps the breaker
+    /// open (default 5 minutes): an upstream cannot switch a client off for
+    /// longer. Zero ignores such breaks.
+    pub fn max_result_break(mut self, max: Duration) -> Self {
+        self.max_result_break = max;
+        self
+    }
+
     /// Replaces the classifier that decides which results are failures.
     pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayerBuilder<C2> {
         CircuitBreakerLayerBuilder {
@@ -346,6 +365,7 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             consecutive_failures: self.consecutive_failures,
             metrics_only: self.metrics_only,
             open_to_half_open_timer: self.open_to_half_open_timer,
+            max_result_break: self.max_result_break,
             classifier,
         }
     }
@@ -512,6 +532,7 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             consecutive_failures: self.consecutive_failures.map(|n| u64::from(n.get())),
             metrics_only: self.metrics_only,
             open_to_half_open_timer: self.open_to_half_open_timer,
+            max_result_break: self.max_result_break,
         })
     }
 }

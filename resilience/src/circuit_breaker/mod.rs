@@ -11,7 +11,11 @@
 //!   above its threshold opens the breaker. With
 //!   [`consecutive_failures`](CircuitBreakerLayerBuilder::consecutive_failures)
 //!   a run of that many failures in a row opens it too, whichever comes
-//!   first.
+//!   first. A result can also open it at once, for as long as it asks: a
+//!   classifier's [`break_for`](crate::classify::Classify::break_for) — with
+//!   feature `http`, [`BreakOnRetryAfter`] reads an upstream's `503`/`429`
+//!   `Retry-After` — keeps it open until then, at most
+//!   [`max_result_break`](CircuitBreakerLayerBuilder::max_result_break).
 //! - **Open**: calls are rejected with [`error::CircuitOpen`], which says how
 //!   long until the next probe ([`retry_after`](error::CircuitOpen::retry_after),
 //!   exact to the nanosecond: a call made exactly that much later is admitted).
@@ -163,6 +167,8 @@ mod keyed;
 mod layer;
 mod listener;
 mod metrics;
+#[cfg(feature = "http")]
+mod retry_after;
 mod service;
 mod state;
 mod ticket;
@@ -180,5 +186,7 @@ pub use keyed::{
 };
 pub use layer::CircuitBreakerLayer;
 pub use listener::Transition;
+#[cfg(feature = "http")]
+pub use retry_after::BreakOnRetryAfter;
 pub use service::CircuitBreaker;
 pub use state::State;

@@ -321,8 +321,10 @@ impl Breaker {
                     if now < deadline {
                         // Exact unless the deadline's rest was not written
                         // yet; never report more than the wait itself.
-                        let remaining =
-                            Duration::from_nanos(deadline - now).min(self.wait(trips_of(word)));
+                        let longest = self
+                            .wait(trips_of(word))
+                            .max(self.settings.max_result_break);
+                        let remaining = Duration::from_nanos(deadline - now).min(longest);
                         return self.reject(State::Open, Some(remaining));
                     }
                     self.transition(word, State::HalfOpen, Some(now));
@@ -504,13 +506,64 @@ impl Breaker {
     /// Moves from the state word `from` to `to`; false when another thread
     /// changed the state first.
     pub(crate) fn transition(&self, from: u64, to: State, now: Option<u64>) -> bool {
+        self.transition_for(from, to, now, None)
+    }
+
+    /// A result-driven break: opens the breaker for `wait` (at most
+    /// `max_result_break`) from the state the call was admitted under
+    /// (Closed or HalfOpen; MetricsOnly only logs). Lost races are fine:
+    /// another thread moved the state first.
+    #[cold]
+    pub(super) fn break_for(&self, admitted: u64, wait: Duration) {
+        let wait = wait.min(self.settings.max_result_break);
+        if wait.is_zero() {
+            return;
+        }
+        match state_of(admitted) {
+            State::MetricsOnly => {
+                tracing::warn!(
+                    breaker = self.name(),
+                    ?wait,
+                    "circuit breaker would open for the upstream's wait (metrics only)"
+                );
+                self.metrics.would_open();
+            }
+            State::Closed | State::HalfOpen => {
+                // The call's own outcome may have opened the breaker
+                // already (with its usual wait), or a probe closed it: the
+                // current word decides, once. An Open breaker is kept open
+                // at least until the upstream's time.
+                let word = self.state.load(Ordering::Acquire);
+                let now = self.now();
+                let wanted = now.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+                let act = match state_of(word) {
+                    State::Closed => true,
+                    State::HalfOpen => gen_of(word) == gen_of(admitted),
+                    State::Open => self.deadline(word) < wanted,
+                    _ => false,
+                };
+                if act {
+                    self.transition_for(word, State::Open, Some(now), Some(wait));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn transition_for(
+        &self,
+        from: u64,
+        to: State,
+        now: Option<u64>,
+        wait_override: Option<Duration>,
+    ) -> bool {
         let now = now.unwrap_or_else(|| self.now());
         let generation = gen_of(from).wrapping_add(1) & GEN_MASK;
         let mut trips = trips_of(from);
         let deadline = match to {
             State::Open => {
                 trips = (trips + 1).min(MAX_TRIPS);
-                Some(self.wait(trips))
+                Some(wait_override.unwrap_or_else(|| self.wait(trips)))
             }
             State::HalfOpen => Some(self.settings.max_wait_in_half_open),
             State::Closed | State::MetricsOnly => {
