@@ -29,7 +29,8 @@ use tower::ServiceBuilder;
     feature = "chaos",
     feature = "coalesce",
     feature = "throttle",
-    feature = "hedge"
+    feature = "hedge",
+    feature = "adaptive"
 ))]
 use tower_layer::Stack;
 
@@ -173,6 +174,13 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
         self,
         layer: crate::hedge::HedgeLayer<E>,
     ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer<E>, L>>;
+
+    /// Adds an [`AdaptiveLimitLayer`](crate::adaptive::AdaptiveLimitLayer).
+    #[cfg(feature = "adaptive")]
+    fn adaptive_limit<C>(
+        self,
+        layer: crate::adaptive::AdaptiveLimitLayer<C>,
+    ) -> ServiceBuilder<Stack<crate::adaptive::AdaptiveLimitLayer<C>, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -277,6 +285,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         layer: crate::hedge::HedgeLayer<E>,
     ) -> ServiceBuilder<Stack<crate::hedge::HedgeLayer<E>, L>> {
+        self.layer(layer)
+    }
+
+    #[cfg(feature = "adaptive")]
+    fn adaptive_limit<C>(
+        self,
+        layer: crate::adaptive::AdaptiveLimitLayer<C>,
+    ) -> ServiceBuilder<Stack<crate::adaptive::AdaptiveLimitLayer<C>, L>> {
         self.layer(layer)
     }
 }

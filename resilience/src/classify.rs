@@ -48,6 +48,15 @@ impl Outcome {
 pub trait Classify<T, E> {
     /// Judges one result.
     fn classify(&self, result: &Result<T, E>) -> Outcome;
+
+    /// For the circuit breaker: how long this result asks the breaker to
+    /// stay open, opening it at once whatever its windows say (a
+    /// result-driven break, such as an upstream's `Retry-After`). `None`, the
+    /// default, leaves the decision to the windows. Other layers ignore it.
+    fn break_for(&self, result: &Result<T, E>) -> Option<std::time::Duration> {
+        let _ = result;
+        None
+    }
 }
 
 impl<T, E, F> Classify<T, E> for F

@@ -26,6 +26,7 @@
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
 //! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed or percentile delay, budgeted) |
+//! | `adaptive`        | no      | `adaptive`: `AdaptiveLimitLayer` (a concurrency limit that follows the service: AIMD, Vegas, Gradient2) |
 //! | `throttle`        | no      | `throttle`: `ThrottleLayer` (client-side adaptive throttling, SRE book) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
 //! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
@@ -72,6 +73,8 @@ pub mod rejection;
 #[cfg(any(feature = "circuit-breaker", feature = "bulkhead"))]
 mod sync;
 
+#[cfg(feature = "adaptive")]
+pub mod adaptive;
 #[cfg(feature = "bulkhead")]
 pub mod bulkhead;
 #[cfg(feature = "chaos")]

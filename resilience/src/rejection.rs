@@ -18,6 +18,7 @@
 //! | `Elapsed` (`timeout`)                 | [`Rejection::Elapsed`]      | none                          |
 //! | `CoalesceFull` (`coalesce`)           | `Rejection::CoalesceFull`   | none: waiters leave as the shared call ends |
 //! | `Throttled` (`throttle`)              | `Rejection::Throttled`      | none: refusals are random, the next call may pass |
+//! | `LimitReached` (`adaptive`)           | `Rejection::LimitReached`   | none: places free as calls end |
 //!
 //! Each variant exists when its layer's feature is on. Errors of ours that
 //! are not rejections ([`OwnError`]): the rate limiter's
@@ -83,6 +84,9 @@ pub enum Rejection<'a> {
     /// Client-side throttling refused the call (feature `throttle`).
     #[cfg(feature = "throttle")]
     Throttled(&'a crate::throttle::error::Throttled),
+    /// The adaptive concurrency limit was reached (feature `adaptive`).
+    #[cfg(feature = "adaptive")]
+    LimitReached(&'a crate::adaptive::error::LimitReached),
     // With none of the features on there is no rejection; the variant keeps
     // the lifetime used and cannot be built.
     #[cfg(not(any(
@@ -91,7 +95,8 @@ pub enum Rejection<'a> {
         feature = "rate-limit",
         feature = "timeout",
         feature = "coalesce",
-        feature = "throttle"
+        feature = "throttle",
+        feature = "adaptive"
     )))]
     #[doc(hidden)]
     __None(std::convert::Infallible, std::marker::PhantomData<&'a ()>),
@@ -117,20 +122,23 @@ impl<'a> Rejection<'a> {
             Self::CoalesceFull(_) => None,
             #[cfg(feature = "throttle")]
             Self::Throttled(_) => None,
+            #[cfg(feature = "adaptive")]
+            Self::LimitReached(_) => None,
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
                 feature = "timeout",
                 feature = "coalesce",
-                feature = "throttle"
+                feature = "throttle",
+                feature = "adaptive"
             )))]
             Self::__None(never, _) => match never {},
         }
     }
 
     /// A stable snake_case name: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited`, `timeout`, `coalesce_full` or `throttled` (the `code` of the HTTP edge's problem
+    /// `rate_limited`, `timeout`, `coalesce_full`, `throttled` or `limit_reached` (the `code` of the HTTP edge's problem
     /// bodies).
     #[must_use]
     pub fn code(&self) -> &'static str {
@@ -147,13 +155,16 @@ impl<'a> Rejection<'a> {
             Self::CoalesceFull(_) => "coalesce_full",
             #[cfg(feature = "throttle")]
             Self::Throttled(_) => "throttled",
+            #[cfg(feature = "adaptive")]
+            Self::LimitReached(_) => "limit_reached",
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
                 feature = "timeout",
                 feature = "coalesce",
-                feature = "throttle"
+                feature = "throttle",
+                feature = "adaptive"
             )))]
             Self::__None(never, _) => match never {},
         }
@@ -175,13 +186,16 @@ impl<'a> Rejection<'a> {
             Self::CoalesceFull(e) => e,
             #[cfg(feature = "throttle")]
             Self::Throttled(e) => e,
+            #[cfg(feature = "adaptive")]
+            Self::LimitReached(e) => e,
             #[cfg(not(any(
                 feature = "circuit-breaker",
                 feature = "bulkhead",
                 feature = "rate-limit",
                 feature = "timeout",
                 feature = "coalesce",
-                feature = "throttle"
+                feature = "throttle",
+                feature = "adaptive"
             )))]
             Self::__None(never, _) => match never {},
         }
@@ -214,6 +228,10 @@ impl<'a> Rejection<'a> {
         #[cfg(feature = "throttle")]
         if let Some(e) = error.downcast_ref() {
             return Some(Self::Throttled(e));
+        }
+        #[cfg(feature = "adaptive")]
+        if let Some(e) = error.downcast_ref() {
+            return Some(Self::LimitReached(e));
         }
         None
     }
@@ -375,6 +393,10 @@ fn any_rejection(any: &dyn Any) -> Option<Rejection<'_>> {
     if let Some(e) = any.downcast_ref() {
         return Some(Rejection::Throttled(e));
     }
+    #[cfg(feature = "adaptive")]
+    if let Some(e) = any.downcast_ref() {
+        return Some(Rejection::LimitReached(e));
+    }
     None
 }
 
@@ -401,6 +423,18 @@ mod tests {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
             Some(&*self.0)
         }
+    }
+
+    #[cfg(feature = "adaptive")]
+    #[test]
+    fn a_wrapped_limit_reached_is_found_without_a_wait() {
+        use crate::adaptive::error::LimitReached;
+
+        let err = Wrapper(LimitReached::new(12, None).into());
+        let found = find(&err).expect("found through the source chain");
+        assert!(matches!(found, Rejection::LimitReached(_)));
+        assert_eq!(found.retry_after(), None);
+        assert_eq!(found.code(), "limit_reached");
     }
 
     #[cfg(feature = "circuit-breaker")]

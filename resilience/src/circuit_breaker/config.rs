@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,9 @@ use crate::ConfigError;
 use crate::classify::ErrorsAreFailures;
 use crate::clock::Clock;
 use crate::config::check_range;
+
+/// The longest result-driven break by default.
+const DEFAULT_MAX_RESULT_BREAK: Duration = Duration::from_secs(300);
 
 /// How long HalfOpen waits for its probes by default.
 const DEFAULT_MAX_WAIT_IN_HALF_OPEN: Duration = Duration::from_secs(60);
@@ -82,6 +85,14 @@ pub(crate) struct Settings {
     pub(crate) max_wait_in_half_open: Duration,
     pub(crate) clock: Clock,
     pub(crate) listeners: Listeners,
+    /// Opens after this many failures in a row, whatever the rates.
+    pub(crate) consecutive_failures: Option<u64>,
+    /// Starts in MetricsOnly.
+    pub(crate) metrics_only: bool,
+    /// Moves Open → HalfOpen on a timer rather than on the next call.
+    pub(crate) open_to_half_open_timer: bool,
+    /// The longest result-driven break.
+    pub(crate) max_result_break: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -99,6 +110,10 @@ impl fmt::Debug for Settings {
             .field("max_wait", &self.max_wait)
             .field("max_wait_in_half_open", &self.max_wait_in_half_open)
             .field("clock", &self.clock)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("metrics_only", &self.metrics_only)
+            .field("open_to_half_open_timer", &self.open_to_half_open_timer)
+            .field("max_result_break", &self.max_result_break)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +140,10 @@ pub struct CircuitBreakerLayerBuilder<C = ErrorsAreFailures> {
     max_wait_in_half_open: Duration,
     clock: Option<Clock>,
     listeners: Listeners,
+    consecutive_failures: Option<NonZeroU32>,
+    metrics_only: bool,
+    open_to_half_open_timer: bool,
+    max_result_break: Duration,
     classifier: C,
 }
 
@@ -144,6 +163,10 @@ impl<C: fmt::Debug> fmt::Debug for CircuitBreakerLayerBuilder<C> {
             .field("max_wait_in_half_open", &self.max_wait_in_half_open)
             .field("clock", &self.clock)
             .field("listeners", &self.listeners.len())
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("metrics_only", &self.metrics_only)
+            .field("open_to_half_open_timer", &self.open_to_half_open_timer)
+            .field("max_result_break", &self.max_result_break)
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -165,6 +188,10 @@ impl CircuitBreakerLayerBuilder<ErrorsAreFailures> {
             max_wait_in_half_open: DEFAULT_MAX_WAIT_IN_HALF_OPEN,
             clock: None,
             listeners: Listeners::default(),
+            consecutive_failures: None,
+            metrics_only: false,
+            open_to_half_open_timer: false,
+            max_result_break: DEFAULT_MAX_RESULT_BREAK,
             classifier: ErrorsAreFailures,
         }
     }
@@ -279,6 +306,46 @@ impl<C> CircuitBreakerLayerBuilder<C> {
         self
     }
 
+    /// Also opens after `failures` failed calls in a row (Resilience4j's
+    /// consecutive-failures model), beside the rate thresholds, which keep
+    /// working: whichever is crossed first opens the breaker. The run is
+    /// counted in Closed (and MetricsOnly), broken by any success, and
+    /// starts afresh when the breaker closes. Off by default.
+    pub fn consecutive_failures(mut self, failures: NonZeroU32) -> Self {
+        self.consecutive_failures = Some(failures);
+        self
+    }
+
+    /// Starts the breaker in [`State::MetricsOnly`](super::State::MetricsOnly)
+    /// (default `false`): it records, reports and logs where it would open,
+    /// but never rejects, until `handle.reset()` makes it act.
+    pub fn metrics_only(mut self, metrics_only: bool) -> Self {
+        self.metrics_only = metrics_only;
+        self
+    }
+
+    /// Moves the breaker from Open to HalfOpen when the wait is over, on a
+    /// timer, instead of when the next call arrives (default `false`), so
+    /// that a breaker nobody calls reports HalfOpen (degraded) rather than
+    /// Open (unhealthy) once its wait is over — Resilience4j's
+    /// `automaticTransitionFromOpenToHalfOpenEnabled`. Each opening spawns
+    /// one small tokio task (when it happens inside a runtime; otherwise the
+    /// move stays lazy); it holds the breaker weakly.
+    pub fn open_to_half_open_timer(mut self, enabled: bool) -> Self {
+        self.open_to_half_open_timer = enabled;
+        self
+    }
+
+    /// The longest a result-driven break (a classifier's
+    /// [`break_for`](crate::classify::Classify::break_for), such as
+    /// [`BreakOnRetryAfter`](super::BreakOnRetryAfter)) keeps the breaker
+    /// open (default 5 minutes): an upstream cannot switch a client off for
+    /// longer. Zero ignores such breaks.
+    pub fn max_result_break(mut self, max: Duration) -> Self {
+        self.max_result_break = max;
+        self
+    }
+
     /// Replaces the classifier that decides which results are failures.
     pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayerBuilder<C2> {
         CircuitBreakerLayerBuilder {
@@ -295,6 +362,10 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             max_wait_in_half_open: self.max_wait_in_half_open,
             clock: self.clock,
             listeners: self.listeners,
+            consecutive_failures: self.consecutive_failures,
+            metrics_only: self.metrics_only,
+            open_to_half_open_timer: self.open_to_half_open_timer,
+            max_result_break: self.max_result_break,
             classifier,
         }
     }
@@ -458,6 +529,10 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             max_wait_in_half_open: self.max_wait_in_half_open,
             clock: self.clock.unwrap_or_default(),
             listeners: self.listeners.clone(),
+            consecutive_failures: self.consecutive_failures.map(|n| u64::from(n.get())),
+            metrics_only: self.metrics_only,
+            open_to_half_open_timer: self.open_to_half_open_timer,
+            max_result_break: self.max_result_break,
         })
     }
 }

@@ -103,7 +103,10 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                ticket.finish(classifier.classify(&result).is_failure());
+                ticket.finish_with(
+                    classifier.classify(&result).is_failure(),
+                    classifier.break_for(&result),
+                );
                 Poll::Ready(result.map_err(Into::into))
             }
             // Polled again after completion (a contract violation): stay

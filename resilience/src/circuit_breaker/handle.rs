@@ -65,6 +65,13 @@ impl CircuitBreakerHandle {
         self.breaker.force(State::Disabled);
     }
 
+    /// Lets every call through, records and reports it, and never opens
+    /// until [`reset`](Self::reset) (MetricsOnly): where the breaker would
+    /// have opened it logs a `warn` event instead. The window starts empty.
+    pub fn metrics_only(&self) {
+        self.breaker.force(State::MetricsOnly);
+    }
+
     /// Back to Closed with an empty window and the initial wait, from any
     /// state.
     pub fn reset(&self) {

@@ -34,7 +34,7 @@ impl<K: Hash + Eq + Clone + fmt::Display> Registry<K> {
         let make = || {
             let mut settings = self.settings.clone();
             settings.name = Arc::from(format!("{}:{key}", self.settings.name));
-            Arc::new(Breaker::new(settings))
+            Breaker::new(settings)
         };
         // Any breaker may be dropped, so a full map always makes room; the
         // fallback (a breaker that is not kept) cannot happen.

@@ -41,7 +41,7 @@ impl CircuitBreakerLayer {
 impl<C> CircuitBreakerLayer<C> {
     pub(crate) fn from_parts(settings: Settings, classifier: C) -> Self {
         Self {
-            breaker: Arc::new(Breaker::new(settings)),
+            breaker: Breaker::new(settings),
             classifier,
         }
     }

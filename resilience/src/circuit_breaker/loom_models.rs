@@ -148,3 +148,24 @@ fn loom_a_probe_closing_the_breaker_races_with_a_new_call() {
         assert_eq!(transitions_to(&seen, State::Closed), 1);
     });
 }
+
+/// Two failing calls complete at once and make a run of two consecutive
+/// failures (the rate alone would not judge yet): exactly one transition to
+/// Open, whatever the interleaving.
+#[test]
+fn loom_a_run_of_concurrent_failures_opens_the_breaker_once() {
+    loom::model(|| {
+        let (breaker, seen) = breaker(
+            CircuitBreakerLayer::builder()
+                .sliding_window(SlidingWindow::count(100))
+                .minimum_calls(100)
+                .consecutive_failures(std::num::NonZeroU32::new(2).expect("non-zero")),
+        );
+        let other = Arc::clone(&breaker);
+        let handle = thread::spawn(move || call(&other, true));
+        call(&breaker, true);
+        handle.join().unwrap();
+        assert_eq!(breaker.state(), State::Open);
+        assert_eq!(transitions_to(&seen, State::Open), 1);
+    });
+}

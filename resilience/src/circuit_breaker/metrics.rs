@@ -5,7 +5,8 @@
 //! |---------------------------------------------|---------|---------------------|
 //! | `palisade_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
 //! | `palisade_circuit_breaker_calls_total`       | counter | `name`, `outcome` (`success`, `failure`, `rejected`) |
-//! | `palisade_circuit_breaker_state`             | gauge   | `name` (0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled) |
+//! | `palisade_circuit_breaker_state`             | gauge   | `name` (0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled, 5 metrics_only) |
+//! | `palisade_circuit_breaker_would_open_total`  | counter | `name` (MetricsOnly: the thresholds were crossed, nothing was rejected) |
 //!
 //! The per-call counters and the gauge are registered once, when the breaker
 //! is built, with the recorder installed at that moment; each call then costs
@@ -63,6 +64,14 @@ impl Metrics {
         .increment(1);
         self.state.set(f64::from(to.code()));
     }
+
+    pub(crate) fn would_open(&self) {
+        metrics::counter!(
+            "palisade_circuit_breaker_would_open_total",
+            "name" => std::sync::Arc::clone(&self.name),
+        )
+        .increment(1);
+    }
 }
 
 #[cfg(not(feature = "metrics"))]
@@ -82,4 +91,6 @@ impl Metrics {
     pub(crate) fn rejected(&self) {}
 
     pub(crate) fn transition(&self, _from: State, _to: State) {}
+
+    pub(crate) fn would_open(&self) {}
 }

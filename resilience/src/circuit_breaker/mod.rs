@@ -8,12 +8,22 @@
 //!   last N calls ([`SlidingWindow::count`]) or the last N seconds in buckets
 //!   ([`SlidingWindow::time`]). Once the window holds `minimum_calls`, a
 //!   failure rate (or, with `slow_call_duration`, a slow-call rate) at or
-//!   above its threshold opens the breaker.
+//!   above its threshold opens the breaker. With
+//!   [`consecutive_failures`](CircuitBreakerLayerBuilder::consecutive_failures)
+//!   a run of that many failures in a row opens it too, whichever comes
+//!   first. A result can also open it at once, for as long as it asks: a
+//!   classifier's [`break_for`](crate::classify::Classify::break_for) — with
+//!   feature `http`, [`BreakOnRetryAfter`] reads an upstream's `503`/`429`
+//!   `Retry-After` — keeps it open until then, at most
+//!   [`max_result_break`](CircuitBreakerLayerBuilder::max_result_break).
 //! - **Open**: calls are rejected with [`error::CircuitOpen`], which says how
 //!   long until the next probe ([`retry_after`](error::CircuitOpen::retry_after),
 //!   exact to the nanosecond: a call made exactly that much later is admitted).
 //!   The first call after the wait moves the breaker to HalfOpen (lazily: no
-//!   background task). Each time the breaker opens again without having
+//!   background task), or, with
+//!   [`open_to_half_open_timer`](CircuitBreakerLayerBuilder::open_to_half_open_timer),
+//!   a timer does when the wait is over, so an idle breaker's health turns
+//!   back to degraded without traffic. Each time the breaker opens again without having
 //!   closed, the wait can grow by `wait_multiplier`, up to `max_wait_duration`.
 //! - **HalfOpen**: exactly `permitted_calls_in_half_open` probe calls pass;
 //!   others are rejected. When all of them have completed they are judged
@@ -24,6 +34,12 @@
 //! - **ForcedOpen** and **Disabled**, set by hand through a
 //!   [`CircuitBreakerHandle`]: reject everything, or pass everything and
 //!   record nothing, until [`reset`](CircuitBreakerHandle::reset).
+//! - **MetricsOnly**, set by hand ([`CircuitBreakerHandle::metrics_only`]) or
+//!   from the start ([`metrics_only`](CircuitBreakerLayerBuilder::metrics_only)):
+//!   calls pass and are recorded and reported as in Closed, but where the
+//!   breaker would open it logs a `warn` event (and counts
+//!   `palisade_circuit_breaker_would_open_total`) instead — a new breaker's
+//!   thresholds can be watched against real traffic before they act.
 //!
 //! A [classifier](crate::classify) decides what counts as a failure: every
 //! error by default; with feature `http`, [`CircuitBreakerLayer::http`] counts
@@ -151,6 +167,8 @@ mod keyed;
 mod layer;
 mod listener;
 mod metrics;
+#[cfg(feature = "http")]
+mod retry_after;
 mod service;
 mod state;
 mod ticket;
@@ -168,5 +186,7 @@ pub use keyed::{
 };
 pub use layer::CircuitBreakerLayer;
 pub use listener::Transition;
+#[cfg(feature = "http")]
+pub use retry_after::BreakOnRetryAfter;
 pub use service::CircuitBreaker;
 pub use state::State;

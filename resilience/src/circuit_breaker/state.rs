@@ -25,7 +25,7 @@
 //! probes done, failed probes, slow probes (12 bits each), updated by CAS.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -55,19 +55,27 @@ pub enum State {
     ForcedOpen,
     /// Every call passes and nothing is recorded (set by hand).
     Disabled,
+    /// Every call passes and is recorded and reported, but the breaker never
+    /// opens: where it would have, it logs a `warn` event instead (set by
+    /// hand or with the builder's `metrics_only`), as Resilience4j's
+    /// METRICS_ONLY — for watching a new breaker's thresholds before they
+    /// act.
+    MetricsOnly,
 }
 
 impl State {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Closed,
         Self::Open,
         Self::HalfOpen,
         Self::ForcedOpen,
         Self::Disabled,
+        Self::MetricsOnly,
     ];
 
     /// The lowercase name used in `tracing` events and metric labels:
-    /// `closed`, `open`, `half_open`, `forced_open`, `disabled`.
+    /// `closed`, `open`, `half_open`, `forced_open`, `disabled`,
+    /// `metrics_only`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,6 +84,7 @@ impl State {
             Self::HalfOpen => "half_open",
             Self::ForcedOpen => "forced_open",
             Self::Disabled => "disabled",
+            Self::MetricsOnly => "metrics_only",
         }
     }
 
@@ -87,6 +96,7 @@ impl State {
             Self::HalfOpen => 2,
             Self::ForcedOpen => 3,
             Self::Disabled => 4,
+            Self::MetricsOnly => 5,
         }
     }
 }
@@ -180,6 +190,9 @@ pub(crate) struct Breaker {
     half_open: AtomicU64,
     window: Window,
     rejected: AtomicU64,
+    /// Failures in a row in Closed (or MetricsOnly), when the
+    /// consecutive-failures model is on.
+    consecutive: AtomicU64,
     /// The sub-millisecond rest of the current deadline (see the module docs).
     deadline_rest: AtomicU64,
     /// Every time below is in ns since this clock's origin.
@@ -190,10 +203,17 @@ pub(crate) struct Breaker {
     pub(super) slow_calls: bool,
     settings: Settings,
     metrics: Metrics,
+    /// This breaker, for the Open → HalfOpen timer's task (which must not
+    /// keep a dropped breaker alive).
+    this: Weak<Breaker>,
 }
 
 impl Breaker {
-    pub(crate) fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self::with_self(settings, this.clone()))
+    }
+
+    fn with_self(settings: Settings, this: Weak<Self>) -> Self {
         let clock = settings.clock;
         let window = match settings.window {
             SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
@@ -201,8 +221,14 @@ impl Breaker {
                 Window::Time(TimeWindow::new(duration, buckets, clock))
             }
         };
+        let initial = if settings.metrics_only {
+            encode(State::MetricsOnly, 0, 0, 0)
+        } else {
+            CLOSED
+        };
         Self {
-            state: Padded(AtomicU64::new(CLOSED)),
+            state: Padded(AtomicU64::new(initial)),
+            consecutive: AtomicU64::new(0),
             half_open: AtomicU64::new(0),
             clock_at_end: window.needs_clock() || settings.slow_call_duration.is_some(),
             slow_calls: settings.slow_call_duration.is_some(),
@@ -212,6 +238,7 @@ impl Breaker {
             clock,
             metrics: Metrics::new(&settings.name),
             settings,
+            this,
         }
     }
 
@@ -269,7 +296,9 @@ impl Breaker {
         // plenty, after which rejecting is the safe answer.
         for _ in 0..8 {
             match state_of(word) {
-                State::Closed | State::Disabled => return Admission::Pass { word },
+                State::Closed | State::Disabled | State::MetricsOnly => {
+                    return Admission::Pass { word };
+                }
                 State::ForcedOpen => return self.reject(State::ForcedOpen, None),
                 State::HalfOpen => {
                     let now = self.now();
@@ -292,8 +321,10 @@ impl Breaker {
                     if now < deadline {
                         // Exact unless the deadline's rest was not written
                         // yet; never report more than the wait itself.
-                        let remaining =
-                            Duration::from_nanos(deadline - now).min(self.wait(trips_of(word)));
+                        let longest = self
+                            .wait(trips_of(word))
+                            .max(self.settings.max_result_break);
+                        let remaining = Duration::from_nanos(deadline - now).min(longest);
                         return self.reject(State::Open, Some(remaining));
                     }
                     self.transition(word, State::HalfOpen, Some(now));
@@ -355,20 +386,52 @@ impl Breaker {
                 failure,
                 slow: false,
             };
-            if let Some(tally) = window.record(sample)
-                && self.exceeds(tally, self.settings.minimum_calls)
-            {
-                self.trip(word);
+            let over_rate = window
+                .record(sample)
+                .is_some_and(|tally| self.exceeds(tally, self.settings.minimum_calls));
+            if over_rate | self.streak(failure) {
+                self.trip(word, None);
             }
             return;
         }
         self.complete_timed(word, failure, start);
     }
 
+    /// Counts `failure` into the run of consecutive failures; true when the
+    /// run reaches the threshold. One predictable branch when the model is
+    /// off.
+    #[inline]
+    fn streak(&self, failure: bool) -> bool {
+        let Some(threshold) = self.settings.consecutive_failures else {
+            return false;
+        };
+        if failure {
+            self.consecutive.fetch_add(1, Ordering::AcqRel) + 1 >= threshold
+        } else {
+            if self.consecutive.load(Ordering::Relaxed) != 0 {
+                self.consecutive.store(0, Ordering::Release);
+            }
+            false
+        }
+    }
+
+    /// Opens the breaker admitted under `word` — unless it only records
+    /// (MetricsOnly), where it says so instead.
     #[cold]
     #[inline(never)]
-    fn trip(&self, word: u64) {
-        self.transition(word, State::Open, None);
+    fn trip(&self, word: u64, now: Option<u64>) {
+        if state_of(word) == State::MetricsOnly {
+            // Start the next run afresh, so one long run logs once per
+            // threshold rather than on every further failure.
+            self.consecutive.store(0, Ordering::Release);
+            tracing::warn!(
+                breaker = self.name(),
+                "circuit breaker would open (metrics only: it never rejects)"
+            );
+            self.metrics.would_open();
+            return;
+        }
+        self.transition(word, State::Open, now);
     }
 
     /// Everything but the common case: probes, time windows, slow calls.
@@ -388,10 +451,12 @@ impl Breaker {
         if self.state.load(Ordering::Acquire) != word {
             return;
         }
-        if let Some(tally) = self.window.record(sample, now)
-            && self.exceeds(tally, self.settings.minimum_calls)
-        {
-            self.transition(word, State::Open, now);
+        let over_rate = self
+            .window
+            .record(sample, now)
+            .is_some_and(|tally| self.exceeds(tally, self.settings.minimum_calls));
+        if over_rate | self.streak(failure) {
+            self.trip(word, now);
         }
     }
 
@@ -441,16 +506,67 @@ impl Breaker {
     /// Moves from the state word `from` to `to`; false when another thread
     /// changed the state first.
     pub(crate) fn transition(&self, from: u64, to: State, now: Option<u64>) -> bool {
+        self.transition_for(from, to, now, None)
+    }
+
+    /// A result-driven break: opens the breaker for `wait` (at most
+    /// `max_result_break`) from the state the call was admitted under
+    /// (Closed or HalfOpen; MetricsOnly only logs). Lost races are fine:
+    /// another thread moved the state first.
+    #[cold]
+    pub(super) fn break_for(&self, admitted: u64, wait: Duration) {
+        let wait = wait.min(self.settings.max_result_break);
+        if wait.is_zero() {
+            return;
+        }
+        match state_of(admitted) {
+            State::MetricsOnly => {
+                tracing::warn!(
+                    breaker = self.name(),
+                    ?wait,
+                    "circuit breaker would open for the upstream's wait (metrics only)"
+                );
+                self.metrics.would_open();
+            }
+            State::Closed | State::HalfOpen => {
+                // The call's own outcome may have opened the breaker
+                // already (with its usual wait), or a probe closed it: the
+                // current word decides, once. An Open breaker is kept open
+                // at least until the upstream's time.
+                let word = self.state.load(Ordering::Acquire);
+                let now = self.now();
+                let wanted = now.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+                let act = match state_of(word) {
+                    State::Closed => true,
+                    State::HalfOpen => gen_of(word) == gen_of(admitted),
+                    State::Open => self.deadline(word) < wanted,
+                    _ => false,
+                };
+                if act {
+                    self.transition_for(word, State::Open, Some(now), Some(wait));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn transition_for(
+        &self,
+        from: u64,
+        to: State,
+        now: Option<u64>,
+        wait_override: Option<Duration>,
+    ) -> bool {
         let now = now.unwrap_or_else(|| self.now());
         let generation = gen_of(from).wrapping_add(1) & GEN_MASK;
         let mut trips = trips_of(from);
         let deadline = match to {
             State::Open => {
                 trips = (trips + 1).min(MAX_TRIPS);
-                Some(self.wait(trips))
+                Some(wait_override.unwrap_or_else(|| self.wait(trips)))
             }
             State::HalfOpen => Some(self.settings.max_wait_in_half_open),
-            State::Closed => {
+            State::Closed | State::MetricsOnly => {
                 trips = 0;
                 None
             }
@@ -465,7 +581,10 @@ impl Breaker {
         // Prepare what the new state reads before publishing it; harmless if
         // the CAS below fails (nothing reads them under another word).
         match to {
-            State::Closed => self.window.reset(now),
+            State::Closed | State::MetricsOnly => {
+                self.window.reset(now);
+                self.consecutive.store(0, Ordering::Release);
+            }
             State::HalfOpen => {
                 let _ = self
                     .half_open
@@ -486,6 +605,9 @@ impl Breaker {
             let rest = deadline % NANOS_PER_MS;
             self.deadline_rest
                 .store((generation << REST_SHIFT) | rest, Ordering::Release);
+            if to == State::Open && self.settings.open_to_half_open_timer {
+                self.start_half_open_timer(new, deadline.saturating_sub(now));
+            }
         }
         let from = state_of(from);
         if from != to {
@@ -495,6 +617,30 @@ impl Breaker {
             listener::report(&self.settings.listeners, &transition);
         }
         true
+    }
+
+    /// With the timer on, moves the breaker from the Open `word` to HalfOpen
+    /// once its wait is over, without waiting for a call, so its health turns
+    /// back to degraded without traffic. Needs a tokio runtime; without one
+    /// the move stays lazy, as with the timer off. The task holds the breaker
+    /// weakly and does nothing if the state moved on meanwhile.
+    #[cold]
+    fn start_half_open_timer(&self, word: u64, wait_nanos: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let this = Weak::clone(&self.this);
+        runtime.spawn(async move {
+            tokio::time::sleep(Duration::from_nanos(wait_nanos)).await;
+            if let Some(breaker) = this.upgrade() {
+                // Late by the clock's rounding at most: the word's deadline
+                // is checked like a call's would be.
+                let now = breaker.now();
+                if breaker.state.load(Ordering::Acquire) == word && now >= breaker.deadline(word) {
+                    breaker.transition(word, State::HalfOpen, Some(now));
+                }
+            }
+        });
     }
 
     /// Moves to `to` from whatever the state is (the handle's manual control).

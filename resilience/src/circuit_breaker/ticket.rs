@@ -58,6 +58,21 @@ impl Ticket {
         }
     }
 
+    /// Records the call's outcome (once), then, when the result asked for
+    /// a break, opens the breaker for `wait` (if it is still in the state
+    /// the call was admitted under).
+    #[inline]
+    pub(crate) fn finish_with(&mut self, failure: bool, wait: Option<std::time::Duration>) {
+        let word = self.word;
+        self.finish(failure);
+        if let Some(wait) = wait
+            && word != FINISHED
+            && !is_disabled(word)
+        {
+            self.breaker.break_for(word, wait);
+        }
+    }
+
     /// Records the call's outcome (once).
     #[inline]
     pub(crate) fn finish(&mut self, failure: bool) {

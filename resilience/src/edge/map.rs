@@ -16,7 +16,8 @@ use crate::rejection::OwnError;
     feature = "rate-limit",
     feature = "timeout",
     feature = "coalesce",
-    feature = "throttle"
+    feature = "throttle",
+    feature = "adaptive"
 ))]
 use crate::rejection::Rejection;
 
@@ -142,6 +143,13 @@ fn own_problem(own: OwnError<'_>) -> Option<Problem> {
             "throttled",
             "Upstream overloaded",
             "a dependency refuses many requests, so some are refused early; try again later",
+        )),
+        #[cfg(feature = "adaptive")]
+        OwnError::Rejection(Rejection::LimitReached(_)) => Some(ours(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "limit_reached",
+            "Too busy",
+            "the service is at its concurrency limit; try again shortly",
         )),
         #[cfg(feature = "chaos")]
         OwnError::FaultInjected(_) => Some(ours(

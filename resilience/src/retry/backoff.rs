@@ -1,5 +1,5 @@
-//! Exponential backoff with the jitter modes of the AWS architecture blog
-//! ("Exponential Backoff and Jitter", Marc Brooker, 2015).
+//! Exponential (or linear) backoff with the jitter modes of the AWS
+//! architecture blog ("Exponential Backoff and Jitter", Marc Brooker, 2015).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -52,11 +52,24 @@ pub enum Jitter {
 /// let delays: Vec<_> = backoff.delays(0).take(5).collect();
 /// assert_eq!(delays, [100, 200, 400, 500, 500].map(Duration::from_millis));
 /// ```
+///
+/// [`Backoff::linear`] grows by `base` each retry instead of doubling:
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_resilience::retry::{Backoff, Jitter};
+///
+/// let backoff = Backoff::linear(Duration::from_millis(100), Duration::from_millis(350))
+///     .jitter(Jitter::None);
+/// let delays: Vec<_> = backoff.delays(0).take(5).collect();
+/// assert_eq!(delays, [100, 200, 300, 350, 350].map(Duration::from_millis));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     base: Duration,
     cap: Duration,
     jitter: Jitter,
+    linear: bool,
 }
 
 impl Backoff {
@@ -68,7 +81,28 @@ impl Backoff {
             base,
             cap,
             jitter: Jitter::Full,
+            linear: false,
         }
+    }
+
+    /// A linear schedule: `min(cap, base * n)` before retry `n`, with
+    /// [`Jitter::Full`]. `Full` and `Equal` jitter apply to that delay as to
+    /// the exponential one; `Decorrelated` grows from the previous delay
+    /// whatever the schedule, so it ignores the difference.
+    #[must_use]
+    pub const fn linear(base: Duration, cap: Duration) -> Self {
+        Self {
+            base,
+            cap,
+            jitter: Jitter::Full,
+            linear: true,
+        }
+    }
+
+    /// Whether the delay grows linearly rather than exponentially.
+    #[must_use]
+    pub const fn is_linear(&self) -> bool {
+        self.linear
     }
 
     /// Sets the jitter mode.
@@ -96,12 +130,17 @@ impl Backoff {
         self.jitter
     }
 
-    /// The delay before retry `n` without jitter: `min(cap, base * 2^(n-1))`.
+    /// The delay before retry `n` without jitter: `min(cap, base * 2^(n-1))`,
+    /// or for a [linear](Self::linear) schedule `min(cap, base * n)`.
     ///
     /// `n = 0` is treated as `n = 1`.
     #[must_use]
     pub fn ceiling(&self, n: u32) -> Duration {
-        let factor = 1u32.checked_shl(n.saturating_sub(1));
+        let factor = if self.linear {
+            Some(n.max(1))
+        } else {
+            1u32.checked_shl(n.saturating_sub(1))
+        };
         match factor.and_then(|f| self.base.checked_mul(f)) {
             Some(exp) => exp.min(self.cap),
             None => self.cap,

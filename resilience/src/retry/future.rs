@@ -37,6 +37,8 @@ pin_project! {
         // retry (`base` is never zero) so that creating the future reads
         // nothing from the shared state.
         prev: Duration,
+        // The most attempts for this call: the layer's, or the request's own.
+        max_attempts: u32,
     }
 }
 
@@ -67,6 +69,19 @@ where
         shared: Arc<Shared<P>>,
         started: Option<Instant>,
     ) -> Self {
+        let max_attempts = shared.settings.max_attempts;
+        Self::with_max_attempts(future, inner, request, shared, started, max_attempts)
+    }
+
+    /// As [`new`](Self::new), with this call's own limit on attempts.
+    pub(crate) fn with_max_attempts(
+        future: S::Future,
+        inner: S,
+        request: Option<Req>,
+        shared: Arc<Shared<P>>,
+        started: Option<Instant>,
+        max_attempts: u32,
+    ) -> Self {
         Self {
             state: State::Calling { future },
             inner,
@@ -75,6 +90,7 @@ where
             attempt: 1,
             started,
             prev: Duration::ZERO,
+            max_attempts,
         }
     }
 
@@ -113,6 +129,7 @@ where
                         shared,
                         &result,
                         *this.attempt,
+                        *this.max_attempts,
                         this.request.is_some(),
                         *this.started,
                         this.prev,
@@ -132,7 +149,7 @@ where
                     ready!(this.inner.poll_ready(cx)).map_err(Into::into)?;
                     *this.attempt += 1;
                     // The last attempt can have the copy itself.
-                    let request = if *this.attempt >= this.shared.settings.max_attempts {
+                    let request = if *this.attempt >= *this.max_attempts {
                         this.request.take()
                     } else {
                         this.request.clone()
@@ -159,6 +176,7 @@ fn plan<P, Res, E>(
     shared: &Shared<P>,
     result: &Result<Res, E>,
     attempt: u32,
+    max_attempts: u32,
     can_retry: bool,
     started: Option<Instant>,
     prev: &mut Duration,
@@ -167,7 +185,7 @@ where
     P: Predicate<Res, E>,
 {
     let settings = &shared.settings;
-    if !can_retry || attempt >= settings.max_attempts {
+    if !can_retry || attempt >= max_attempts {
         tracing::debug!(
             attempts = attempt,
             "retries exhausted; returning the last result"

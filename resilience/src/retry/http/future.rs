@@ -157,12 +157,14 @@ where
                             let request = Request::from_parts(parts, buffered);
                             let started = shared.settings.max_elapsed.map(|_| Instant::now());
                             let future = service.call(request.clone().map(Buffered::into_body));
-                            let future = ResponseFuture::new(
+                            let max_attempts = super::max_attempts_of(&request, shared);
+                            let future = ResponseFuture::with_max_attempts(
                                 future,
                                 Replay::new(service),
                                 Some(request),
                                 Arc::clone(shared),
                                 started,
+                                max_attempts,
                             );
                             this.state.set(State::Retrying { future });
                             continue;

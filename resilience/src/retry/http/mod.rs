@@ -169,3 +169,30 @@ impl<S, P> Layer<S> for RetryLayer<P, Http> {
         )
     }
 }
+
+/// This request's own limit on attempts: a [`MaxAttempts`] extension when it
+/// has one, else the layer's.
+pub(crate) fn max_attempts_of<B, P>(
+    request: &http::Request<B>,
+    shared: &super::layer::Shared<P>,
+) -> u32 {
+    request
+        .extensions()
+        .get::<MaxAttempts>()
+        .map_or(shared.settings.max_attempts, |own| own.0.get())
+}
+
+/// A request extension that sets the most attempts (the first included) the
+/// HTTP retry layer makes for this request, instead of the layer's
+/// `max_attempts`: `MaxAttempts(1)` turns retries off for it, a larger number
+/// allows more (the retry budget and `max_elapsed` still apply).
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use palisade_resilience::retry::http::MaxAttempts;
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(MaxAttempts(NonZeroU32::MIN));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxAttempts(pub std::num::NonZeroU32);

@@ -92,7 +92,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if self.shared.settings.max_attempts == 1 || !is_idempotent(request.method()) {
+        if super::max_attempts_of(&request, &self.shared) == 1 || !is_idempotent(request.method()) {
             let future = self
                 .inner
                 .call(request.map(|b| RetryBody::streaming(None, b)));
