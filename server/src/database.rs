@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::store::{DbError, ServerDb};
 use palisade_webhooks::store::{
     KeyError, PostgresStore, SecretKey, SecretKeyring, SqliteStore, Store, StoreError,
 };
@@ -200,6 +201,38 @@ impl Database {
         })
     }
 
+    /// Opens the webhook outbox like [`open`](Self::open), and the
+    /// server's own tables (API keys, audit log) on the same pool, applying
+    /// both sets of migrations.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), or [`OpenError::Server`] when the server's
+    /// migrations fail.
+    pub async fn open_with_server(
+        &self,
+        keyring: SecretKeyring,
+    ) -> Result<(Arc<dyn Store>, ServerDb), OpenError> {
+        let server_error = |source| OpenError::Server {
+            database: self.to_string(),
+            source,
+        };
+        Ok(match self.open_backend(keyring).await? {
+            Opened::Sqlite(store) => {
+                let server = ServerDb::sqlite(store.writer().clone())
+                    .await
+                    .map_err(server_error)?;
+                (Arc::new(store), server)
+            }
+            Opened::Postgres(store) => {
+                let server = ServerDb::postgres(store.pool().clone())
+                    .await
+                    .map_err(server_error)?;
+                (Arc::new(store), server)
+            }
+        })
+    }
+
     /// Opens (and migrates) the outbox, then writes every endpoint secret
     /// again under `keyring`'s current key (plain text without one).
     /// Returns how many secrets were written.
@@ -371,6 +404,13 @@ pub enum OpenError {
         /// Why.
         source: StoreError,
     },
+    /// The server's own tables could not be migrated.
+    Server {
+        /// The database, password redacted.
+        database: String,
+        /// Why.
+        source: DbError,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -391,6 +431,9 @@ impl fmt::Display for OpenError {
             Self::Store { database, source } => {
                 write!(f, "cannot open the database {database}: {source}")
             }
+            Self::Server { database, source } => {
+                write!(f, "cannot open the database {database}: {source}")
+            }
         }
     }
 }
@@ -400,6 +443,7 @@ impl std::error::Error for OpenError {
         match self {
             Self::CreateDir { source, .. } => Some(source),
             Self::Store { source, .. } => Some(source),
+            Self::Server { source, .. } => Some(source),
             Self::NoSuchDir(_) => None,
         }
     }

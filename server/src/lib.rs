@@ -13,6 +13,7 @@ pub mod duration;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod store;
 
 pub use routes::app;
 pub use state::AppState;
