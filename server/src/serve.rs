@@ -15,6 +15,7 @@ use tracing_subscriber::EnvFilter;
 
 use palisade_webhooks::store::SecretKeyring;
 
+use crate::auth::args::ApiArgs;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
@@ -45,6 +46,9 @@ pub struct ServeArgs {
     /// Webhook delivery.
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    /// Access to /api.
+    #[command(flatten)]
+    pub api: Box<ApiArgs>,
 }
 
 /// Runs the server; returns a failing exit code if it cannot start (2 for
@@ -115,15 +119,32 @@ async fn serve(
     database: &Database,
     keyring: SecretKeyring,
 ) -> Result<(), StartError> {
-    let outbox = database.open(keyring).await.map_err(StartError::Open)?;
+    let (outbox, server_db) = database
+        .open_with_server(keyring)
+        .await
+        .map_err(StartError::Open)?;
     tracing::info!(%database, "database open, migrations applied");
+    let auth = args.api.auth(server_db).map_err(StartError::Api)?;
+    let first_admin = auth
+        .bootstrap_admin(args.api.admin_token.as_deref())
+        .await
+        .map_err(|e| StartError::Api(e.to_string()))?;
+    if let Some(token) = first_admin {
+        // The one time this secret is shown: stderr, not the log, so it
+        // does not end up in a log pipeline.
+        eprintln!(
+            "palisade: created the first admin API key (shown once, store it now): {}",
+            token.reveal()
+        );
+    }
     let engine = args
         .delivery
         .engine(outbox.clone())
         .map_err(StartError::Delivery)?;
     let state = AppState::new()
         .map_err(|e| StartError::Internal(e.to_string()))?
-        .with_database(database.kind(), outbox);
+        .with_database(database.kind(), outbox)
+        .with_server(auth);
     let addr = SocketAddr::new(args.addr, args.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -140,9 +161,14 @@ async fn serve(
         }
     };
     let http = async {
-        let served = axum::serve(listener, app(state))
-            .with_graceful_shutdown(stopped())
-            .await;
+        // The client address feeds --api-allow/--api-deny and the
+        // security log.
+        let served = axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped())
+        .await;
         tracing::info!("HTTP requests drained");
         // Serving can also end with an error: delivery stops with it.
         stop.send_replace(true);
@@ -225,6 +251,8 @@ pub enum StartError {
     Output(std::io::Error),
     /// A built-in component refused its own configuration (a bug).
     Internal(String),
+    /// The API's access settings are unusable (admin token, Redis URL).
+    Api(String),
 }
 
 impl StartError {
@@ -234,6 +262,7 @@ impl StartError {
         match self {
             Self::DatabaseUrl(_)
             | Self::SecretKey(_)
+            | Self::Api(_)
             | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. }) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
@@ -252,6 +281,7 @@ impl fmt::Display for StartError {
             Self::Serve(e) => write!(f, "serving failed: {e}"),
             Self::Output(e) => write!(f, "cannot write to stdout: {e}"),
             Self::Internal(e) => write!(f, "internal configuration error: {e}"),
+            Self::Api(e) => f.write_str(e),
         }
     }
 }
@@ -265,7 +295,7 @@ impl std::error::Error for StartError {
             Self::Delivery(e) => Some(e),
             Self::Bind { source, .. } => Some(source),
             Self::Runtime(e) | Self::Serve(e) | Self::Output(e) => Some(e),
-            Self::Internal(_) => None,
+            Self::Internal(_) | Self::Api(_) => None,
         }
     }
 }

@@ -6,6 +6,8 @@ use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
 use palisade_webhooks::store::Store;
 
+use crate::audit::Audit;
+use crate::auth::Auth;
 use crate::routes::demo::Demo;
 
 /// Everything the routes need, cheap to clone.
@@ -19,6 +21,12 @@ pub struct AppState {
     /// `postgres`); `/health/ready` checks it answers. `None` in tests of
     /// routes that need no database.
     pub database: Option<(&'static str, Arc<dyn Store>)>,
+    /// API keys, tiers and address rules of `/api`. `None`: no key store,
+    /// so every `/api` request is refused as unauthenticated.
+    pub auth: Option<Auth>,
+    /// The audit log every `/api` change is recorded into (in memory until
+    /// [`with_server`](Self::with_server)).
+    pub audit: Audit,
 }
 
 impl AppState {
@@ -37,6 +45,8 @@ impl AppState {
             health,
             demo,
             database: None,
+            auth: None,
+            audit: Audit::in_memory(),
         })
     }
 
@@ -44,6 +54,14 @@ impl AppState {
     #[must_use]
     pub fn with_database(mut self, kind: &'static str, store: Arc<dyn Store>) -> Self {
         self.database = Some((kind, store));
+        self
+    }
+
+    /// Uses `auth` for `/api` and keeps the audit log in its database.
+    #[must_use]
+    pub fn with_server(mut self, auth: Auth) -> Self {
+        self.audit = Audit::new(Arc::new(auth.db().clone()));
+        self.auth = Some(auth);
         self
     }
 }

@@ -15,6 +15,7 @@
 
 mod caller;
 pub mod extract;
+mod keys;
 
 pub use caller::{Caller, Scope};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,5 +25,5 @@ use crate::state::AppState;
 /// Every `/api` route with its OpenAPI description, paths relative to `/api`.
 #[must_use]
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    OpenApiRouter::new().merge(keys::routes())
 }

@@ -10,7 +10,13 @@ mod health;
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
+    let (api, _doc) = crate::api::router().split_for_parts();
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::guard::authenticate,
+    ));
     Router::new()
+        .nest("/api", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/demo/upstream", get(demo::upstream))

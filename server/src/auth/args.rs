@@ -1,0 +1,79 @@
+//! The command-line settings of the API's access control.
+
+use ipnet::IpNet;
+
+use super::{Auth, IpRules, RateTiers, TierArg};
+use crate::store::ServerDb;
+
+/// The prefix of every rate-limit key in Redis.
+pub const REDIS_PREFIX: &str = "palisade:api:";
+
+/// Who may call `/api`, and how often.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ApiArgs {
+    /// The first admin API key, a full `pal_<16 hex>_<64 hex>` token,
+    /// registered at start when its id is not stored yet. Without it, the
+    /// first start creates an admin key and prints it once on stderr.
+    #[arg(
+        long = "admin-token",
+        env = "PALISADE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Only these client networks may call /api (CIDR, repeatable; the
+    /// variable is comma-separated). Default: every address.
+    #[arg(
+        long = "api-allow",
+        env = "PALISADE_API_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub api_allow: Vec<IpNet>,
+    /// These client networks may never call /api (CIDR, repeatable; the
+    /// variable is comma-separated); wins over --api-allow.
+    #[arg(
+        long = "api-deny",
+        env = "PALISADE_API_DENY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub api_deny: Vec<IpNet>,
+    /// A rate-limit tier, NAME=REQUESTS_PER_MINUTE per API key (repeatable;
+    /// the variable is comma-separated). Adds to or overrides the defaults
+    /// low=5, standard=60, high=120.
+    #[arg(
+        long = "rate-tier",
+        env = "PALISADE_RATE_TIERS",
+        value_name = "NAME=N",
+        value_delimiter = ','
+    )]
+    pub rate_tiers: Vec<TierArg>,
+    /// Share the per-key rate limits with every instance through this
+    /// Redis (`redis://host:6379`). Without it, each instance limits on its
+    /// own. While Redis does not answer, requests are admitted.
+    #[arg(
+        long = "redis-url",
+        env = "REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+}
+
+impl ApiArgs {
+    /// The authentication handle for keys in `db`.
+    ///
+    /// # Errors
+    ///
+    /// A `--redis-url` that is not a Redis URL (the message never repeats it).
+    pub fn auth(&self, db: ServerDb) -> Result<Auth, String> {
+        let tiers = RateTiers::with(&self.rate_tiers);
+        let ip_rules = IpRules::new(self.api_allow.clone(), self.api_deny.clone());
+        match &self.redis_url {
+            None => Ok(Auth::new(db, tiers, ip_rules)),
+            Some(url) => Auth::with_redis(db, tiers, ip_rules, url, REDIS_PREFIX)
+                .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned()),
+        }
+    }
+}
