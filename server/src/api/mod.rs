@@ -13,6 +13,7 @@
 //!   [`Audit::record`](crate::audit::Audit::record), naming the caller, the
 //!   action, the target and the before/after JSON.
 
+mod audit;
 mod caller;
 pub mod extract;
 mod keys;
@@ -25,5 +26,7 @@ use crate::state::AppState;
 /// Every `/api` route with its OpenAPI description, paths relative to `/api`.
 #[must_use]
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(keys::routes())
+    OpenApiRouter::new()
+        .merge(keys::routes())
+        .merge(audit::routes())
 }
