@@ -144,7 +144,8 @@ async fn serve(
     let state = AppState::new()
         .map_err(|e| StartError::Internal(e.to_string()))?
         .with_database(database.kind(), outbox)
-        .with_server(auth);
+        .with_server(auth)
+        .with_stack(args.api.stack());
     let addr = SocketAddr::new(args.addr, args.port);
     let listener = TcpListener::bind(addr)
         .await

@@ -9,6 +9,7 @@ use palisade_webhooks::store::Store;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::routes::demo::Demo;
+use crate::routes::stack::StackConfig;
 
 /// Everything the routes need, cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     /// The audit log every `/api` change is recorded into (in memory until
     /// [`with_server`](Self::with_server)).
     pub audit: Audit,
+    /// Body limit and request timeout of every route.
+    pub stack: StackConfig,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             database: None,
             auth: None,
             audit: Audit::in_memory(),
+            stack: StackConfig::default(),
         })
     }
 
@@ -54,6 +58,13 @@ impl AppState {
     #[must_use]
     pub fn with_database(mut self, kind: &'static str, store: Arc<dyn Store>) -> Self {
         self.database = Some((kind, store));
+        self
+    }
+
+    /// Uses `config` as every route's body limit and timeout.
+    #[must_use]
+    pub fn with_stack(mut self, config: StackConfig) -> Self {
+        self.stack = config;
         self
     }
 

@@ -1,15 +1,19 @@
 //! The command-line settings of the API's access control.
 
+use std::time::Duration;
+
 use ipnet::IpNet;
 
 use super::{Auth, IpRules, RateTiers, TierArg};
+use crate::duration::parse_duration;
+use crate::routes::stack::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, StackConfig};
 use crate::store::ServerDb;
 
 /// The prefix of every rate-limit key in Redis.
 pub const REDIS_PREFIX: &str = "palisade:api:";
 
-/// Who may call `/api`, and how often.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Who may call `/api` and how often, and the limits of every route.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
     /// The first admin API key, a full `pal_<16 hex>_<64 hex>` token,
     /// registered at start when its id is not stored yet. Without it, the
@@ -59,9 +63,49 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub redis_url: Option<String>,
+    /// The largest request body on every route, in bytes (413 above it).
+    #[arg(
+        long = "body-limit",
+        env = "PALISADE_BODY_LIMIT",
+        value_name = "BYTES",
+        default_value_t = DEFAULT_BODY_LIMIT
+    )]
+    pub body_limit: usize,
+    /// How long any request may take before it is answered 504.
+    #[arg(
+        long = "request-timeout",
+        env = "PALISADE_REQUEST_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiArgs {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            api_allow: Vec::new(),
+            api_deny: Vec::new(),
+            rate_tiers: Vec::new(),
+            redis_url: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 impl ApiArgs {
+    /// The body limit and request timeout of every route.
+    #[must_use]
+    pub fn stack(&self) -> StackConfig {
+        StackConfig {
+            body_limit: self.body_limit,
+            request_timeout: self.request_timeout,
+        }
+    }
+
     /// The authentication handle for keys in `db`.
     ///
     /// # Errors

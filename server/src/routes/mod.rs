@@ -7,6 +7,7 @@ use crate::state::AppState;
 
 pub mod demo;
 mod health;
+pub mod stack;
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
@@ -15,10 +16,12 @@ pub fn app(state: AppState) -> Router {
         state.clone(),
         crate::auth::guard::authenticate,
     ));
-    Router::new()
+    let config = state.stack;
+    let router = Router::new()
         .nest("/api", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/demo/upstream", get(demo::upstream))
-        .with_state(state)
+        .with_state(state);
+    stack::wrap(router, config)
 }

@@ -71,7 +71,8 @@ impl TestApp {
         let state = AppState::new()
             .unwrap()
             .with_database("sqlite", outbox)
-            .with_server(auth);
+            .with_server(auth)
+            .with_stack(args.stack());
         Self::serve(state, dir, admin, db).await
     }
 
