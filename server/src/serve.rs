@@ -124,6 +124,7 @@ async fn serve(
         .await
         .map_err(StartError::Open)?;
     tracing::info!(%database, "database open, migrations applied");
+    let delivery_status = crate::routes::health::DeliveryStatus::default();
     let auth = args.api.auth(server_db).map_err(StartError::Api)?;
     let first_admin = auth
         .bootstrap_admin(args.api.admin_token.as_deref())
@@ -145,7 +146,8 @@ async fn serve(
         .map_err(|e| StartError::Internal(e.to_string()))?
         .with_database(database.kind(), outbox)
         .with_server(auth)
-        .with_stack(args.api.stack());
+        .with_stack(args.api.stack())
+        .with_delivery(delivery_status.clone());
     let addr = SocketAddr::new(args.addr, args.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -154,6 +156,7 @@ async fn serve(
 
     let (stop, stopping) = watch::channel(false);
     let delivery = engine.start();
+    delivery_status.set_running(true);
     tracing::info!(addr = %local, "palisade listening");
     let stopped = || {
         let mut stopping = stopping.clone();
@@ -179,6 +182,7 @@ async fn serve(
         stopped().await;
         let deadline = args.shutdown_deadline;
         tracing::info!(?deadline, "stopping webhook delivery");
+        delivery_status.set_running(false);
         delivery.shutdown(deadline).await
     };
     let signals = async {

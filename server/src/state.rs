@@ -9,6 +9,7 @@ use palisade_webhooks::store::Store;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::routes::demo::Demo;
+use crate::routes::health::DeliveryStatus;
 use crate::routes::stack::StackConfig;
 
 /// Everything the routes need, cheap to clone.
@@ -30,6 +31,9 @@ pub struct AppState {
     pub audit: Audit,
     /// Body limit and request timeout of every route.
     pub stack: StackConfig,
+    /// Whether the webhook delivery workers run (readiness); `None` when
+    /// this app delivers nothing.
+    pub delivery: Option<DeliveryStatus>,
 }
 
 impl AppState {
@@ -51,6 +55,7 @@ impl AppState {
             auth: None,
             audit: Audit::in_memory(),
             stack: StackConfig::default(),
+            delivery: None,
         })
     }
 
@@ -58,6 +63,13 @@ impl AppState {
     #[must_use]
     pub fn with_database(mut self, kind: &'static str, store: Arc<dyn Store>) -> Self {
         self.database = Some((kind, store));
+        self
+    }
+
+    /// Reports the delivery workers' state in readiness.
+    #[must_use]
+    pub fn with_delivery(mut self, delivery: DeliveryStatus) -> Self {
+        self.delivery = Some(delivery);
         self
     }
 

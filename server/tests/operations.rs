@@ -89,3 +89,147 @@ async fn a_slow_request_is_answered_504_at_the_timeout() {
         serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["code"], "timeout");
 }
+
+#[tokio::test]
+async fn health_reports_everything_and_readiness_the_dependencies() {
+    let app = TestApp::spawn("ops-health").await;
+    let health = app.get("/health").await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.text);
+    assert_eq!(health.json["status"], "healthy");
+    let names: Vec<_> = health.json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.contains(&"database".to_owned()), "{names:?}");
+    assert!(names.contains(&"demo-upstream".to_owned()), "{names:?}");
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    let names: Vec<_> = ready.json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["database"], "the breaker is not a readiness input");
+}
+
+#[tokio::test]
+async fn readiness_fails_while_delivery_workers_are_stopped() {
+    use palisade_server::routes::health::DeliveryStatus;
+    let delivery = DeliveryStatus::default();
+    let router = palisade_server::app(
+        palisade_server::AppState::new()
+            .unwrap()
+            .with_delivery(delivery.clone()),
+    );
+    let ready = |router: Router| async move {
+        let response = router
+            .oneshot(Request::get("/health/ready").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes())
+                .unwrap();
+        (status, body)
+    };
+    let (status, body) = ready(router.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["components"][0]["name"], "webhook-delivery");
+    delivery.set_running(true);
+    let (status, body) = ready(router).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_security_events() {
+    let app = TestApp::spawn("ops-metrics").await;
+    // Install the recorder before the events, then cause one.
+    let _ = app.call(Method::GET, "/metrics", None, None).await;
+    let refused = app.call(Method::GET, "/api/keys", None, None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let metrics = app.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.headers[http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+    );
+    assert!(
+        metrics
+            .text
+            .contains(r#"palisade_security_events_total{kind="auth_failed"}"#),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics.text.contains("http_server_request_duration"),
+        "{}",
+        metrics.text
+    );
+}
+
+#[tokio::test]
+async fn version_names_the_build() {
+    let app = TestApp::spawn("ops-version").await;
+    let version = app.call(Method::GET, "/version", None, None).await;
+    assert_eq!(version.status, StatusCode::OK);
+    assert_eq!(version.json["name"], "palisade-server");
+    assert_eq!(version.json["version"], env!("CARGO_PKG_VERSION"));
+    assert!(version.json.get("git_sha").is_some());
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes() {
+    let app = TestApp::spawn("ops-openapi").await;
+    let doc = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK, "{}", doc.text);
+    assert!(doc.json["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(
+        doc.json["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(doc.json["components"]["schemas"]["Problem"].is_object());
+    let paths = doc.json["paths"].as_object().unwrap();
+    let mut documented = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            documented.push(format!("{} {path}", method.to_uppercase()));
+            // Every documented operation is routed: without a key it meets
+            // the authentication layer, never a 404 or 405.
+            let concrete = path.replace("{id}", "0123456789abcdef");
+            let answer = app
+                .call(
+                    method.to_uppercase().parse().unwrap(),
+                    &concrete,
+                    None,
+                    None,
+                )
+                .await;
+            assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+        }
+    }
+    documented.sort();
+    assert_eq!(
+        documented,
+        [
+            "DELETE /api/keys/{id}",
+            "GET /api/audit",
+            "GET /api/keys",
+            "POST /api/keys"
+        ]
+    );
+    // And a method the document does not list is not routed.
+    let answer = app.call(Method::PUT, "/api/keys", None, None).await;
+    assert_problem(
+        &answer,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use palisade_resilience::BoxError;
-use palisade_resilience::rate_limit::redis::{RedisRateLimitLayer, lazy_connection};
+use palisade_resilience::rate_limit::redis::RedisRateLimitLayer;
 use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer as _, ServiceExt as _, service_fn};
@@ -22,7 +22,7 @@ use tower::{Layer as _, ServiceExt as _, service_fn};
 pub const DEFAULT_TIER: &str = "standard";
 
 /// How long a call to Redis may take before the limiter fails open.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// One `--rate-tier NAME=PER_MINUTE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,15 +153,18 @@ impl TierLimiters {
         }
     }
 
-    /// Limiters in Redis at `url`, shared by every instance with the same
-    /// `prefix`. Redis is reached lazily; while it does not answer, calls
-    /// are admitted (and counted as backend errors).
+    /// Limiters in Redis through `conn`, shared by every instance with the
+    /// same `prefix`. While Redis does not answer, calls are admitted (and
+    /// counted as backend errors).
     ///
     /// # Errors
     ///
-    /// A URL that is not Redis's, or a call outside a Tokio runtime.
-    pub(crate) fn redis(tiers: &RateTiers, url: &str, prefix: &str) -> Result<Self, BoxError> {
-        let conn = lazy_connection(url, REDIS_TIMEOUT)?;
+    /// A configuration the limiter refuses.
+    pub(crate) fn redis(
+        tiers: &RateTiers,
+        conn: &redis::aio::ConnectionManager,
+        prefix: &str,
+    ) -> Result<Self, BoxError> {
         let mut by_tier = BTreeMap::new();
         for (name, &n) in &tiers.0 {
             let layer = RedisRateLimitLayer::builder(conn.clone(), Quota::per_minute(n), key_of)

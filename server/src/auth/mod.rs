@@ -32,6 +32,8 @@ pub struct Auth {
     pub(crate) tiers: Arc<RateTiers>,
     pub(crate) limiters: Arc<TierLimiters>,
     pub(crate) ip_rules: Arc<IpRules>,
+    /// The Redis of the shared limits, pinged by readiness.
+    pub(crate) redis: Option<redis::aio::ConnectionManager>,
 }
 
 impl Auth {
@@ -43,6 +45,7 @@ impl Auth {
             limiters: Arc::new(TierLimiters::local(&tiers)),
             tiers: Arc::new(tiers),
             ip_rules: Arc::new(ip_rules),
+            redis: None,
         }
     }
 
@@ -59,11 +62,16 @@ impl Auth {
         redis_url: &str,
         prefix: &str,
     ) -> Result<Self, palisade_resilience::BoxError> {
+        let conn = palisade_resilience::rate_limit::redis::lazy_connection(
+            redis_url,
+            limit::REDIS_TIMEOUT,
+        )?;
         Ok(Self {
             db,
-            limiters: Arc::new(TierLimiters::redis(&tiers, redis_url, prefix)?),
+            limiters: Arc::new(TierLimiters::redis(&tiers, &conn, prefix)?),
             tiers: Arc::new(tiers),
             ip_rules: Arc::new(ip_rules),
+            redis: Some(conn),
         })
     }
 

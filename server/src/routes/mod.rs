@@ -6,12 +6,16 @@ use axum::routing::get;
 use crate::state::AppState;
 
 pub mod demo;
-mod health;
+pub mod health;
+pub mod metrics;
+mod openapi;
 pub mod stack;
+mod version;
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
-    let (api, _doc) = crate::api::router().split_for_parts();
+    let (api, doc) = crate::api::router().split_for_parts();
+    let doc = std::sync::Arc::new(openapi::document(doc));
     let api = api.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         crate::auth::guard::authenticate,
@@ -19,7 +23,11 @@ pub fn app(state: AppState) -> Router {
     let config = state.stack;
     let router = Router::new()
         .nest("/api", api)
+        .route("/openapi.json", get(openapi::openapi).with_state(doc))
+        .route("/health", get(health::report))
         .route("/health/live", get(health::live))
+        .route("/metrics", get(metrics::metrics))
+        .route("/version", get(version::version))
         .route("/health/ready", get(health::ready))
         .route("/demo/upstream", get(demo::upstream))
         .with_state(state);
