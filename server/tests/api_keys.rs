@@ -158,3 +158,56 @@ async fn bad_bodies_are_problems_and_write_nothing() {
     );
     assert_eq!(app.db.key_count().await.unwrap(), 1, "only the admin key");
 }
+
+#[tokio::test]
+async fn the_first_admin_key_comes_from_the_environment_or_once_from_first_start() {
+    use palisade_server::auth::{ApiToken, Auth, IpRules, RateTiers};
+    use palisade_server::database::Database;
+
+    let dir = std::env::temp_dir().join(format!("palisade-api-bootstrap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = Database::parse(&format!("sqlite://{}", dir.join("p.db").display())).unwrap();
+    let (_, db) = database
+        .open_with_server(palisade_webhooks::store::SecretKeyring::default())
+        .await
+        .unwrap();
+    let auth = Auth::new(db.clone(), RateTiers::default(), IpRules::default());
+
+    assert!(auth.bootstrap_admin(Some("pal_nope")).await.is_err());
+    let given = ApiToken::generate().unwrap();
+    assert!(
+        auth.bootstrap_admin(Some(&given.reveal()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (key, hash) = db.key_with_hash(given.id()).await.unwrap().unwrap();
+    assert_eq!(key.scope, palisade_server::api::Scope::Admin);
+    assert!(given.matches(&hash));
+    // Registering it again (every restart) changes nothing.
+    assert!(
+        auth.bootstrap_admin(Some(&given.reveal()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(db.key_count().await.unwrap(), 1);
+    // Keys exist, so no start creates another.
+    assert!(auth.bootstrap_admin(None).await.unwrap().is_none());
+
+    // A fresh database gets one admin key at its first start only.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_, db) = database
+        .open_with_server(palisade_webhooks::store::SecretKeyring::default())
+        .await
+        .unwrap();
+    let auth = Auth::new(db.clone(), RateTiers::default(), IpRules::default());
+    let first = auth.bootstrap_admin(None).await.unwrap().unwrap();
+    assert!(auth.bootstrap_admin(None).await.unwrap().is_none());
+    let (key, hash) = db.key_with_hash(first.id()).await.unwrap().unwrap();
+    assert_eq!(key.scope, palisade_server::api::Scope::Admin);
+    assert!(first.matches(&hash));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,8 +9,8 @@ use crate::duration::parse_duration;
 use crate::routes::stack::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, StackConfig};
 use crate::store::ServerDb;
 
-/// The prefix of every rate-limit key in Redis.
-pub const REDIS_PREFIX: &str = "palisade:api:";
+/// The default prefix of every rate-limit key in Redis.
+pub const DEFAULT_REDIS_PREFIX: &str = "palisade:api:";
 
 /// Who may call `/api` and how often, and the limits of every route.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,6 +63,15 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub redis_url: Option<String>,
+    /// The prefix of the rate-limit keys in Redis: instances with the same
+    /// prefix share limits; give deployments sharing one Redis their own.
+    #[arg(
+        long = "redis-prefix",
+        env = "PALISADE_REDIS_PREFIX",
+        value_name = "PREFIX",
+        default_value = DEFAULT_REDIS_PREFIX
+    )]
+    pub redis_prefix: String,
     /// The largest request body on every route, in bytes (413 above it).
     #[arg(
         long = "body-limit",
@@ -90,6 +99,7 @@ impl Default for ApiArgs {
             api_deny: Vec::new(),
             rate_tiers: Vec::new(),
             redis_url: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
@@ -116,7 +126,7 @@ impl ApiArgs {
         let ip_rules = IpRules::new(self.api_allow.clone(), self.api_deny.clone());
         match &self.redis_url {
             None => Ok(Auth::new(db, tiers, ip_rules)),
-            Some(url) => Auth::with_redis(db, tiers, ip_rules, url, REDIS_PREFIX)
+            Some(url) => Auth::with_redis(db, tiers, ip_rules, url, &self.redis_prefix)
                 .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned()),
         }
     }

@@ -67,7 +67,16 @@ impl TestApp {
             .await
             .unwrap();
         let auth: Auth = args.auth(db.clone()).unwrap();
-        let admin = auth.bootstrap_admin(None).await.unwrap().unwrap().reveal();
+        let first = auth
+            .bootstrap_admin(args.admin_token.as_deref())
+            .await
+            .unwrap();
+        // With PALISADE_ADMIN_TOKEN that token is the admin; without, the
+        // first start made one.
+        let admin = match (&args.admin_token, first) {
+            (Some(token), _) => token.clone(),
+            (None, first) => first.unwrap().reveal(),
+        };
         let state = AppState::new()
             .unwrap()
             .with_database("sqlite", outbox)
