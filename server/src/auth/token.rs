@@ -11,6 +11,18 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 /// A parsed API token. `Debug` never shows the secret.
+///
+/// ```
+/// use palisade_server::auth::ApiToken;
+///
+/// let token = ApiToken::generate()?;
+/// let stored = token.secret_hash(); // what the database keeps
+/// let presented = ApiToken::parse(&token.reveal())?; // what a client sends
+/// assert_eq!(presented.id(), token.id());
+/// assert!(presented.matches(&stored));
+/// assert!(ApiToken::parse("pal_guess").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken {
     id: String,
