@@ -63,6 +63,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .map_err(StartError::DatabaseUrl)
         .and_then(|database| {
             args.delivery.check().map_err(StartError::Delivery)?;
+            args.api.check().map_err(StartError::Api)?;
             let keyring = args.database.keyring().map_err(StartError::SecretKey)?;
             runtime()?.block_on(serve(&args, &database, keyring))
         });

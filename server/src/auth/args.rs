@@ -107,6 +107,20 @@ impl Default for ApiArgs {
 }
 
 impl ApiArgs {
+    /// Checks what can be checked before anything is opened: the admin
+    /// token's format.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the setting (never repeating the token).
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(token) = &self.admin_token {
+            super::ApiToken::parse(token.trim())
+                .map_err(|e| format!("PALISADE_ADMIN_TOKEN: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// The body limit and request timeout of every route.
     #[must_use]
     pub fn stack(&self) -> StackConfig {
