@@ -5,9 +5,23 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use palisade_flags::store::{FlagStore, PostgresFlagStore, SqliteFlagStore};
 use palisade_webhooks::store::{
     KeyError, PostgresStore, SecretKey, SecretKeyring, SqliteStore, Store, StoreError,
 };
+
+use crate::store::{DbError, ServerDb};
+
+/// Everything the server keeps in its database, opened on one pool.
+#[derive(Debug)]
+pub struct Platform {
+    /// The webhook outbox.
+    pub outbox: Arc<dyn Store>,
+    /// API keys and the audit log.
+    pub server: ServerDb,
+    /// The feature flags, with their live evaluator.
+    pub flags: Arc<dyn FlagStore>,
+}
 
 /// The SQLite file used when no database URL is given.
 pub const DEFAULT_SQLITE_PATH: &str = "data/palisade.db";
@@ -200,6 +214,89 @@ impl Database {
         })
     }
 
+    /// Opens the webhook outbox like [`open`](Self::open), and the
+    /// server's own tables (API keys, audit log) on the same pool, applying
+    /// both sets of migrations.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), or [`OpenError::Server`] when the server's
+    /// migrations fail.
+    pub async fn open_with_server(
+        &self,
+        keyring: SecretKeyring,
+    ) -> Result<(Arc<dyn Store>, ServerDb), OpenError> {
+        let server_error = |source| OpenError::Server {
+            database: self.to_string(),
+            source,
+        };
+        Ok(match self.open_backend(keyring).await? {
+            Opened::Sqlite(store) => {
+                let server = ServerDb::sqlite(store.writer().clone())
+                    .await
+                    .map_err(server_error)?;
+                (Arc::new(store), server)
+            }
+            Opened::Postgres(store) => {
+                let server = ServerDb::postgres(store.pool().clone())
+                    .await
+                    .map_err(server_error)?;
+                (Arc::new(store), server)
+            }
+        })
+    }
+
+    /// Opens everything the server keeps in its database, on one pool:
+    /// the webhook outbox, the server's own tables (API keys, audit log) and
+    /// the feature flags, applying the three sets of migrations.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_with_server`](Self::open_with_server), or
+    /// [`OpenError::Flags`] when the flag store's migrations or first load
+    /// fail.
+    pub async fn open_platform(&self, keyring: SecretKeyring) -> Result<Platform, OpenError> {
+        let server_error = |source| OpenError::Server {
+            database: self.to_string(),
+            source,
+        };
+        let flags_error = |source| OpenError::Flags {
+            database: self.to_string(),
+            source,
+        };
+        Ok(match self.open_backend(keyring).await? {
+            Opened::Sqlite(store) => {
+                let server = ServerDb::sqlite(store.writer().clone())
+                    .await
+                    .map_err(server_error)?;
+                // The outbox's one writer connection serves the flags too:
+                // flag writes are rare, and SQLite has one writer anyway.
+                let pool = store.writer().clone();
+                let flags = SqliteFlagStore::from_pools(pool.clone(), pool)
+                    .await
+                    .map_err(flags_error)?;
+                Platform {
+                    outbox: Arc::new(store),
+                    server,
+                    flags: Arc::new(flags),
+                }
+            }
+            Opened::Postgres(store) => {
+                let server = ServerDb::postgres(store.pool().clone())
+                    .await
+                    .map_err(server_error)?;
+                let flags = PostgresFlagStore::from_pool(store.pool().clone())
+                    .await
+                    .map_err(flags_error)?;
+                Platform {
+                    outbox: Arc::new(store),
+                    server,
+                    flags: Arc::new(flags),
+                }
+            }
+        })
+    }
+
     /// Opens (and migrates) the outbox, then writes every endpoint secret
     /// again under `keyring`'s current key (plain text without one).
     /// Returns how many secrets were written.
@@ -371,6 +468,20 @@ pub enum OpenError {
         /// Why.
         source: StoreError,
     },
+    /// The server's own tables could not be migrated.
+    Server {
+        /// The database, password redacted.
+        database: String,
+        /// Why.
+        source: DbError,
+    },
+    /// The flag store could not be migrated or loaded.
+    Flags {
+        /// The database, password redacted.
+        database: String,
+        /// Why.
+        source: palisade_flags::store::StoreError,
+    },
 }
 
 impl fmt::Display for OpenError {
@@ -391,6 +502,12 @@ impl fmt::Display for OpenError {
             Self::Store { database, source } => {
                 write!(f, "cannot open the database {database}: {source}")
             }
+            Self::Server { database, source } => {
+                write!(f, "cannot open the database {database}: {source}")
+            }
+            Self::Flags { database, source } => {
+                write!(f, "cannot open the flags in {database}: {source}")
+            }
         }
     }
 }
@@ -400,6 +517,8 @@ impl std::error::Error for OpenError {
         match self {
             Self::CreateDir { source, .. } => Some(source),
             Self::Store { source, .. } => Some(source),
+            Self::Server { source, .. } => Some(source),
+            Self::Flags { source, .. } => Some(source),
             Self::NoSuchDir(_) => None,
         }
     }

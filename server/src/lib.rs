@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod breakers;
 pub mod cli;
 pub mod database;
@@ -16,6 +17,7 @@ pub mod listener;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod store;
 
 pub use routes::app;
 pub use state::AppState;

@@ -13,6 +13,8 @@ use tokio::sync::watch;
 
 use palisade_webhooks::store::SecretKeyring;
 
+use crate::api::webhooks::Webhooks;
+use crate::auth::args::ApiArgs;
 use crate::cli::logging::LogArgs;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
@@ -74,6 +76,9 @@ pub struct ServeArgs {
     /// Webhook delivery.
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    /// Access to /api.
+    #[command(flatten)]
+    pub api: Box<ApiArgs>,
 }
 
 /// Runs the server; returns a failing exit code if it cannot start (2 for
@@ -88,6 +93,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .map_err(StartError::DatabaseUrl)
         .and_then(|database| {
             args.delivery.check().map_err(StartError::Delivery)?;
+            args.api.check().map_err(StartError::Api)?;
             let keyring = args.database.keyring().map_err(StartError::SecretKey)?;
             runtime()?.block_on(serve(&args, &database, keyring))
         });
@@ -133,21 +139,49 @@ async fn serve(
     database: &Database,
     keyring: SecretKeyring,
 ) -> Result<(), StartError> {
-    let outbox = database.open(keyring).await.map_err(StartError::Open)?;
+    // Bind first: a taken port fails at once, before anything is created.
+    let listener = bind(&args.addr, args.port).await?;
+    let platform = database
+        .open_platform(keyring)
+        .await
+        .map_err(StartError::Open)?;
+    let (outbox, server_db) = (platform.outbox, platform.server);
     tracing::info!(%database, "database open, migrations applied");
+    let delivery_status = crate::routes::health::DeliveryStatus::default();
+    let auth = args.api.auth(server_db).map_err(StartError::Api)?;
+    let first_admin = auth
+        .bootstrap_admin(args.api.admin_token.as_deref())
+        .await
+        .map_err(|e| StartError::Api(e.to_string()))?;
+    if let Some(token) = first_admin {
+        // The one time this secret is shown: stderr, not the log, so it
+        // does not end up in a log pipeline.
+        eprintln!(
+            "palisade: created the first admin API key (shown once, store it now): {}",
+            token.reveal()
+        );
+    }
     let engine = args
         .delivery
         .engine(outbox.clone())
         .map_err(StartError::Delivery)?;
     let state = AppState::new()
         .map_err(|e| StartError::Internal(e.to_string()))?
-        .with_database(database.kind(), outbox);
-    let listener = bind(&args.addr, args.port).await?;
+        .with_database(database.kind(), outbox)
+        .with_webhooks(Webhooks::new(
+            engine.clone(),
+            args.delivery.address_policy(),
+        ))
+        .with_flags(platform.flags)
+        .with_server(auth)
+        .with_stack(args.api.stack())
+        .with_delivery(delivery_status.clone());
     let local = listener.local_addr().map_err(StartError::Serve)?;
 
     let (stop, stopping) = watch::channel(false);
     let delivery = engine.start();
     let mut signals = Signals::new();
+    delivery_status.set_running(true);
     tracing::info!(addr = %local, "palisade listening");
     let stopped = || {
         let mut stopping = stopping.clone();
@@ -166,6 +200,7 @@ async fn serve(
         stopped().await;
         let deadline = args.shutdown_deadline;
         tracing::info!(?deadline, "stopping webhook delivery");
+        delivery_status.set_running(false);
         delivery.shutdown(deadline).await
     };
     let signals = async {
@@ -320,6 +355,8 @@ pub enum StartError {
     Output(std::io::Error),
     /// A built-in component refused its own configuration (a bug).
     Internal(String),
+    /// The API's access settings are unusable (admin token, Redis URL).
+    Api(String),
 }
 
 impl StartError {
@@ -330,7 +367,8 @@ impl StartError {
             Self::DatabaseUrl(_)
             | Self::SecretKey(_)
             | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. })
-            | Self::Resolve { .. } => ExitCode::from(2),
+            | Self::Resolve { .. }
+            | Self::Api(_) => ExitCode::from(2),
             Self::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
                 ExitCode::from(2)
             }
@@ -361,6 +399,7 @@ impl fmt::Display for StartError {
             Self::Interrupted => f.write_str("interrupted by a second shutdown signal"),
             Self::Output(e) => write!(f, "cannot write to stdout: {e}"),
             Self::Internal(e) => write!(f, "internal configuration error: {e}"),
+            Self::Api(e) => f.write_str(e),
         }
     }
 }
@@ -374,7 +413,7 @@ impl std::error::Error for StartError {
             Self::Delivery(e) => Some(e),
             Self::Bind { source, .. } | Self::Resolve { source, .. } => Some(source),
             Self::Runtime(e) | Self::Serve(e) | Self::Output(e) => Some(e),
-            Self::Internal(_) | Self::Interrupted => None,
+            Self::Internal(_) | Self::Interrupted | Self::Api(_) => None,
         }
     }
 }

@@ -9,8 +9,11 @@ use palisade_webhooks::store::Store;
 
 use crate::api::webhooks::Webhooks;
 use crate::audit::Audit;
+use crate::auth::Auth;
 use crate::breakers::Breakers;
 use crate::routes::demo::Demo;
+use crate::routes::health::DeliveryStatus;
+use crate::routes::stack::StackConfig;
 
 /// Everything the routes need, cheap to clone.
 #[derive(Debug, Clone)]
@@ -33,6 +36,14 @@ pub struct AppState {
     /// The feature flags of `/api/flags` (and the gated demo route); `None`
     /// when the server runs without a database.
     pub flags: Option<Arc<dyn FlagStore>>,
+    /// API keys, tiers and address rules of `/api`. `None`: no key store,
+    /// so every `/api` request is refused as unauthenticated.
+    pub auth: Option<Auth>,
+    /// Body limit and request timeout of every route.
+    pub stack: StackConfig,
+    /// Whether the webhook delivery workers run (readiness); `None` when
+    /// this app delivers nothing.
+    pub delivery: Option<DeliveryStatus>,
 }
 
 impl AppState {
@@ -56,6 +67,9 @@ impl AppState {
             webhooks: None,
             breakers,
             flags: None,
+            auth: None,
+            stack: StackConfig::default(),
+            delivery: None,
         })
     }
 
@@ -83,10 +97,25 @@ impl AppState {
         self
     }
 
-    /// Records API changes in `audit`.
+    /// Reports the delivery workers' state in readiness.
     #[must_use]
-    pub fn with_audit(mut self, audit: Audit) -> Self {
-        self.audit = audit;
+    pub fn with_delivery(mut self, delivery: DeliveryStatus) -> Self {
+        self.delivery = Some(delivery);
+        self
+    }
+
+    /// Uses `config` as every route's body limit and timeout.
+    #[must_use]
+    pub fn with_stack(mut self, config: StackConfig) -> Self {
+        self.stack = config;
+        self
+    }
+
+    /// Uses `auth` for `/api` and keeps the audit log in its database.
+    #[must_use]
+    pub fn with_server(mut self, auth: Auth) -> Self {
+        self.audit = Audit::new(Arc::new(auth.db().clone()));
+        self.auth = Some(auth);
         self
     }
 }

@@ -89,8 +89,8 @@ async fn forcing_the_demo_breaker_open_refuses_upstream_calls_until_closed() {
     assert_eq!(
         log,
         [
-            ("test", "breaker.force_open", "demo-upstream"),
-            ("test", "breaker.close", "demo-upstream"),
+            (api.actor("admin"), "breaker.force_open", "demo-upstream"),
+            (api.actor("admin"), "breaker.close", "demo-upstream"),
         ]
     );
     let force = &entries[1].change;

@@ -260,7 +260,7 @@ async fn history_and_revert_bring_an_old_version_back() {
     let entries = history["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1]["action"], "update");
-    assert_eq!(entries[1]["actor"], "test");
+    assert_eq!(entries[1]["actor"], server.api.actor("write"));
     assert_eq!(entries[1]["reason"], "incident");
 
     let (status, reverted) = server
@@ -369,7 +369,10 @@ async fn bad_definitions_are_refused_with_a_problem_and_write_nothing() {
         );
     }
     // Malformed JSON never reaches the store.
-    let request = "PUT /api/flags/broken HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-test-scope: write\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{\"kind\":,";
+    let request = format!(
+        "PUT /api/flags/broken HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{{\"kind\":,",
+        server.api.token("write")
+    );
     let (status, problem) = raw(server.api.addr, request.as_bytes()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(problem["code"], "invalid_json");
@@ -457,4 +460,48 @@ async fn an_unleash_import_creates_every_feature_or_nothing() {
     }
     let (_, list) = server.call("read", "GET", "/api/flags", None).await;
     assert_eq!(list["flags"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_flag_toggled_through_the_api_changes_the_gated_route_at_once() {
+    let server = start("gate").await;
+    let flagged = || async {
+        let answer = server
+            .api
+            .call(
+                Method::GET,
+                "/demo/flagged",
+                None,
+                None,
+                &[("x-user-id", "u1")],
+            )
+            .await;
+        (answer.status, answer.body)
+    };
+    let (status, problem) = flagged().await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_eq!(problem["code"], "feature_disabled");
+
+    server
+        .call(
+            "write",
+            "PUT",
+            "/api/flags/demo-flagged",
+            Some(boolean(true)),
+        )
+        .await;
+    let (status, body) = flagged().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["flag"], "demo-flagged");
+
+    server
+        .call(
+            "write",
+            "PATCH",
+            "/api/flags/demo-flagged",
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    let (status, _) = flagged().await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

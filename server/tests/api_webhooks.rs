@@ -208,7 +208,7 @@ async fn an_endpoint_is_created_read_updated_rotated_and_deleted_with_an_audit_t
             "endpoint.delete",
         ]
     );
-    assert!(entries.iter().all(|e| e.actor == "test"));
+    assert!(entries.iter().all(|e| e.actor == s.api.actor("write")));
     let log = serde_json::to_string(&entries).unwrap();
     for hidden in [&secret, &new_secret, "billing-token-123"] {
         assert!(!log.contains(hidden), "audit log leaks {hidden}");

@@ -33,6 +33,14 @@ const SERVER_ENV: &[&str] = &[
     "PALISADE_HEADER_READ_TIMEOUT",
     "PALISADE_IDLE_TIMEOUT",
     "PALISADE_MAX_CONNECTIONS",
+    "PALISADE_ADMIN_TOKEN",
+    "PALISADE_API_ALLOW",
+    "PALISADE_API_DENY",
+    "PALISADE_RATE_TIERS",
+    "REDIS_URL",
+    "PALISADE_REDIS_PREFIX",
+    "PALISADE_BODY_LIMIT",
+    "PALISADE_REQUEST_TIMEOUT",
     "RUST_LOG",
 ];
 
@@ -127,6 +135,22 @@ fn bad_configuration_fails_at_start_with_one_line() {
         ),
         2,
         "--webhook-lease (10s) must be longer than --webhook-attempt-timeout (15s)",
+    );
+    let line = assert_fails(
+        &run(d, &[], &[("PALISADE_ADMIN_TOKEN", "pal_hunter2")]),
+        2,
+        "PALISADE_ADMIN_TOKEN: not an API token",
+    );
+    assert!(!line.contains("hunter2"), "the token leaked: {line}");
+    assert_fails(
+        &run(d, &["--rate-tier", "gold"], &[]),
+        2,
+        "NAME=REQUESTS_PER_MINUTE",
+    );
+    assert_fails(
+        &run(d, &["--api-deny", "10.0.0.0/33"], &[]),
+        2,
+        "--api-deny",
     );
     assert_fails(
         &run(d, &["--shutdown-deadline", "10 days"], &[]),
@@ -300,6 +324,14 @@ fn help_documents_every_flag_and_variable() {
         "--webhook-lease",
         "--secret-key",
         "--old-secret-key",
+        "--admin-token",
+        "--api-allow",
+        "--api-deny",
+        "--rate-tier",
+        "--redis-url",
+        "--redis-prefix",
+        "--body-limit",
+        "--request-timeout",
         "migrate",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

@@ -72,6 +72,7 @@ impl Caller {
             needed = %needed,
             "scope refused"
         );
+        crate::auth::SecurityEvent::ScopeRefused.count();
         Err(
             Problem::palisade(StatusCode::FORBIDDEN, "insufficient_scope").with_detail(format!(
                 "this API key has the `{}` scope; this needs `{needed}`",

@@ -13,10 +13,12 @@
 //!   [`Audit::record`](crate::audit::Audit::record), naming the caller, the
 //!   action, the target and the before/after JSON.
 
+mod audit;
 mod breakers;
 mod caller;
 pub mod extract;
 mod flags;
+mod keys;
 pub mod webhooks;
 
 pub use caller::{Caller, Scope};
@@ -35,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(webhooks::routes())
         .merge(breakers::routes())
         .merge(flags::routes())
+        .merge(keys::routes())
+        .merge(audit::routes())
 }
 
 /// Records a change made by `caller` in the audit log. The change has been

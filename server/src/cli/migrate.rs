@@ -46,7 +46,10 @@ pub fn run(args: MigrateArgs) -> ExitCode {
                     None => format!("\n{n} endpoint secrets stored as plain text"),
                 });
             } else {
-                database.open(keyring).await.map_err(StartError::Open)?;
+                database
+                    .open_with_server(keyring)
+                    .await
+                    .map_err(StartError::Open)?;
             }
             Ok::<_, StartError>(())
         })?;

@@ -21,7 +21,10 @@ const POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'
 /// `/dashboard` and its two assets.
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/dashboard", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/dashboard",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
         .route(
             "/dashboard/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

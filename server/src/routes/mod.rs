@@ -5,14 +5,36 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+mod dashboard;
 pub mod demo;
-mod health;
+pub mod flagged;
+pub mod health;
+pub mod metrics;
+mod openapi;
+pub mod stack;
+mod version;
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let (api, doc) = crate::api::router().split_for_parts();
+    let doc = std::sync::Arc::new(openapi::document(doc));
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::guard::authenticate,
+    ));
+    let config = state.stack;
+    let flagged = flagged::routes(&state);
+    let router = Router::new()
+        .merge(dashboard::routes())
+        .merge(flagged)
+        .nest("/api", api)
+        .route("/openapi.json", get(openapi::openapi).with_state(doc))
+        .route("/health", get(health::report))
         .route("/health/live", get(health::live))
+        .route("/metrics", get(metrics::metrics))
+        .route("/version", get(version::version))
         .route("/health/ready", get(health::ready))
         .route("/demo/upstream", get(demo::upstream))
-        .with_state(state)
+        .with_state(state);
+    stack::wrap(router, config)
 }

@@ -1,65 +1,96 @@
-//! What the `/api/webhooks` and `/api/breakers` tests share: the `/api`
-//! routes served over real HTTP on 127.0.0.1 behind a test-only caller
-//! layer, a small JSON client, and a throw-away SQLite outbox.
+//! What the `/api/webhooks`, `/api/breakers` and `/api/flags` tests share:
+//! the whole app served over real HTTP on 127.0.0.1 behind its real API key
+//! authentication, a small JSON client that calls as a `read`, `write` or
+//! `admin` key, and a throw-away SQLite outbox.
 //!
-//! The caller layer stands in for the API key authentication: it turns an
-//! `x-test-scope: read|write|admin` header into a [`Caller`], and leaves
-//! the request without one when the header is absent.
+//! The API keys and their tables live in a database of their own in a
+//! temporary directory; the audit log stays the in-memory one of the state
+//! the test passes in, so a test reads what was recorded from that state.
 #![allow(dead_code)] // each test file uses part of it
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use palisade_server::AppState;
-use palisade_server::api::{Caller, Scope};
-use palisade_webhooks::store::{SqliteStore, Store};
+use palisade_server::api::Scope;
+use palisade_server::auth::TierArg;
+use palisade_server::auth::args::ApiArgs;
+use palisade_server::database::Database;
+use palisade_server::{AppState, app};
+use palisade_webhooks::store::{SecretKeyring, SqliteStore, Store};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-/// Inserts the caller named by `x-test-scope`.
-async fn test_caller(mut req: Request, next: Next) -> Response {
-    let scope = match req.headers().get("x-test-scope").map(|v| v.as_bytes()) {
-        Some(b"read") => Some(Scope::Read),
-        Some(b"write") => Some(Scope::Write),
-        Some(b"admin") => Some(Scope::Admin),
-        _ => None,
-    };
-    if let Some(scope) = scope {
-        req.extensions_mut().insert(Caller {
-            key_id: "test".to_owned(),
-            scope,
-        });
-    }
-    next.run(req).await
-}
+/// A tier no test reaches, so rate limits never interfere.
+const TEST_TIER: &str = "test=1000000";
 
-/// Serves the whole app plus `/api` (as the server mounts it) on a free
-/// port of 127.0.0.1.
+/// Serves `palisade_server::app(state)` on a free port of 127.0.0.1, with
+/// one API key per scope.
 pub(crate) async fn serve(state: AppState) -> Api {
-    let (api, _openapi) = palisade_server::api::router().split_for_parts();
-    let router = palisade_server::app(state.clone()).merge(
-        Router::new()
-            .nest("/api", api)
-            .layer(middleware::from_fn(test_caller))
-            .with_state(state),
-    );
+    let dir = std::env::temp_dir().join(format!(
+        "palisade-api-keys-{}-{}",
+        std::process::id(),
+        unique()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = Database::parse(&format!("sqlite://{}", dir.join("keys.db").display())).unwrap();
+    let (_, db) = database
+        .open_with_server(SecretKeyring::default())
+        .await
+        .unwrap();
+    let args = ApiArgs {
+        rate_tiers: vec![TEST_TIER.parse::<TierArg>().unwrap()],
+        ..ApiArgs::default()
+    };
+    let auth = args.auth(db).unwrap();
+    // Keys made directly in the key store: nothing reaches the audit log
+    // the test will read.
+    let mut keys = HashMap::new();
+    for (name, scope) in [
+        ("read", Scope::Read),
+        ("write", Scope::Write),
+        ("admin", Scope::Admin),
+    ] {
+        let (key, token) = auth
+            .create_key(format!("test {name}"), scope, "test".into())
+            .await
+            .unwrap();
+        keys.insert(name.to_owned(), (key.id, token.reveal()));
+    }
+    let audit = state.audit.clone();
+    let mut state = state.with_server(auth);
+    state.audit = audit;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Api {
         addr,
         client: Client::builder(TokioExecutor::new()).build_http(),
+        keys,
+        _dir: TempDir(dir),
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -67,6 +98,9 @@ pub(crate) async fn serve(state: AppState) -> Api {
 pub(crate) struct Api {
     pub(crate) addr: SocketAddr,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// By scope: the key's id and its token.
+    keys: HashMap<String, (String, String)>,
+    _dir: TempDir,
 }
 
 /// An answer: status, headers and the body as JSON (`Null` when empty).
@@ -93,6 +127,17 @@ impl Answer {
 }
 
 impl Api {
+    /// The id of the key that calls as `scope`: the actor its changes are
+    /// audited under.
+    pub(crate) fn actor(&self, scope: &str) -> &str {
+        &self.keys[scope].0
+    }
+
+    /// The bearer token of the key that calls as `scope`.
+    pub(crate) fn token(&self, scope: &str) -> &str {
+        &self.keys[scope].1
+    }
+
     /// Sends `method path` as `scope` (none: unauthenticated) with an
     /// optional JSON body and extra headers.
     pub(crate) async fn call(
@@ -106,8 +151,8 @@ impl Api {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
-        if let Some(scope) = scope {
-            request = request.header("x-test-scope", scope);
+        if let Some((_, token)) = scope.and_then(|scope| self.keys.get(scope)) {
+            request = request.header("authorization", format!("Bearer {token}"));
         }
         for (name, value) in headers {
             request = request.header(*name, *value);

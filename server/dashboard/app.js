@@ -1,0 +1,412 @@
+// The Palisade dashboard: one dependency-free script, embedded in the
+// `palisade` binary and served at /dashboard.
+//
+// It signs in with an API key (kept in sessionStorage only, never in a
+// cookie or localStorage), then follows the server: it listens to the
+// server-sent events of /api/events when the server offers them and polls
+// every POLL_MS otherwise (and after a stream breaks). Every failed API call
+// is shown in words in the #error banner; nothing is swallowed.
+"use strict";
+
+const POLL_MS = 2000;
+const HISTORY = 90; // traffic samples kept for the chart (3 minutes at 2 s)
+const KEY_STORAGE = "palisade.apiKey";
+
+const $ = (selector) => document.querySelector(selector);
+
+/// An API error, in words a person can act on.
+class ApiError extends Error {}
+
+/// Calls the API with the signed-in key. Answers the parsed JSON (or null
+/// for an empty body); throws an ApiError carrying the problem's title and
+/// detail when the server refuses.
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE)}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(`${method} ${path}: the server cannot be reached (${e.message})`);
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let words = `${response.status} ${response.statusText}`;
+    try {
+      const problem = JSON.parse(text);
+      words = [problem.title, problem.detail].filter(Boolean).join(": ") || words;
+    } catch (_) { /* not problem+json: keep the status line */ }
+    if (response.status === 401) signOut();
+    throw new ApiError(`${method} ${path} failed — ${words}`);
+  }
+  return text ? JSON.parse(text) : null;
+}
+
+/// Shows an error in the banner (and keeps it until the next success).
+function showError(error) {
+  const banner = $("#error");
+  banner.textContent = error instanceof Error ? error.message : String(error);
+  banner.hidden = false;
+}
+
+function clearError() {
+  $("#error").hidden = true;
+}
+
+/// Runs an action from a button, showing its error and refreshing after.
+async function act(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+    clearError();
+    await refresh();
+  } catch (e) {
+    showError(e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/// A list answer, whether the API wraps it (`{data: […]}`, `{items: […]}`)
+/// or not.
+function list(answer, name) {
+  if (Array.isArray(answer)) return answer;
+  if (answer && Array.isArray(answer[name])) return answer[name];
+  if (answer && Array.isArray(answer.data)) return answer.data;
+  if (answer && Array.isArray(answer.items)) return answer.items;
+  return [];
+}
+
+function cell(row, content, className) {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content ?? "–";
+  row.append(td);
+  return td;
+}
+
+function badge(text, kind) {
+  const span = document.createElement("span");
+  span.className = `badge ${kind}`;
+  span.textContent = text;
+  return span;
+}
+
+function button(label, onClick, title) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  if (title) b.setAttribute("aria-label", title);
+  b.addEventListener("click", () => act(b, onClick));
+  return b;
+}
+
+function percent(ratio) {
+  return typeof ratio === "number" && Number.isFinite(ratio) ? `${(ratio * 100).toFixed(1)}%` : "–";
+}
+
+function when(value) {
+  if (value === undefined || value === null) return "–";
+  const date = typeof value === "number" ? new Date(value) : new Date(String(value));
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+}
+
+// ---- breakers ----------------------------------------------------------
+
+function renderBreakers(answer) {
+  const body = $("#breakers tbody");
+  body.replaceChildren();
+  for (const breaker of list(answer, "breakers")) {
+    const state = String(breaker.state ?? "unknown").toLowerCase();
+    // A breaker forced open rejects like an open one: the same colour.
+    const colour = { forced_open: "open", disabled: "metrics_only" }[state] ?? state;
+    const row = document.createElement("tr");
+    row.dataset.breaker = breaker.name;
+    row.className = colour;
+    cell(row, breaker.name);
+    cell(row, badge(state.replace("_", " "), colour));
+    // The API gives the failure rate as a percentage of the window's calls.
+    cell(row, breaker.calls ? `${Number(breaker.failure_rate).toFixed(1)}%` : "–");
+    cell(row, when(breaker.last_transition_at ?? breaker.last_transition));
+    const actions = cell(row, "");
+    const path = `/api/breakers/${encodeURIComponent(breaker.name)}`;
+    actions.append(
+      button("Force open", () => api("POST", `${path}/force-open`), `Force ${breaker.name} open`),
+      " ",
+      button("Close", () => api("POST", `${path}/close`), `Close ${breaker.name}`),
+      " ",
+      button("Reset", () => api("POST", `${path}/reset`), `Reset ${breaker.name}`),
+    );
+    body.append(row);
+  }
+}
+
+// ---- webhook endpoints ------------------------------------------------------
+
+/// A tiny bar chart of attempts per interval: green succeeded, red failed.
+function bars(buckets) {
+  const span = document.createElement("span");
+  span.className = "bars";
+  span.setAttribute("role", "img");
+  const total = buckets.reduce((n, b) => n + (b.succeeded ?? 0) + (b.failed ?? 0), 0);
+  span.setAttribute("aria-label", `${total} attempts in the last hour`);
+  const max = Math.max(1, ...buckets.map((b) => (b.succeeded ?? 0) + (b.failed ?? 0)));
+  for (const b of buckets) {
+    for (const [kind, n] of [["ok", b.succeeded ?? 0], ["failed", b.failed ?? 0]]) {
+      if (!n) continue;
+      const bar = document.createElement("span");
+      bar.className = kind;
+      bar.style.height = `${Math.max(2, (n / max) * 24)}px`;
+      span.append(bar);
+    }
+  }
+  return span;
+}
+
+function renderEndpoints(answer) {
+  const body = $("#endpoints tbody");
+  body.replaceChildren();
+  for (const endpoint of list(answer, "endpoints")) {
+    const stats = endpoint.stats ?? {};
+    const enabled = endpoint.enabled ?? !endpoint.disabled;
+    const row = document.createElement("tr");
+    row.dataset.endpoint = endpoint.id;
+    cell(row, endpoint.url, "url");
+    cell(row, badge(enabled ? "enabled" : "disabled", enabled ? "on" : "off"));
+    cell(row, percent(stats.success_rate));
+    cell(row, String(stats.pending ?? "–"));
+    cell(row, String(stats.dead ?? "–"));
+    cell(row, Array.isArray(stats.attempts_last_hour) ? bars(stats.attempts_last_hour) : "–");
+    const path = `/api/webhooks/endpoints/${encodeURIComponent(endpoint.id)}`;
+    cell(row, button("Replay dead", () => api("POST", `${path}/replay`, {}), `Replay the dead deliveries of ${endpoint.url}`));
+    body.append(row);
+  }
+}
+
+async function showMessage(id) {
+  const message = await api("GET", `/api/webhooks/messages/${encodeURIComponent(id)}`);
+  const box = $("#message");
+  box.replaceChildren();
+  const title = document.createElement("p");
+  title.textContent = `${message.event_type ?? "message"} ${message.id ?? id}`;
+  box.append(title);
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th scope=col>Endpoint</th><th scope=col>Attempt</th><th scope=col>Outcome</th><th scope=col>Status</th><th scope=col>At</th></tr></thead>";
+  const tbody = document.createElement("tbody");
+  const attempts = list(message.attempts, "attempts");
+  attempts.forEach((attempt, i) => {
+    const row = document.createElement("tr");
+    cell(row, attempt.endpoint_id);
+    cell(row, String(i + 1));
+    cell(row, attempt.error ? `failed: ${attempt.error}` : (attempt.status >= 200 && attempt.status < 300 ? "succeeded" : "failed"));
+    cell(row, String(attempt.status ?? "–"));
+    cell(row, when(attempt.at));
+    tbody.append(row);
+  });
+  table.append(tbody);
+  box.append(table);
+  const replay = button("Replay message", () => api("POST", `/api/webhooks/messages/${encodeURIComponent(id)}/replay`, {}));
+  box.append(replay);
+}
+
+// ---- flags ------------------------------------------------------------
+
+function renderFlags(answer, changes) {
+  const body = $("#flags tbody");
+  body.replaceChildren();
+  for (const flag of list(answer, "flags")) {
+    const row = document.createElement("tr");
+    row.dataset.flag = flag.key;
+    cell(row, flag.key);
+    cell(row, flag.kind);
+    const toggle = document.createElement("input");
+    toggle.type = "checkbox";
+    toggle.setAttribute("role", "switch");
+    toggle.checked = Boolean(flag.enabled);
+    toggle.setAttribute("aria-label", `${flag.key} on`);
+    toggle.addEventListener("change", () =>
+      act(toggle, () => api("PATCH", `/api/flags/${encodeURIComponent(flag.key)}`, { enabled: toggle.checked })));
+    cell(row, toggle);
+    cell(row, typeof flag.rollout === "number" ? `${flag.rollout}%` : "–");
+    const change = changes.get(flag.key);
+    cell(row, change ? `${change.action} by ${change.actor}, ${when(change.at)}` : "–");
+    body.append(row);
+  }
+}
+
+/// The newest audit entry of each target.
+function latestChanges(answer) {
+  const changes = new Map();
+  for (const entry of list(answer, "entries")) {
+    if (!changes.has(entry.target)) changes.set(entry.target, entry);
+  }
+  return changes;
+}
+
+// ---- traffic, from the Prometheus text of /metrics ---------------------------------
+
+const traffic = { previous: null, samples: [] };
+
+/// Sums the request-duration histogram over every label set: the total
+/// count and the cumulative count per `le` bucket bound.
+function histogram(text) {
+  const buckets = new Map();
+  let count = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("http_server_request_duration_seconds_bucket{")) {
+      const le = /le="([^"]+)"/.exec(line);
+      const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+      if (le) buckets.set(le[1], (buckets.get(le[1]) ?? 0) + value);
+    } else if (line.startsWith("http_server_request_duration_seconds_count")) {
+      count += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return { at: performance.now(), count, buckets };
+}
+
+/// The latency (seconds) under which `q` of the interval's requests fell,
+/// interpolated inside the bucket as Prometheus' histogram_quantile does.
+function quantile(q, now, before) {
+  const bounds = [...now.buckets.keys()].filter((b) => b !== "+Inf").map(Number).sort((a, b) => a - b);
+  const delta = (le) => (now.buckets.get(String(le)) ?? 0) - (before.buckets.get(String(le)) ?? 0);
+  const total = now.count - before.count;
+  if (total <= 0) return null;
+  let lower = 0;
+  let below = 0;
+  for (const bound of bounds) {
+    const cumulative = delta(bound);
+    if (cumulative >= q * total) {
+      const inBucket = cumulative - below;
+      return inBucket > 0 ? lower + (bound - lower) * ((q * total - below) / inBucket) : bound;
+    }
+    lower = bound;
+    below = cumulative;
+  }
+  return bounds.length ? bounds[bounds.length - 1] : null;
+}
+
+function ms(seconds) {
+  return seconds === null ? "–" : `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 0)} ms`;
+}
+
+function renderTraffic(text) {
+  const now = histogram(text);
+  const before = traffic.previous;
+  traffic.previous = now;
+  if (!before) return;
+  const seconds = (now.at - before.at) / 1000;
+  const sample = {
+    rate: Math.max(0, now.count - before.count) / seconds,
+    p50: quantile(0.5, now, before),
+    p95: quantile(0.95, now, before),
+    p99: quantile(0.99, now, before),
+  };
+  traffic.samples.push(sample);
+  if (traffic.samples.length > HISTORY) traffic.samples.shift();
+  $("#rate").textContent = sample.rate.toFixed(1);
+  $("#p50").textContent = ms(sample.p50);
+  $("#p95").textContent = ms(sample.p95);
+  $("#p99").textContent = ms(sample.p99);
+  drawChart();
+}
+
+/// Rate on its own scale, the three quantiles on a shared latency scale.
+function drawChart() {
+  const svg = $("#traffic-chart");
+  const [w, h] = [600, 120];
+  const line = (values, colour) => {
+    const max = Math.max(1e-9, ...values.filter((v) => v !== null));
+    const step = w / (HISTORY - 1);
+    const points = values
+      .map((v, i) => (v === null ? null : `${(i * step).toFixed(1)},${(h - 4 - (v / max) * (h - 8)).toFixed(1)}`))
+      .filter(Boolean)
+      .join(" ");
+    return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>`;
+  };
+  const s = traffic.samples;
+  const latencyMax = Math.max(1e-9, ...s.flatMap((x) => [x.p50, x.p95, x.p99]).filter((v) => v !== null));
+  const scaled = (key) => s.map((x) => (x[key] === null ? null : x[key] / latencyMax));
+  svg.innerHTML =
+    line(s.map((x) => x.rate), "#0969da") +
+    line(scaled("p50"), "#1a7f37") + line(scaled("p95"), "#9a6700") + line(scaled("p99"), "#cf222e");
+}
+
+// ---- following the server ------------------------------------------------------
+
+let timer = null;
+
+/// Reads everything once. Each panel fails on its own: one failing API call
+/// shows its error and leaves the other panels up to date.
+async function refresh() {
+  const calls = [
+    api("GET", "/api/breakers").then(renderBreakers),
+    api("GET", "/api/webhooks/endpoints")
+      .then((page) => Promise.all(list(page, "endpoints").map((e) =>
+        api("GET", `/api/webhooks/endpoints/${encodeURIComponent(e.id)}`)
+          .then((detail) => ({ ...e, stats: detail.stats })))))
+      .then(renderEndpoints),
+    Promise.all([api("GET", "/api/flags"), api("GET", "/api/audit?limit=100").catch(() => [])])
+      .then(([flags, audit]) => renderFlags(flags, latestChanges(audit))),
+    fetch("/metrics").then((r) => {
+      if (!r.ok) throw new ApiError(`GET /metrics failed — ${r.status} ${r.statusText}`);
+      return r.text();
+    }).then(renderTraffic),
+  ];
+  const failures = (await Promise.allSettled(calls)).filter((r) => r.status === "rejected");
+  if (failures.length) showError(failures[0].reason);
+  $("#live").textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+/// Follows /api/events (server-sent events, read through fetch so the key
+/// travels in a header): each event triggers a refresh. Answers when the
+/// stream ends or is not offered; polling covers the gap.
+async function follow() {
+  try {
+    const response = await fetch("/api/events", {
+      headers: { authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE)}`, accept: "text/event-stream" },
+    });
+    if (!response.ok || !response.body) return;
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      if (value.includes("\n\n")) await refresh();
+    }
+  } catch (_) {
+    // The stream broke; polling keeps the page current.
+  }
+}
+
+function start() {
+  $("#sign-in").hidden = true;
+  $("#panels").hidden = false;
+  $("#sign-out").hidden = false;
+  refresh();
+  follow();
+  timer = setInterval(refresh, POLL_MS);
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY_STORAGE);
+  clearInterval(timer);
+  $("#panels").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#sign-in").hidden = false;
+  $("#live").textContent = "not signed in";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY_STORAGE, $("#key").value.trim());
+    $("#key").value = "";
+    start();
+  });
+  $("#sign-out").addEventListener("click", signOut);
+  $("#message-lookup").addEventListener("submit", (event) => {
+    event.preventDefault();
+    showMessage($("#message-id").value.trim()).then(clearError, showError);
+  });
+  if (sessionStorage.getItem(KEY_STORAGE)) start();
+});

@@ -1,0 +1,149 @@
+// Browser tests of the dashboard, in headless Chromium driven by
+// playwright-core, against a real `palisade` binary on 127.0.0.1 with its
+// own SQLite file. `.ci/run` builds the binary and runs `npm ci && npm test`
+// here; PALISADE_BIN names the binary (default: the cargo target dir's debug
+// build), CHROMIUM the browser (default Debian's /usr/bin/chromium) and
+// DASHBOARD_ARTIFACTS where screenshots go.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/palisade/target");
+const BIN = process.env.PALISADE_BIN ?? join(TARGET, "debug/palisade");
+const ARTIFACTS = process.env.DASHBOARD_ARTIFACTS ?? join(TARGET, "dashboard-artifacts");
+const ADMIN = `pal_${randomBytes(8).toString("hex")}_${randomBytes(32).toString("hex")}`;
+
+let server;
+let base;
+let browser;
+let dataDir;
+
+/// A free port on 127.0.0.1, from the kernel.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+    probe.on("error", reject);
+  });
+}
+
+async function call(method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/// Waits (bounded) until `check` holds.
+async function eventually(check, what) {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "palisade-dashboard-"));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(BIN, ["serve", "--port", String(port), "--webhook-allow-net", "127.0.0.0/8"], {
+    env: { ...process.env, PALISADE_ADMIN_TOKEN: ADMIN, DATABASE_URL: `sqlite://${join(dataDir, "palisade.db")}`, REDIS_URL: "" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await eventually(async () => {
+    try { return (await fetch(`${base}/health/live`)).ok; } catch (_) { return false; }
+  }, "the server to start");
+
+  // Seed: a flag gating /demo/flagged, an endpoint with a delivery, traffic.
+  await call("PUT", "/api/flags/dashboard-demo", { kind: "boolean", enabled: false, description: "gates /demo/flagged" });
+  const endpoint = await call("POST", "/api/webhooks/endpoints", { url: `${base}/health/live`, description: "seeded" });
+  assert.ok(endpoint.id);
+  await call("POST", "/api/webhooks/messages", { event_type: "order.created", payload: { id: 1 } });
+  await fetch(`${base}/demo/upstream`);
+
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/// A signed-in page, failing the test on any console error or page error.
+async function signedIn(t, viewport = { width: 1280, height: 800 }) {
+  const page = await browser.newPage({ viewport });
+  const errors = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(e.message));
+  t.after(() => page.close());
+  await page.goto(`${base}/dashboard`);
+  await page.getByLabel("API key").fill(ADMIN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("tr[data-flag='dashboard-demo']").waitFor();
+  return { page, errors };
+}
+
+test("the page loads and shows every panel without console errors", async (t) => {
+  const { page, errors } = await signedIn(t);
+  await page.locator("tr[data-breaker]").first().waitFor();
+  await page.locator("tr[data-endpoint]").first().waitFor();
+  await page.waitForFunction(() => document.querySelector("#rate").textContent !== "–");
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
+  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  assert.deepEqual(errors, []);
+});
+
+test("toggling a flag in the page changes the gated route's answer", async (t) => {
+  const { page } = await signedIn(t);
+  assert.equal((await fetch(`${base}/demo/flagged`)).status, 404);
+  await page.getByRole("switch", { name: "dashboard-demo on" }).check();
+  await eventually(async () => (await fetch(`${base}/demo/flagged`)).status === 200, "the gated route to turn on");
+  await page.getByRole("switch", { name: "dashboard-demo on" }).uncheck();
+  await eventually(async () => (await fetch(`${base}/demo/flagged`)).status === 404, "the gated route to turn off");
+});
+
+test("forcing a breaker open turns its row red and its route answers 503", async (t) => {
+  const { page } = await signedIn(t);
+  const row = page.locator("tr[data-breaker='demo-upstream']");
+  await row.getByRole("button", { name: "Force demo-upstream open" }).click();
+  await eventually(async () => (await row.getAttribute("class")) === "open", "the row to show open");
+  const colour = await row.evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.equal(colour, "rgb(255, 235, 233)");
+  const answer = await fetch(`${base}/demo/upstream`);
+  assert.equal(answer.status, 503);
+  assert.ok(answer.headers.get("retry-after"));
+  await row.getByRole("button", { name: "Close demo-upstream" }).click();
+  await eventually(async () => (await row.getAttribute("class")) === "closed", "the row to show closed");
+});
+
+test("a failed API call is shown in words", async (t) => {
+  const { page } = await signedIn(t);
+  await page.getByLabel("Message id").fill("msg_does_not_exist");
+  await page.getByRole("button", { name: "Show attempts" }).click();
+  const banner = page.getByRole("alert");
+  await banner.waitFor();
+  assert.match(await banner.textContent(), /GET \/api\/webhooks\/messages\/msg_does_not_exist failed — .+/);
+});
+
+test("a narrow window keeps every control reachable", async (t) => {
+  const { page } = await signedIn(t, { width: 390, height: 844 });
+  const toggle = page.getByRole("switch", { name: "dashboard-demo on" });
+  await toggle.focus();
+  assert.equal(await toggle.evaluate((el) => el === document.activeElement), true);
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-narrow.png"), fullPage: true });
+});
