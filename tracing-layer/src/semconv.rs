@@ -54,6 +54,8 @@ pub(crate) enum RouteOf {
     #[cfg(feature = "axum")]
     Matched(axum::extract::MatchedPath),
     Given(HttpRoute),
+    /// A group of [`PathRules`](crate::PathRules): its label.
+    Grouped(std::sync::Arc<str>),
     Unmatched,
 }
 
@@ -77,6 +79,7 @@ impl RouteOf {
             #[cfg(feature = "axum")]
             Self::Matched(matched) => Some(matched.as_str()),
             Self::Given(route) => Some(route.as_str()),
+            Self::Grouped(label) => Some(label),
             Self::Unmatched => None,
         }
     }

@@ -7,6 +7,7 @@ use super::Metrics;
 use super::cap::SeriesCap;
 use super::names::{CLIENT_ACTIVE, CLIENT_DURATION, SERVER_ACTIVE, SERVER_DURATION};
 use super::record::Side;
+use crate::PathRules;
 
 /// The default bound on distinct label sets per layer.
 pub const DEFAULT_MAX_SERIES: usize = 1000;
@@ -17,6 +18,7 @@ pub const DEFAULT_MAX_SERIES: usize = 1000;
 #[must_use]
 pub struct MetricsLayer {
     cap: Arc<SeriesCap>,
+    paths: PathRules,
 }
 
 /// Applies [`Metrics`] to a client: `http.client.request.duration` and
@@ -60,6 +62,7 @@ impl MetricsLayer {
         describe(Side::Server);
         Self {
             cap: cap(DEFAULT_MAX_SERIES),
+            paths: PathRules::default(),
         }
     }
 
@@ -67,6 +70,14 @@ impl MetricsLayer {
     /// its clones; further sets go to the `otel.metric.overflow="true"` series.
     pub fn max_series(mut self, max: NonZeroUsize) -> Self {
         self.cap = cap(max.get());
+        self
+    }
+
+    /// Skips or groups requests by path: a skipped request is not measured
+    /// at all (not even as active); a grouped one is labelled with its group
+    /// as `http.route`. See [`PathRules`].
+    pub fn paths(mut self, rules: PathRules) -> Self {
+        self.paths = rules;
         self
     }
 }
@@ -109,6 +120,7 @@ impl<S> Layer<S> for MetricsLayer {
             inner,
             side: Side::Server,
             cap: Arc::clone(&self.cap),
+            paths: self.paths.clone(),
         }
     }
 }
@@ -121,6 +133,7 @@ impl<S> Layer<S> for ClientMetricsLayer {
             inner,
             side: Side::Client,
             cap: Arc::clone(&self.cap),
+            paths: PathRules::default(),
         }
     }
 }

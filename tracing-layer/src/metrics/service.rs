@@ -12,6 +12,8 @@ use super::names::{
     CLIENT_ACTIVE, CLIENT_DURATION, METHOD, SCHEME, SERVER_ACTIVE, SERVER_ADDRESS, SERVER_DURATION,
 };
 use super::record::{Active, Pending, Side, Target};
+use crate::PathRules;
+use crate::paths::PathAction;
 use crate::semconv::{RouteOf, method_name};
 
 /// Measures each request of the inner service; built by
@@ -23,6 +25,7 @@ pub struct Metrics<S> {
     pub(super) inner: S,
     pub(super) side: Side,
     pub(super) cap: Arc<SeriesCap>,
+    pub(super) paths: PathRules,
 }
 
 impl<S> Metrics<S> {
@@ -56,6 +59,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
+        let route = match self.paths.action(request.uri().path()) {
+            PathAction::Skip => return ResponseFuture::unmeasured(self.inner.call(request)),
+            PathAction::Group(label) => RouteOf::Grouped(Arc::clone(label)),
+            PathAction::Keep => RouteOf::of(&request),
+        };
         let method = method_name(request.method());
         let (histogram, active, target) = match self.side {
             Side::Server => {
@@ -63,11 +71,7 @@ where
                 let active = self
                     .cap
                     .gauge(SERVER_ACTIVE, &[(METHOD, method), (SCHEME, scheme)]);
-                (
-                    SERVER_DURATION,
-                    active,
-                    Target::Route(RouteOf::of(&request)),
-                )
+                (SERVER_DURATION, active, Target::Route(route))
             }
             Side::Client => {
                 let authority = request.uri().authority().cloned();

@@ -1,5 +1,7 @@
 use tower_layer::Layer;
 
+use crate::PathRules;
+
 use super::{DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, Trace};
 
 /// Applies [`Trace`] to a service: one span per request with the
@@ -24,10 +26,11 @@ pub struct TraceLayer<
 }
 
 /// The layer's plain settings, copied into every service.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Options {
     pub(super) sample_new_traces: bool,
     pub(super) trace_response: bool,
+    pub(super) paths: PathRules,
 }
 
 impl TraceLayer {
@@ -42,6 +45,7 @@ impl TraceLayer {
             options: Options {
                 sample_new_traces: true,
                 trace_response: false,
+                paths: PathRules::default(),
             },
         }
     }
@@ -69,6 +73,14 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
     /// inner service set is left alone.
     pub fn trace_response(mut self, on: bool) -> Self {
         self.options.trace_response = on;
+        self
+    }
+
+    /// Skips or groups requests by path: a skipped request gets no span, no
+    /// hooks and no trace context; a grouped one is named and labelled with
+    /// its group as `http.route`. See [`PathRules`].
+    pub fn paths(mut self, rules: PathRules) -> Self {
+        self.options.paths = rules;
         self
     }
 
@@ -129,7 +141,7 @@ impl<S, M: Clone, OnReq: Clone, OnRes: Clone, OnFail: Clone> Layer<S>
             on_request: self.on_request.clone(),
             on_response: self.on_response.clone(),
             on_failure: self.on_failure.clone(),
-            options: self.options,
+            options: self.options.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@ use super::{
     DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, MakeSpan, OnFailure,
     OnRequest, OnResponse, RequestAttributes, TraceBody, TraceLayer,
 };
+use crate::paths::PathAction;
 use crate::propagate::{Extracted, TraceContext, with_current};
 use crate::request_id::RequestIdValue;
 
@@ -87,6 +88,13 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
+        let group = match self.options.paths.action(request.uri().path()) {
+            PathAction::Skip => {
+                return ResponseFuture::untraced(self.inner.call(request), start);
+            }
+            PathAction::Group(label) => Some(&**label),
+            PathAction::Keep => None,
+        };
         let mut rng = rand::rng();
         let (context, parent_span_id) = match TraceContext::extract(request.headers()) {
             Extracted::Parent { context, .. } => {
@@ -100,7 +108,7 @@ where
             ),
         };
         let span = {
-            let attributes = RequestAttributes::new(&request, &context, parent_span_id);
+            let attributes = RequestAttributes::new(&request, &context, parent_span_id, group);
             self.make_span.make_span(&request, &attributes)
         };
         let request_id = request.extensions().get::<RequestIdValue>();
