@@ -2,7 +2,9 @@ use tower_layer::Layer;
 
 use crate::PathRules;
 
-use super::{DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, Trace};
+use super::{
+    DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, Sampler, Trace,
+};
 
 /// Applies [`Trace`] to a service: one span per request with the
 /// OpenTelemetry HTTP attributes, continuing the caller's W3C trace.
@@ -28,7 +30,7 @@ pub struct TraceLayer<
 /// The layer's plain settings, copied into every service.
 #[derive(Clone, Debug)]
 pub(super) struct Options {
-    pub(super) sample_new_traces: bool,
+    pub(super) sampler: Sampler,
     pub(super) trace_response: bool,
     pub(super) paths: PathRules,
 }
@@ -43,7 +45,7 @@ impl TraceLayer {
             on_response: DefaultOnResponse,
             on_failure: DefaultOnFailure,
             options: Options {
-                sample_new_traces: true,
+                sampler: Sampler::always_on().parent_based(),
                 trace_response: false,
                 paths: PathRules::default(),
             },
@@ -59,10 +61,25 @@ impl Default for TraceLayer {
 
 impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
     /// Whether a trace this server starts (no valid incoming `traceparent`)
-    /// has the sampled flag set, so services downstream record it too.
-    /// Default `true`; a continued trace always keeps the caller's flag.
+    /// is sampled; a continued trace keeps the caller's flag. Shorthand for
+    /// [`sampler`](Self::sampler) with `Sampler::always_on().parent_based()`
+    /// (the default) or `Sampler::always_off().parent_based()`.
     pub fn sample_new_traces(mut self, sampled: bool) -> Self {
-        self.options.sample_new_traces = sampled;
+        let root = if sampled {
+            Sampler::always_on()
+        } else {
+            Sampler::always_off()
+        };
+        self.options.sampler = root.parent_based();
+        self
+    }
+
+    /// Decides which requests are sampled with `sampler`. The decision
+    /// becomes our hop's `sampled` flag (what a `PropagateLayer` sends on and
+    /// what `traceresponse` shows); an unsampled request gets no span and its
+    /// hooks are not called. Default: `Sampler::always_on().parent_based()`.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.options.sampler = sampler;
         self
     }
 

@@ -5,8 +5,10 @@
 //!
 //! - reads `traceparent` / `tracestate` with [`crate::propagate`]: a valid
 //!   parent is continued with a **new span id for our hop**; a missing or
-//!   invalid one starts a new trace (sampled by default,
-//!   [`TraceLayer::sample_new_traces`]). Our hop's [`TraceContext`] goes into
+//!   invalid one starts a new trace. A [`Sampler`] decides ([`TraceLayer::sampler`];
+//!   by default the caller's `sampled` flag, and new traces sampled); the
+//!   decision is our hop's `sampled` flag, and an unsampled request gets no
+//!   span and no hooks, only its trace context. Our hop's [`TraceContext`] goes into
 //!   the request's extensions and is [`TraceContext::current`] while the inner
 //!   service runs, so a `PropagateLayer` on an outgoing client continues it;
 //! - makes the span ([`MakeSpan`]; [`DefaultMakeSpan`]): `otel.name` =
@@ -73,6 +75,7 @@ mod make_span;
 mod on_failure;
 mod on_request;
 mod on_response;
+mod sampler;
 mod service;
 
 pub use crate::semconv::HttpRoute;
@@ -83,4 +86,5 @@ pub use make_span::{DefaultMakeSpan, MakeSpan};
 pub use on_failure::{DefaultOnFailure, ErrorType, Failure, OnFailure};
 pub use on_request::{DefaultOnRequest, OnRequest};
 pub use on_response::{DefaultOnResponse, OnResponse};
+pub use sampler::{InvalidRatio, Sampler};
 pub use service::Trace;
