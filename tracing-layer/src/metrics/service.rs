@@ -9,7 +9,8 @@ use super::MetricsBody;
 use super::cap::SeriesCap;
 use super::future::ResponseFuture;
 use super::names::{
-    CLIENT_ACTIVE, CLIENT_DURATION, METHOD, SCHEME, SERVER_ACTIVE, SERVER_ADDRESS, SERVER_DURATION,
+    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_RESPONSE_BODY_SIZE, METHOD, SCHEME, SERVER_ACTIVE,
+    SERVER_ADDRESS, SERVER_DURATION, SERVER_RESPONSE_BODY_SIZE,
 };
 use super::record::{Active, Pending, Side, Target};
 use crate::PathRules;
@@ -26,6 +27,7 @@ pub struct Metrics<S> {
     pub(super) side: Side,
     pub(super) cap: Arc<SeriesCap>,
     pub(super) paths: PathRules,
+    pub(super) body_sizes: bool,
 }
 
 impl<S> Metrics<S> {
@@ -95,6 +97,11 @@ where
             cap: Arc::clone(&self.cap),
             status: None,
             done: false,
+            body_size: self.body_sizes.then_some(match self.side {
+                Side::Server => SERVER_RESPONSE_BODY_SIZE,
+                Side::Client => CLIENT_RESPONSE_BODY_SIZE,
+            }),
+            body_bytes: 0,
             _active: Active(active),
         };
         ResponseFuture::new(self.inner.call(request), pending)
