@@ -99,6 +99,9 @@ where
                         on_failure.on_failure(Failure::Status(status), latency, &span);
                     }
                 }
+                if let Some(code) = super::grpc::grpc_status(response.headers()) {
+                    super::grpc::record(&span, code, on_failure.as_mut(), latency);
+                }
                 drop(entered);
                 let (parts, body) = response.into_parts();
                 let body = TraceBody::new(body, span, on_failure, *this.start);

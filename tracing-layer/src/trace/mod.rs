@@ -23,6 +23,11 @@
 //! - records `http.response.status_code`; on a 5xx, a service error or a body
 //!   error also `error.type` (the status code, `_OTHER` or `body` — never a
 //!   message) and `otel.status_code` = `ERROR`, and calls [`OnFailure`];
+//! - for gRPC (tonic-style services over plain http), reads `grpc-status`
+//!   from the response head or the body's trailers into
+//!   `rpc.grpc.status_code`; a server-failure code (UNKNOWN,
+//!   DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS) also
+//!   sets `error.type` (the code) and `otel.status_code` = `ERROR`;
 //! - keeps the span open until the response body **ends** (or fails, or is
 //!   dropped), so its duration covers streaming, not just the head;
 //! - with [`TraceLayer::trace_response`] (off by default), answers with a
@@ -70,6 +75,7 @@
 mod attributes;
 mod body;
 pub mod future;
+mod grpc;
 mod layer;
 mod make_span;
 mod on_failure;
