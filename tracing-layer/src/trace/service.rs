@@ -102,7 +102,12 @@ where
                 (context.child(&mut rng), Some(parent))
             }
             // Missing or invalid: "the vendor creates a new trace-id and parent-id".
-            _ => (TraceContext::new_root(&mut rng, false), None),
+            // Baggage is independent of the trace: a new trace keeps it.
+            _ => (
+                TraceContext::new_root(&mut rng, false)
+                    .with_baggage(TraceContext::extract_baggage(request.headers())),
+                None,
+            ),
         };
         let sampled = self
             .options
