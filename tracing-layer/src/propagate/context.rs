@@ -4,7 +4,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::baggage::{BAGGAGE, Baggage};
 use super::error::{InvalidTraceParent, InvalidTraceState};
-use super::ids::{SpanId, TraceFlags, TraceId};
+use super::ids::{SpanId, TraceFlags, TraceId, encode_lower_hex};
 use super::traceparent::TraceParent;
 use super::tracestate::{TraceState, trim_ows};
 
@@ -219,9 +219,15 @@ impl TraceContext {
     }
 
     fn traceparent_value(&self) -> HeaderValue {
-        let tp = TraceParent::new(self.trace_id, self.span_id, self.flags).to_string();
-        // Always 55 lowercase hex digits and dashes.
-        HeaderValue::from_str(&tp).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // `00-{32 hex}-{16 hex}-{2 hex}` straight into a stack buffer: no
+        // `String`, no formatting machinery, on every outgoing call.
+        let mut buf = [b'-'; 55];
+        buf[..2].copy_from_slice(b"00");
+        encode_lower_hex(&mut buf[3..35], &self.trace_id.to_bytes());
+        encode_lower_hex(&mut buf[36..52], &self.span_id.to_bytes());
+        encode_lower_hex(&mut buf[53..55], &[self.flags.bits()]);
+        // Only lowercase hex digits and dashes were written.
+        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
     /// The trace id.
