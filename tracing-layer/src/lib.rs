@@ -2,10 +2,14 @@
 
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(any(feature = "trace", feature = "metrics"))]
+mod paths;
 pub mod propagate;
 pub mod request_id;
 mod semconv;
 #[cfg(feature = "trace")]
 pub mod trace;
 
+#[cfg(any(feature = "trace", feature = "metrics"))]
+pub use paths::{InvalidPathPattern, PathRules, PathRulesBuilder};
 pub use semconv::HttpRoute;

@@ -6,7 +6,7 @@
     allow(dead_code, reason = "used by the trace, propagate and metrics layers")
 )]
 
-use http::{Method, Request};
+use http::Method;
 
 /// The value of `http.request.method` for a method outside the known set.
 pub(crate) const OTHER: &str = "_OTHER";
@@ -34,7 +34,8 @@ pub(crate) fn method_name(method: &Method) -> &'static str {
 /// With the `axum` feature, axum's `MatchedPath` (present when the layer is
 /// added with `Router::layer` or `route_layer`, so it runs after routing);
 /// otherwise, or with other routers, an [`HttpRoute`] extension.
-pub(crate) fn route<B>(request: &Request<B>) -> Option<&str> {
+#[cfg(feature = "trace")]
+pub(crate) fn route<B>(request: &http::Request<B>) -> Option<&str> {
     #[cfg(feature = "axum")]
     if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
         return Some(matched.as_str());
@@ -54,13 +55,15 @@ pub(crate) enum RouteOf {
     #[cfg(feature = "axum")]
     Matched(axum::extract::MatchedPath),
     Given(HttpRoute),
+    /// A group of [`PathRules`](crate::PathRules): its label.
+    Grouped(std::sync::Arc<str>),
     Unmatched,
 }
 
 #[cfg(feature = "metrics")]
 impl RouteOf {
-    /// The route [`route`] would read from `request`, kept.
-    pub(crate) fn of<B>(request: &Request<B>) -> Self {
+    /// The route `route` would read from `request`, kept.
+    pub(crate) fn of<B>(request: &http::Request<B>) -> Self {
         #[cfg(feature = "axum")]
         if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
             return Self::Matched(matched.clone());
@@ -77,6 +80,7 @@ impl RouteOf {
             #[cfg(feature = "axum")]
             Self::Matched(matched) => Some(matched.as_str()),
             Self::Given(route) => Some(route.as_str()),
+            Self::Grouped(label) => Some(label),
             Self::Unmatched => None,
         }
     }

@@ -344,3 +344,84 @@ async fn client_duration_is_labelled_by_server_address_and_4xx_fail() {
     assert!(text.contains(r#"http_client_active_requests{http_request_method="GET",server_address="inventory.internal"} 0"#), "{text}");
     assert!(!text.contains("/items/9"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn response_body_sizes_are_counted_as_the_body_streams_when_asked() {
+    let recorder = PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets_for_metric(
+            Matcher::Full("http_server_response_body_size".into()),
+            &[4.0, 16.0, 1024.0],
+        )
+        .unwrap()
+        .build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    // The body is 5 bytes in two frames; the header claims 1000.
+    let lying = service_fn(|_: Request<()>| async {
+        let mut response = Response::new(Slow(VecDeque::from([
+            Bytes::from_static(b"abc"),
+            Bytes::from_static(b"de"),
+        ])));
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_LENGTH, "1000".parse().unwrap());
+        Ok::<_, Infallible>(response)
+    });
+
+    let off = MetricsLayer::new().layer(lying);
+    let response = off.oneshot(routed("/f", Some("/f"))).await.unwrap();
+    response.into_body().collect().await.unwrap();
+    assert!(!handle.render().contains("body_size"));
+
+    let on = MetricsLayer::new().body_sizes(true).layer(lying);
+    let response = on.clone().oneshot(routed("/f", Some("/f"))).await.unwrap();
+    response.into_body().collect().await.unwrap();
+    // A body dropped after its first frame counts what was sent.
+    let response = on.oneshot(routed("/f", Some("/f"))).await.unwrap();
+    let mut body = response.into_body();
+    body.frame().await.unwrap().unwrap();
+    drop(body);
+
+    let text = handle.render();
+    let name = "http_server_response_body_size_bytes";
+    assert!(text.contains(&format!("# TYPE {name} histogram")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "# HELP {name} Size of HTTP server response bodies."
+        )),
+        "{text}"
+    );
+    let labels = r#"http_request_method="GET",http_route="/f",http_response_status_code="200""#;
+    assert_eq!(
+        lines(&text, &format!("{name}_bucket")),
+        [
+            format!("{name}_bucket{{{labels},le=\"4\"}} 1"),
+            format!("{name}_bucket{{{labels},le=\"16\"}} 2"),
+            format!("{name}_bucket{{{labels},le=\"1024\"}} 2"),
+            format!("{name}_bucket{{{labels},le=\"+Inf\"}} 2"),
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        lines(&text, &format!("{name}_sum")),
+        [format!("{name}_sum{{{labels}}} 8")]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_response_body_sizes_are_counted_too() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let service = ClientMetricsLayer::new()
+        .body_sizes(true)
+        .layer(answer(StatusCode::OK, Duration::ZERO));
+    let request = Request::get("http://api.example/x").body(()).unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap();
+    let text = handle.render();
+    assert!(
+        text.contains(r#"http_client_response_body_size_bytes_sum{http_request_method="GET",server_address="api.example",http_response_status_code="200"} 2"#),
+        "{text}"
+    );
+}

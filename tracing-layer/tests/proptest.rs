@@ -74,6 +74,8 @@ proptest! {
         let ctx = TraceContext::new(t, s, TraceFlags::from_bits(f), state);
         let mut map = HeaderMap::new();
         ctx.inject(&mut map);
+        // The header written without formatting is the `Display` form.
+        prop_assert_eq!(map["traceparent"].to_str().unwrap_or_default(), ctx.traceparent().to_string());
         let expected = Extracted::Parent { context: ctx, tracestate: None };
         prop_assert_eq!(TraceContext::extract(&map), expected);
     }

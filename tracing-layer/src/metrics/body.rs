@@ -3,6 +3,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::Buf as _;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -44,7 +45,16 @@ impl<B: Body> Body for MetricsBody<B> {
         let end = match &frame {
             None => Some(None),
             Some(Err(_)) => Some(Some("body")),
-            Some(Ok(_)) => this.inner.is_end_stream().then_some(None),
+            Some(Ok(frame)) => {
+                if let Some(pending) = this.pending.as_mut()
+                    && let Some(data) = frame.data_ref()
+                {
+                    pending.body_bytes = pending
+                        .body_bytes
+                        .saturating_add(u64::try_from(data.remaining()).unwrap_or(u64::MAX));
+                }
+                this.inner.is_end_stream().then_some(None)
+            }
         };
         if let Some(error) = end
             && let Some(mut pending) = this.pending.take()

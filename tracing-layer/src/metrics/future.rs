@@ -29,6 +29,14 @@ impl<F> ResponseFuture<F> {
             pending: Some(pending),
         }
     }
+
+    /// A request the layer does not measure.
+    pub(super) fn unmeasured(inner: F) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
 }
 
 impl<F, B, E> Future for ResponseFuture<F>

@@ -5,8 +5,12 @@ use tower_layer::Layer;
 
 use super::Metrics;
 use super::cap::SeriesCap;
-use super::names::{CLIENT_ACTIVE, CLIENT_DURATION, SERVER_ACTIVE, SERVER_DURATION};
+use super::names::{
+    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_RESPONSE_BODY_SIZE, SERVER_ACTIVE, SERVER_DURATION,
+    SERVER_RESPONSE_BODY_SIZE,
+};
 use super::record::Side;
+use crate::PathRules;
 
 /// The default bound on distinct label sets per layer.
 pub const DEFAULT_MAX_SERIES: usize = 1000;
@@ -17,6 +21,8 @@ pub const DEFAULT_MAX_SERIES: usize = 1000;
 #[must_use]
 pub struct MetricsLayer {
     cap: Arc<SeriesCap>,
+    paths: PathRules,
+    body_sizes: bool,
 }
 
 /// Applies [`Metrics`] to a client: `http.client.request.duration` and
@@ -26,6 +32,7 @@ pub struct MetricsLayer {
 #[must_use]
 pub struct ClientMetricsLayer {
     cap: Arc<SeriesCap>,
+    body_sizes: bool,
 }
 
 fn describe(side: Side) {
@@ -60,6 +67,8 @@ impl MetricsLayer {
         describe(Side::Server);
         Self {
             cap: cap(DEFAULT_MAX_SERIES),
+            paths: PathRules::default(),
+            body_sizes: false,
         }
     }
 
@@ -67,6 +76,30 @@ impl MetricsLayer {
     /// its clones; further sets go to the `otel.metric.overflow="true"` series.
     pub fn max_series(mut self, max: NonZeroUsize) -> Self {
         self.cap = cap(max.get());
+        self
+    }
+
+    /// Also records the response body's size in bytes as `http.server.response.body.size`
+    /// (histogram, same labels as the duration), counted frame by frame as
+    /// the body streams. Off by default. Describes the metric to the recorder
+    /// installed now.
+    pub fn body_sizes(mut self, on: bool) -> Self {
+        if on {
+            metrics::describe_histogram!(
+                SERVER_RESPONSE_BODY_SIZE,
+                metrics::Unit::Bytes,
+                "Size of HTTP server response bodies."
+            );
+        }
+        self.body_sizes = on;
+        self
+    }
+
+    /// Skips or groups requests by path: a skipped request is not measured
+    /// at all (not even as active); a grouped one is labelled with its group
+    /// as `http.route`. See [`PathRules`].
+    pub fn paths(mut self, rules: PathRules) -> Self {
+        self.paths = rules;
         self
     }
 }
@@ -84,6 +117,7 @@ impl ClientMetricsLayer {
         describe(Side::Client);
         Self {
             cap: cap(DEFAULT_MAX_SERIES),
+            body_sizes: false,
         }
     }
 
@@ -91,6 +125,22 @@ impl ClientMetricsLayer {
     /// many `server.address` values); further sets go to the overflow series.
     pub fn max_series(mut self, max: NonZeroUsize) -> Self {
         self.cap = cap(max.get());
+        self
+    }
+
+    /// Also records the response body's size in bytes as `http.client.response.body.size`
+    /// (histogram, same labels as the duration), counted frame by frame as
+    /// the body streams. Off by default. Describes the metric to the recorder
+    /// installed now.
+    pub fn body_sizes(mut self, on: bool) -> Self {
+        if on {
+            metrics::describe_histogram!(
+                CLIENT_RESPONSE_BODY_SIZE,
+                metrics::Unit::Bytes,
+                "Size of HTTP client response bodies."
+            );
+        }
+        self.body_sizes = on;
         self
     }
 }
@@ -109,6 +159,8 @@ impl<S> Layer<S> for MetricsLayer {
             inner,
             side: Side::Server,
             cap: Arc::clone(&self.cap),
+            paths: self.paths.clone(),
+            body_sizes: self.body_sizes,
         }
     }
 }
@@ -121,6 +173,8 @@ impl<S> Layer<S> for ClientMetricsLayer {
             inner,
             side: Side::Client,
             cap: Arc::clone(&self.cap),
+            paths: PathRules::default(),
+            body_sizes: self.body_sizes,
         }
     }
 }

@@ -14,6 +14,15 @@
 //!   service error, `body` for a body error);
 //! - `http.server.active_requests` — gauge, labelled `http.request.method` and `url.scheme`.
 //!
+//! With [`MetricsLayer::body_sizes`] (off by default) it also records
+//! `http.server.response.body.size` — histogram in bytes, the same labels as
+//! the duration — counted frame by frame as the body streams (a
+//! `Content-Length` is not trusted), recorded when the duration is. Give it
+//! its own buckets (`Matcher::Full("http_server_response_body_size".into())`):
+//! a `Matcher::Prefix("http_")` for the duration buckets would match it too.
+//! The request body's size is not measured (it would change the request body
+//! type the inner service sees).
+//!
 //! [`ClientMetricsLayer`] records `http.client.request.duration` and
 //! `http.client.active_requests` the same way, with `server.address` (the
 //! URI's host) in place of the route, and 4xx as failures too.
@@ -73,7 +82,7 @@ mod service;
 pub use body::MetricsBody;
 pub use layer::{ClientMetricsLayer, DEFAULT_MAX_SERIES, MetricsLayer};
 pub use names::{
-    CLIENT_ACTIVE, CLIENT_DURATION, DURATION_BUCKETS, OVERFLOW_LABEL, SERVER_ACTIVE,
-    SERVER_DURATION, UNMATCHED_ROUTE,
+    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_RESPONSE_BODY_SIZE, DURATION_BUCKETS, OVERFLOW_LABEL,
+    SERVER_ACTIVE, SERVER_DURATION, SERVER_RESPONSE_BODY_SIZE, UNMATCHED_ROUTE,
 };
 pub use service::Metrics;

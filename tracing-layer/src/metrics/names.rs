@@ -12,6 +12,13 @@ pub const CLIENT_DURATION: &str = "http.client.request.duration";
 /// `http.client.active_requests`: gauge of outgoing requests in flight.
 pub const CLIENT_ACTIVE: &str = "http.client.active_requests";
 
+/// `http.server.response.body.size`: histogram, bytes, the response body as
+/// streamed (opt-in: [`MetricsLayer::body_sizes`](super::MetricsLayer::body_sizes)).
+pub const SERVER_RESPONSE_BODY_SIZE: &str = "http.server.response.body.size";
+/// `http.client.response.body.size`: histogram, bytes, the response body as
+/// read (opt-in: [`ClientMetricsLayer::body_sizes`](super::ClientMetricsLayer::body_sizes)).
+pub const CLIENT_RESPONSE_BODY_SIZE: &str = "http.client.response.body.size";
+
 /// The bucket boundaries, in seconds, OpenTelemetry advises for the HTTP
 /// duration histograms. The `metrics` facade has no notion of buckets: give
 /// these to your exporter, for example

@@ -62,6 +62,10 @@ pub(super) struct Pending {
     pub(super) cap: Arc<SeriesCap>,
     pub(super) status: Option<StatusCode>,
     pub(super) done: bool,
+    /// The body-size histogram to record, when the layer measures sizes.
+    pub(super) body_size: Option<&'static str>,
+    /// Response body bytes seen so far.
+    pub(super) body_bytes: u64,
     pub(super) _active: Active,
 }
 
@@ -99,6 +103,15 @@ impl Pending {
         let parts = parts.get(..n).unwrap_or_default();
         let histogram = self.cap.histogram(self.histogram, parts);
         histogram.record(self.start.elapsed().as_secs_f64());
+        if let Some(name) = self.body_size {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "sizes above 2^53 bytes lose precision, which a histogram tolerates"
+            )]
+            self.cap
+                .histogram(name, parts)
+                .record(self.body_bytes as f64);
+        }
     }
 }
 

@@ -9,9 +9,12 @@ use super::MetricsBody;
 use super::cap::SeriesCap;
 use super::future::ResponseFuture;
 use super::names::{
-    CLIENT_ACTIVE, CLIENT_DURATION, METHOD, SCHEME, SERVER_ACTIVE, SERVER_ADDRESS, SERVER_DURATION,
+    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_RESPONSE_BODY_SIZE, METHOD, SCHEME, SERVER_ACTIVE,
+    SERVER_ADDRESS, SERVER_DURATION, SERVER_RESPONSE_BODY_SIZE,
 };
 use super::record::{Active, Pending, Side, Target};
+use crate::PathRules;
+use crate::paths::PathAction;
 use crate::semconv::{RouteOf, method_name};
 
 /// Measures each request of the inner service; built by
@@ -23,6 +26,8 @@ pub struct Metrics<S> {
     pub(super) inner: S,
     pub(super) side: Side,
     pub(super) cap: Arc<SeriesCap>,
+    pub(super) paths: PathRules,
+    pub(super) body_sizes: bool,
 }
 
 impl<S> Metrics<S> {
@@ -56,6 +61,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
+        let route = match self.paths.action(request.uri().path()) {
+            PathAction::Skip => return ResponseFuture::unmeasured(self.inner.call(request)),
+            PathAction::Group(label) => RouteOf::Grouped(Arc::clone(label)),
+            PathAction::Keep => RouteOf::of(&request),
+        };
         let method = method_name(request.method());
         let (histogram, active, target) = match self.side {
             Side::Server => {
@@ -63,11 +73,7 @@ where
                 let active = self
                     .cap
                     .gauge(SERVER_ACTIVE, &[(METHOD, method), (SCHEME, scheme)]);
-                (
-                    SERVER_DURATION,
-                    active,
-                    Target::Route(RouteOf::of(&request)),
-                )
+                (SERVER_DURATION, active, Target::Route(route))
             }
             Side::Client => {
                 let authority = request.uri().authority().cloned();
@@ -91,6 +97,11 @@ where
             cap: Arc::clone(&self.cap),
             status: None,
             done: false,
+            body_size: self.body_sizes.then_some(match self.side {
+                Side::Server => SERVER_RESPONSE_BODY_SIZE,
+                Side::Client => CLIENT_RESPONSE_BODY_SIZE,
+            }),
+            body_bytes: 0,
             _active: Active(active),
         };
         ResponseFuture::new(self.inner.call(request), pending)

@@ -2,8 +2,9 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::baggage::{BAGGAGE, Baggage};
 use super::error::{InvalidTraceParent, InvalidTraceState};
-use super::ids::{SpanId, TraceFlags, TraceId};
+use super::ids::{SpanId, TraceFlags, TraceId, encode_lower_hex};
 use super::traceparent::TraceParent;
 use super::tracestate::{TraceState, trim_ows};
 
@@ -41,6 +42,7 @@ pub struct TraceContext {
     span_id: SpanId,
     flags: TraceFlags,
     state: TraceState,
+    baggage: Baggage,
 }
 
 /// What [`TraceContext::extract`] found in the request headers.
@@ -98,6 +100,7 @@ impl TraceContext {
             span_id,
             flags,
             state,
+            baggage: Baggage::new(),
         }
     }
 
@@ -145,11 +148,33 @@ impl TraceContext {
             Ok(state) => (state, None),
             Err(e) => (TraceState::new(), Some(e)),
         };
-        let context = Self::new(parent.trace_id(), parent.parent_id(), parent.flags(), state);
+        let mut context = Self::new(parent.trace_id(), parent.parent_id(), parent.flags(), state);
+        context.baggage = Self::extract_baggage(headers);
         Extracted::Parent {
             context,
             tracestate,
         }
+    }
+
+    /// The `baggage` header lines of `headers`, combined; an invalid list
+    /// (grammar or limits) is dropped whole.
+    #[must_use]
+    pub fn extract_baggage(headers: &HeaderMap) -> Baggage {
+        Baggage::parse_lines(headers.get_all(BAGGAGE).iter().map(HeaderValue::as_bytes))
+            .unwrap_or_default()
+    }
+
+    /// This context carrying `baggage` (W3C Baggage, sent by [`inject`](Self::inject)).
+    #[must_use]
+    pub fn with_baggage(mut self, baggage: Baggage) -> Self {
+        self.baggage = baggage;
+        self
+    }
+
+    /// The W3C Baggage this context carries.
+    #[must_use]
+    pub const fn baggage(&self) -> &Baggage {
+        &self.baggage
     }
 
     /// The context for the next hop: a new span id, the same trace id, flags
@@ -173,8 +198,8 @@ impl TraceContext {
         self
     }
 
-    /// Writes `traceparent` (version `00`) and, when the list is not empty,
-    /// `tracestate`, replacing any values already there.
+    /// Writes `traceparent` (version `00`) and, when not empty, `tracestate`
+    /// and `baggage`, replacing any values already there.
     pub fn inject(&self, headers: &mut HeaderMap) {
         headers.insert(TRACEPARENT, self.traceparent_value());
         headers.remove(TRACESTATE);
@@ -185,12 +210,24 @@ impl TraceContext {
                 headers.insert(TRACESTATE, value);
             }
         }
+        headers.remove(BAGGAGE);
+        if !self.baggage.is_empty()
+            && let Ok(value) = HeaderValue::from_str(&self.baggage.to_string())
+        {
+            headers.insert(BAGGAGE, value);
+        }
     }
 
     fn traceparent_value(&self) -> HeaderValue {
-        let tp = TraceParent::new(self.trace_id, self.span_id, self.flags).to_string();
-        // Always 55 lowercase hex digits and dashes.
-        HeaderValue::from_str(&tp).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // `00-{32 hex}-{16 hex}-{2 hex}` straight into a stack buffer: no
+        // `String`, no formatting machinery, on every outgoing call.
+        let mut buf = [b'-'; 55];
+        buf[..2].copy_from_slice(b"00");
+        encode_lower_hex(&mut buf[3..35], &self.trace_id.to_bytes());
+        encode_lower_hex(&mut buf[36..52], &self.span_id.to_bytes());
+        encode_lower_hex(&mut buf[53..55], &[self.flags.bits()]);
+        // Only lowercase hex digits and dashes were written.
+        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
     /// The trace id.

@@ -37,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod baggage;
 mod context;
 mod current;
 mod error;
@@ -50,6 +51,7 @@ mod service;
 mod traceparent;
 mod tracestate;
 
+pub use baggage::{BAGGAGE, Baggage, InvalidBaggage, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS};
 pub use context::{Extracted, TRACEPARENT, TRACESTATE, TraceContext};
 pub use current::Scoped;
 #[cfg(feature = "trace")]

@@ -69,7 +69,12 @@ where
         let span = match &ours {
             Some(ours) => {
                 ours.inject(request.headers_mut());
-                client_span(&request, ours, parent)
+                // An unsampled trace is sent on, not recorded.
+                if ours.flags().is_sampled() {
+                    client_span(&request, ours, parent)
+                } else {
+                    tracing::Span::none()
+                }
             }
             None => tracing::Span::none(),
         };

@@ -97,13 +97,14 @@ impl<'a> RequestAttributes<'a> {
         request: &'a Request<B>,
         context: &'a TraceContext,
         parent_span_id: Option<SpanId>,
+        group: Option<&'a str>,
     ) -> Self {
         let method = method_name(request.method());
         let (server_address, server_port) = server_address(request);
         Self {
             method,
             method_original: (method == OTHER).then(|| request.method().as_str()),
-            route: route(request),
+            route: group.or_else(|| route(request)),
             scheme: request.uri().scheme_str().unwrap_or("http"),
             path: request.uri().path(),
             server_address,

@@ -67,7 +67,13 @@ where
         match &frame {
             // The end: the span closes now, not when the server drops the body.
             None => drop(this.span.take()),
-            Some(Ok(_)) => {
+            Some(Ok(frame)) => {
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(code) = super::grpc::grpc_status(trailers)
+                    && let Some(span) = this.span.as_ref()
+                {
+                    super::grpc::record(span, code, this.on_failure.as_mut(), this.start.elapsed());
+                }
                 if this.inner.is_end_stream() {
                     drop(this.span.take());
                 }

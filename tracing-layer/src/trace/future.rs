@@ -36,6 +36,22 @@ pin_project! {
     }
 }
 
+impl<F, OnRes, OnFail> ResponseFuture<F, OnRes, OnFail> {
+    /// A request the layer leaves alone: no span, no hooks, no context.
+    pub(super) fn untraced(inner: F, start: Instant) -> Self {
+        Self {
+            inner,
+            span: None,
+            context: None,
+            start,
+            request_id_recorded: true,
+            trace_response: false,
+            on_response: None,
+            on_failure: None,
+        }
+    }
+}
+
 impl<F, B, E, OnRes, OnFail> Future for ResponseFuture<F, OnRes, OnFail>
 where
     F: Future<Output = Result<Response<B>, E>>,
@@ -82,6 +98,9 @@ where
                     if let Some(on_failure) = on_failure.as_mut() {
                         on_failure.on_failure(Failure::Status(status), latency, &span);
                     }
+                }
+                if let Some(code) = super::grpc::grpc_status(response.headers()) {
+                    super::grpc::record(&span, code, on_failure.as_mut(), latency);
                 }
                 drop(entered);
                 let (parts, body) = response.into_parts();

@@ -1,6 +1,10 @@
 use tower_layer::Layer;
 
-use super::{DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, Trace};
+use crate::PathRules;
+
+use super::{
+    DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, Sampler, Trace,
+};
 
 /// Applies [`Trace`] to a service: one span per request with the
 /// OpenTelemetry HTTP attributes, continuing the caller's W3C trace.
@@ -24,10 +28,11 @@ pub struct TraceLayer<
 }
 
 /// The layer's plain settings, copied into every service.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Options {
-    pub(super) sample_new_traces: bool,
+    pub(super) sampler: Sampler,
     pub(super) trace_response: bool,
+    pub(super) paths: PathRules,
 }
 
 impl TraceLayer {
@@ -40,8 +45,9 @@ impl TraceLayer {
             on_response: DefaultOnResponse,
             on_failure: DefaultOnFailure,
             options: Options {
-                sample_new_traces: true,
+                sampler: Sampler::always_on().parent_based(),
                 trace_response: false,
+                paths: PathRules::default(),
             },
         }
     }
@@ -55,10 +61,25 @@ impl Default for TraceLayer {
 
 impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
     /// Whether a trace this server starts (no valid incoming `traceparent`)
-    /// has the sampled flag set, so services downstream record it too.
-    /// Default `true`; a continued trace always keeps the caller's flag.
+    /// is sampled; a continued trace keeps the caller's flag. Shorthand for
+    /// [`sampler`](Self::sampler) with `Sampler::always_on().parent_based()`
+    /// (the default) or `Sampler::always_off().parent_based()`.
     pub fn sample_new_traces(mut self, sampled: bool) -> Self {
-        self.options.sample_new_traces = sampled;
+        let root = if sampled {
+            Sampler::always_on()
+        } else {
+            Sampler::always_off()
+        };
+        self.options.sampler = root.parent_based();
+        self
+    }
+
+    /// Decides which requests are sampled with `sampler`. The decision
+    /// becomes our hop's `sampled` flag (what a `PropagateLayer` sends on and
+    /// what `traceresponse` shows); an unsampled request gets no span and its
+    /// hooks are not called. Default: `Sampler::always_on().parent_based()`.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.options.sampler = sampler;
         self
     }
 
@@ -69,6 +90,14 @@ impl<M, OnReq, OnRes, OnFail> TraceLayer<M, OnReq, OnRes, OnFail> {
     /// inner service set is left alone.
     pub fn trace_response(mut self, on: bool) -> Self {
         self.options.trace_response = on;
+        self
+    }
+
+    /// Skips or groups requests by path: a skipped request gets no span, no
+    /// hooks and no trace context; a grouped one is named and labelled with
+    /// its group as `http.route`. See [`PathRules`].
+    pub fn paths(mut self, rules: PathRules) -> Self {
+        self.options.paths = rules;
         self
     }
 
@@ -129,7 +158,7 @@ impl<S, M: Clone, OnReq: Clone, OnRes: Clone, OnFail: Clone> Layer<S>
             on_request: self.on_request.clone(),
             on_response: self.on_response.clone(),
             on_failure: self.on_failure.clone(),
-            options: self.options,
+            options: self.options.clone(),
         }
     }
 }

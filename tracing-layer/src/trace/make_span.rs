@@ -77,6 +77,7 @@ macro_rules! http_span {
             "network.protocol.version" = $a.protocol_version,
             "http.response.status_code" = tracing::field::Empty,
             "error.type" = tracing::field::Empty,
+            "rpc.grpc.status_code" = tracing::field::Empty,
             trace_id = tracing::field::display($a.context.trace_id()),
             span_id = tracing::field::display($a.context.span_id()),
             parent_span_id = $a.parent_span_id.map(tracing::field::display),

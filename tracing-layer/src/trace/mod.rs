@@ -5,8 +5,10 @@
 //!
 //! - reads `traceparent` / `tracestate` with [`crate::propagate`]: a valid
 //!   parent is continued with a **new span id for our hop**; a missing or
-//!   invalid one starts a new trace (sampled by default,
-//!   [`TraceLayer::sample_new_traces`]). Our hop's [`TraceContext`] goes into
+//!   invalid one starts a new trace. A [`Sampler`] decides ([`TraceLayer::sampler`];
+//!   by default the caller's `sampled` flag, and new traces sampled); the
+//!   decision is our hop's `sampled` flag, and an unsampled request gets no
+//!   span and no hooks, only its trace context. Our hop's [`TraceContext`] goes into
 //!   the request's extensions and is [`TraceContext::current`] while the inner
 //!   service runs, so a `PropagateLayer` on an outgoing client continues it;
 //! - makes the span ([`MakeSpan`]; [`DefaultMakeSpan`]): `otel.name` =
@@ -21,6 +23,11 @@
 //! - records `http.response.status_code`; on a 5xx, a service error or a body
 //!   error also `error.type` (the status code, `_OTHER` or `body` — never a
 //!   message) and `otel.status_code` = `ERROR`, and calls [`OnFailure`];
+//! - for gRPC (tonic-style services over plain http), reads `grpc-status`
+//!   from the response head or the body's trailers into
+//!   `rpc.grpc.status_code`; a server-failure code (UNKNOWN,
+//!   DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS) also
+//!   sets `error.type` (the code) and `otel.status_code` = `ERROR`;
 //! - keeps the span open until the response body **ends** (or fails, or is
 //!   dropped), so its duration covers streaming, not just the head;
 //! - with [`TraceLayer::trace_response`] (off by default), answers with a
@@ -68,11 +75,13 @@
 mod attributes;
 mod body;
 pub mod future;
+mod grpc;
 mod layer;
 mod make_span;
 mod on_failure;
 mod on_request;
 mod on_response;
+mod sampler;
 mod service;
 
 pub use crate::semconv::HttpRoute;
@@ -83,4 +92,5 @@ pub use make_span::{DefaultMakeSpan, MakeSpan};
 pub use on_failure::{DefaultOnFailure, ErrorType, Failure, OnFailure};
 pub use on_request::{DefaultOnRequest, OnRequest};
 pub use on_response::{DefaultOnResponse, OnResponse};
+pub use sampler::{InvalidRatio, Sampler};
 pub use service::Trace;

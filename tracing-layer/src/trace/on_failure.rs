@@ -18,6 +18,10 @@ pub enum Failure<'a> {
     Error(&'a dyn fmt::Display),
     /// The response body failed while streaming.
     Body(&'a dyn fmt::Display),
+    /// A gRPC response (headers or trailers) whose `grpc-status` is a server
+    /// failure (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+    /// UNAVAILABLE, DATA_LOSS).
+    Grpc(u16),
 }
 
 impl Failure<'_> {
@@ -30,6 +34,7 @@ impl Failure<'_> {
             Self::Status(status) => ErrorType::Status(*status),
             Self::Error(_) => ErrorType::Service,
             Self::Body(_) => ErrorType::Body,
+            Self::Grpc(code) => ErrorType::Grpc(*code),
         }
     }
 }
@@ -40,6 +45,7 @@ impl fmt::Debug for Failure<'_> {
             Self::Status(status) => f.debug_tuple("Status").field(status).finish(),
             Self::Error(e) => f.debug_tuple("Error").field(&format_args!("{e}")).finish(),
             Self::Body(e) => f.debug_tuple("Body").field(&format_args!("{e}")).finish(),
+            Self::Grpc(code) => f.debug_tuple("Grpc").field(code).finish(),
         }
     }
 }
@@ -54,6 +60,8 @@ pub enum ErrorType {
     Service,
     /// The response body failed: `body`.
     Body,
+    /// A failing gRPC status: `error.type` is its code (`"14"`).
+    Grpc(u16),
 }
 
 impl ErrorType {
@@ -64,6 +72,7 @@ impl ErrorType {
             Self::Status(status) => status.as_str(),
             Self::Service => "_OTHER",
             Self::Body => "body",
+            Self::Grpc(code) => super::grpc::code_str(*code),
         }
     }
 }
@@ -107,7 +116,7 @@ impl OnFailure for DefaultOnFailure {
         let error_type = failure.error_type();
         let error_type = error_type.as_str();
         match failure {
-            Failure::Status(_) => {
+            Failure::Status(_) | Failure::Grpc(_) => {
                 tracing::error!(error.type = error_type, latency_ms, "response failed");
             }
             Failure::Error(e) | Failure::Body(e) => {

@@ -12,6 +12,7 @@ use super::{
     DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, MakeSpan, OnFailure,
     OnRequest, OnResponse, RequestAttributes, TraceBody, TraceLayer,
 };
+use crate::paths::PathAction;
 use crate::propagate::{Extracted, TraceContext, with_current};
 use crate::request_id::RequestIdValue;
 
@@ -87,20 +88,46 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
+        let group = match self.options.paths.action(request.uri().path()) {
+            PathAction::Skip => {
+                return ResponseFuture::untraced(self.inner.call(request), start);
+            }
+            PathAction::Group(label) => Some(&**label),
+            PathAction::Keep => None,
+        };
         let mut rng = rand::rng();
-        let (context, parent_span_id) = match TraceContext::extract(request.headers()) {
+        let (context, parent) = match TraceContext::extract(request.headers()) {
             Extracted::Parent { context, .. } => {
-                let parent = context.span_id();
+                let parent = (context.span_id(), context.flags());
                 (context.child(&mut rng), Some(parent))
             }
             // Missing or invalid: "the vendor creates a new trace-id and parent-id".
+            // Baggage is independent of the trace: a new trace keeps it.
             _ => (
-                TraceContext::new_root(&mut rng, self.options.sample_new_traces),
+                TraceContext::new_root(&mut rng, false)
+                    .with_baggage(TraceContext::extract_baggage(request.headers())),
                 None,
             ),
         };
+        let sampled = self
+            .options
+            .sampler
+            .should_sample(parent.map(|(_, flags)| flags), context.trace_id());
+        let flags = context.flags().with_sampled(sampled);
+        let context = context.with_flags(flags);
+        if !sampled {
+            // No span, no hooks: only the context, so the decision travels on.
+            request.extensions_mut().insert(context.clone());
+            let mut slot = Some(context);
+            let inner = with_current(&mut slot, || self.inner.call(request));
+            let mut future = ResponseFuture::untraced(inner, start);
+            future.context = slot;
+            future.trace_response = self.options.trace_response;
+            return future;
+        }
+        let parent_span_id = parent.map(|(span_id, _)| span_id);
         let span = {
-            let attributes = RequestAttributes::new(&request, &context, parent_span_id);
+            let attributes = RequestAttributes::new(&request, &context, parent_span_id, group);
             self.make_span.make_span(&request, &attributes)
         };
         let request_id = request.extensions().get::<RequestIdValue>();
