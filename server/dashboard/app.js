@@ -2,10 +2,9 @@
 // `palisade` binary and served at /dashboard.
 //
 // It signs in with an API key (kept in sessionStorage only, never in a
-// cookie or localStorage), then follows the server: it listens to the
-// server-sent events of /api/events when the server offers them and polls
-// every POLL_MS otherwise (and after a stream breaks). Every failed API call
-// is shown in words in the #error banner; nothing is swallowed.
+// cookie or localStorage), then follows the server by polling every
+// POLL_MS (the server has no event stream yet). Every failed API call is
+// shown in words in the #error banner; nothing is swallowed.
 "use strict";
 
 const POLL_MS = 2000;
@@ -102,8 +101,9 @@ function button(label, onClick, title) {
   return b;
 }
 
-function percent(ratio) {
-  return typeof ratio === "number" && Number.isFinite(ratio) ? `${(ratio * 100).toFixed(1)}%` : "–";
+/// A percentage the API gives (0–100), or a dash when there is none yet.
+function percent(value) {
+  return typeof value === "number" && Number.isFinite(value) ? `${value.toFixed(1)}%` : "–";
 }
 
 function when(value) {
@@ -126,8 +126,7 @@ function renderBreakers(answer) {
     row.className = colour;
     cell(row, breaker.name);
     cell(row, badge(state.replace("_", " "), colour));
-    // The API gives the failure rate as a percentage of the window's calls.
-    cell(row, breaker.calls ? `${Number(breaker.failure_rate).toFixed(1)}%` : "–");
+    cell(row, breaker.calls ? percent(breaker.failure_rate) : "–");
     cell(row, when(breaker.last_transition_at ?? breaker.last_transition));
     const actions = cell(row, "");
     const path = `/api/breakers/${encodeURIComponent(breaker.name)}`;
@@ -358,32 +357,11 @@ async function refresh() {
   $("#live").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
-/// Follows /api/events (server-sent events, read through fetch so the key
-/// travels in a header): each event triggers a refresh. Answers when the
-/// stream ends or is not offered; polling covers the gap.
-async function follow() {
-  try {
-    const response = await fetch("/api/events", {
-      headers: { authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE)}`, accept: "text/event-stream" },
-    });
-    if (!response.ok || !response.body) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      if (value.includes("\n\n")) await refresh();
-    }
-  } catch (_) {
-    // The stream broke; polling keeps the page current.
-  }
-}
-
 function start() {
   $("#sign-in").hidden = true;
   $("#panels").hidden = false;
   $("#sign-out").hidden = false;
   refresh();
-  follow();
   timer = setInterval(refresh, POLL_MS);
 }
 

@@ -64,12 +64,11 @@ async fn forcing_the_demo_breaker_open_refuses_upstream_calls_until_closed() {
         .await;
     assert_eq!(forced.status, StatusCode::OK, "{}", forced.body);
     assert_eq!(forced.body["state"], "forced_open");
-    // A healthy upstream, and still refused: the breaker is held open. A
-    // forced-open breaker schedules no probe, so it names no Retry-After
-    // (docs/problems.md, `circuit_open`).
+    // A healthy upstream, and still refused: the breaker is held open. It
+    // schedules no probe, so the route suggests the breaker's usual wait.
     let refused = upstream(&api, 0).await;
     refused.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "circuit_open");
-    assert!(refused.headers.get("retry-after").is_none());
+    assert_eq!(refused.headers["retry-after"], "10");
     let list = api.get("/api/breakers", "read").await;
     assert_eq!(demo(&list.body)["state"], "forced_open");
 

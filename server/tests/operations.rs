@@ -165,11 +165,15 @@ async fn metrics_are_prometheus_text_with_security_events() {
         "{}",
         metrics.text
     );
+    // Histograms with Prometheus names and OpenTelemetry's buckets.
     assert!(
-        metrics.text.contains("http_server_request_duration"),
+        metrics
+            .text
+            .contains("http_server_request_duration_seconds_bucket{"),
         "{}",
         metrics.text
     );
+    assert!(metrics.text.contains(r#"le="0.005""#), "{}", metrics.text);
 }
 
 #[tokio::test]

@@ -55,13 +55,22 @@ async function eventually(check, what) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/// The server's environment: ours, without the host's Palisade settings.
+function serverEnv() {
+  const env = { ...process.env, PALISADE_ADMIN_TOKEN: ADMIN, DATABASE_URL: `sqlite://${join(dataDir, "palisade.db")}` };
+  delete env.REDIS_URL;
+  delete env.PALISADE_ADDR;
+  delete env.PALISADE_PORT;
+  return env;
+}
+
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "palisade-dashboard-"));
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = spawn(BIN, ["serve", "--port", String(port), "--webhook-allow-net", "127.0.0.0/8"], {
-    env: { ...process.env, PALISADE_ADMIN_TOKEN: ADMIN, DATABASE_URL: `sqlite://${join(dataDir, "palisade.db")}`, REDIS_URL: "" },
+    env: serverEnv(),
     stdio: ["ignore", "inherit", "inherit"],
   });
   await eventually(async () => {
@@ -69,9 +78,10 @@ before(async () => {
   }, "the server to start");
 
   // Seed: a flag gating /demo/flagged, an endpoint with a delivery, traffic.
-  await call("PUT", "/api/flags/dashboard-demo", { kind: "boolean", enabled: false, description: "gates /demo/flagged" });
-  const endpoint = await call("POST", "/api/webhooks/endpoints", { url: `${base}/health/live`, description: "seeded" });
-  assert.ok(endpoint.id);
+  await call("PUT", "/api/flags/demo-flagged", { kind: "boolean", enabled: false });
+  await call("POST", "/api/webhooks/event-types", { name: "order.created" });
+  const created = await call("POST", "/api/webhooks/endpoints", { url: `${base}/health/live`, description: "seeded" });
+  assert.ok(created.id);
   await call("POST", "/api/webhooks/messages", { event_type: "order.created", payload: { id: 1 } });
   await fetch(`${base}/demo/upstream`);
 
@@ -94,7 +104,7 @@ async function signedIn(t, viewport = { width: 1280, height: 800 }) {
   await page.goto(`${base}/dashboard`);
   await page.getByLabel("API key").fill(ADMIN);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("tr[data-flag='dashboard-demo']").waitFor();
+  await page.locator("tr[data-flag='demo-flagged']").waitFor();
   return { page, errors };
 }
 
@@ -111,9 +121,9 @@ test("the page loads and shows every panel without console errors", async (t) =>
 test("toggling a flag in the page changes the gated route's answer", async (t) => {
   const { page } = await signedIn(t);
   assert.equal((await fetch(`${base}/demo/flagged`)).status, 404);
-  await page.getByRole("switch", { name: "dashboard-demo on" }).check();
+  await page.getByRole("switch", { name: "demo-flagged on" }).check();
   await eventually(async () => (await fetch(`${base}/demo/flagged`)).status === 200, "the gated route to turn on");
-  await page.getByRole("switch", { name: "dashboard-demo on" }).uncheck();
+  await page.getByRole("switch", { name: "demo-flagged on" }).uncheck();
   await eventually(async () => (await fetch(`${base}/demo/flagged`)).status === 404, "the gated route to turn off");
 });
 
@@ -142,7 +152,7 @@ test("a failed API call is shown in words", async (t) => {
 
 test("a narrow window keeps every control reachable", async (t) => {
   const { page } = await signedIn(t, { width: 390, height: 844 });
-  const toggle = page.getByRole("switch", { name: "dashboard-demo on" });
+  const toggle = page.getByRole("switch", { name: "demo-flagged on" });
   await toggle.focus();
   assert.equal(await toggle.evaluate((el) => el === document.activeElement), true);
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-narrow.png"), fullPage: true });

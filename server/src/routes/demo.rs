@@ -21,7 +21,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use http::header::RETRY_AFTER;
+use http::{HeaderValue, StatusCode};
 use palisade_resilience::circuit_breaker::error::CircuitOpen;
 use palisade_resilience::circuit_breaker::{
     CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer, SlidingWindow,
@@ -122,7 +123,7 @@ pub fn client() -> Result<(DemoClient, CircuitBreakerHandle), ConfigError> {
         .sliding_window(SlidingWindow::count(20))
         .minimum_calls(10)
         .failure_rate_threshold(50.0)
-        .wait_duration_in_open(Duration::from_secs(10))
+        .wait_duration_in_open(WAIT_IN_OPEN)
         .permitted_calls_in_half_open(3)
         .classifier(ServerErrorsFail)
         .build()?;
@@ -190,9 +191,23 @@ pub(crate) async fn upstream(
             };
             (code, body).into_response()
         }
-        Err(err) => palisade_resilience::edge::error_response(&err),
+        Err(err) => {
+            let mut response = palisade_resilience::edge::error_response(&err);
+            // A breaker held open by an operator schedules no probe, so the
+            // edge names no Retry-After; clients still need a pace, so the
+            // demo suggests its breaker's usual wait.
+            if err.is::<CircuitOpen>() && !response.headers().contains_key(RETRY_AFTER) {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(WAIT_IN_OPEN.as_secs()));
+            }
+            response
+        }
     }
 }
+
+/// How long the demo breaker stays open before a probe.
+const WAIT_IN_OPEN: Duration = Duration::from_secs(10);
 
 /// The demo's client and the handle of its breaker.
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use http::header::CONTENT_TYPE;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use palisade_tracing_layer::metrics::DURATION_BUCKETS;
 
 /// How often histograms are compacted (the exporter's upkeep).
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -17,7 +18,20 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // Prometheus' own names (`http_server_request_duration_seconds`)
+        // and OpenTelemetry's duration buckets, as histograms, not summaries.
+        // The matchers are plain suffixes, valid by construction.
+        let builder = || PrometheusBuilder::new().with_recommended_naming(true);
+        let recorder = builder()
+            .set_buckets_for_metric(Matcher::Suffix("duration".into()), &DURATION_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &DURATION_BUCKETS)
+            })
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "histogram buckets refused; durations are summaries");
+                builder()
+            })
+            .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");

@@ -16,6 +16,9 @@ mod version;
 
 /// Builds the whole application.
 pub fn app(state: AppState) -> Router {
+    // The recorder first: the metrics layers describe their metrics to the
+    // recorder installed when they are built.
+    metrics::handle();
     let (api, doc) = crate::api::router().split_for_parts();
     let doc = std::sync::Arc::new(openapi::document(doc));
     let api = api.layer(axum::middleware::from_fn_with_state(
