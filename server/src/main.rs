@@ -31,5 +31,6 @@ fn main() -> ExitCode {
         Some(Command::Migrate(args)) => palisade_server::cli::migrate::run(args),
         Some(Command::Webhook(args)) => palisade_server::cli::webhook::run(args),
         Some(Command::Healthcheck(args)) => palisade_server::cli::healthcheck::run(args),
+        Some(Command::Flags(args)) => palisade_server::cli::flags::run(args),
     }
 }

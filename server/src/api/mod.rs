@@ -17,7 +17,7 @@ mod audit;
 mod breakers;
 mod caller;
 pub mod extract;
-mod flags;
+pub(crate) mod flags;
 mod keys;
 pub mod webhooks;
 

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::serve::ServeArgs;
 
+pub mod flags;
 pub mod healthcheck;
 pub mod logging;
 pub mod migrate;
@@ -38,4 +39,6 @@ pub enum Command {
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Sign and verify webhooks, and generate secrets.
     Webhook(webhook::WebhookArgs),
+    /// Evaluate feature flags from a file, and check definition files.
+    Flags(flags::FlagsArgs),
 }

@@ -14,7 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod error;
-mod model;
+pub(crate) mod model;
 
 use std::sync::Arc;
 
