@@ -19,19 +19,23 @@ use crate::native::{self, Format};
 /// starts a [`LiveFlags`] from it when the store is unreachable.
 ///
 /// ```no_run
-/// # async fn connect_store() -> Result<std::sync::Arc<palisade_flags::store::LiveFlags>, Box<dyn std::error::Error>> { unimplemented!() }
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::future::Future;
 /// use std::sync::Arc;
 /// use palisade_flags::store::{Backup, LiveFlags};
 ///
-/// let backup = Backup::new("/var/lib/app/flags.backup.json");
-/// // `connect_store` opens a SQLite or Postgres store and returns its `live()`.
-/// let (live, _keeping) = match connect_store().await {
-///     Ok(live) => (Arc::clone(&live), Some(backup.keep(live))),
-///     // Offline: serve the last good copy until the store is back.
-///     Err(_) => (backup.fallback().await?, None),
-/// };
-/// # Ok(()) }
+/// /// `connect_store` opens a SQLite or Postgres store and yields its `live()`.
+/// async fn start(
+///     connect_store: impl Future<Output = Result<Arc<LiveFlags>, Box<dyn std::error::Error>>>,
+/// ) -> Result<(), Box<dyn std::error::Error>> {
+///     let backup = Backup::new("/var/lib/app/flags.backup.json");
+///     let (live, _keeping) = match connect_store.await {
+///         Ok(live) => (Arc::clone(&live), Some(backup.keep(live))),
+///         // Offline: serve the last good copy until the store is back.
+///         Err(_) => (backup.fallback().await?, None),
+///     };
+/// #     let _ = live;
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Backup {

@@ -155,5 +155,11 @@ test("a narrow window keeps every control reachable", async (t) => {
   const toggle = page.getByRole("switch", { name: "demo-flagged on" });
   await toggle.focus();
   assert.equal(await toggle.evaluate((el) => el === document.activeElement), true);
+  // The page itself never scrolls sideways: wide tables scroll in their
+  // own box, so every panel and control fits the window.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the window`);
+  const box = await page.getByRole("button", { name: "Sign out" }).boundingBox();
+  assert.ok(box && box.x + box.width <= 390, "the header's controls stay in view");
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-narrow.png"), fullPage: true });
 });
