@@ -25,7 +25,7 @@
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
-//! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed or percentile delay, budgeted) |
+//! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed, percentile or average-plus-x % delay, budgeted) |
 //! | `adaptive`        | no      | `adaptive`: `AdaptiveLimitLayer` (a concurrency limit that follows the service: AIMD, Vegas, Gradient2) |
 //! | `throttle`        | no      | `throttle`: `ThrottleLayer` (client-side adaptive throttling, SRE book) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |

@@ -163,6 +163,45 @@ async fn a_percentile_delay_hedges_only_the_slowest_calls() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_average_plus_delay_hedges_calls_slower_than_the_average_plus_the_margin() {
+    let layer = HedgeLayer::builder(HedgeDelay::average_plus(50.0, Duration::from_secs(60)))
+        .no_budget()
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    // Calls take 10 ms, but call 20 takes 14 ms and call 21 hangs for a second.
+    let (counts, inner) = upstream(
+        |n| match n {
+            20 => Duration::from_millis(14),
+            21 => Duration::from_secs(1),
+            _ => Duration::from_millis(10),
+        },
+        never,
+    );
+    let svc = layer.layer(inner);
+
+    // Nothing is hedged before 20 latencies are known.
+    assert_eq!(handle.delay(), None);
+    let _ = latencies(&svc, 20).await;
+    assert_eq!(handle.hedges_sent(), 0);
+    // The average, 10 ms, plus 50 %.
+    assert_eq!(handle.delay(), Some(Duration::from_millis(15)));
+
+    // Within the margin: not hedged.
+    let start = Instant::now();
+    assert_eq!(svc.clone().oneshot(0).await.unwrap(), 20);
+    assert_eq!(start.elapsed(), Duration::from_millis(14));
+    assert_eq!(handle.hedges_sent(), 0);
+
+    // Slower: hedged at 15 ms and answered by the hedge 10 ms later.
+    let start = Instant::now();
+    assert_eq!(svc.oneshot(0).await.unwrap(), 22);
+    assert_eq!(start.elapsed(), Duration::from_millis(25));
+    assert_eq!((handle.hedges_sent(), handle.hedges_won()), (1, 1));
+    assert_eq!(counts.dropped.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_empty_budget_stops_hedging() {
     // Every call is slow: hedging cannot help, and the budget caps the cost.
     let layer = HedgeLayer::builder(HedgeDelay::fixed(Duration::from_millis(10)))
@@ -295,6 +334,21 @@ fn bad_settings_are_reported() {
             field: "percentile",
             ..
         })
+    ));
+    assert!(matches!(
+        build(HedgeDelay::average_plus(-10.0, Duration::from_secs(1))),
+        Err(ConfigError::OutOfRange {
+            field: "percent",
+            ..
+        })
+    ));
+    assert!(matches!(
+        build(HedgeDelay::average_plus(f64::NAN, Duration::from_secs(1))),
+        Err(ConfigError::NotFinite { field: "percent" })
+    ));
+    assert!(matches!(
+        build(HedgeDelay::average_plus(10.0, Duration::ZERO)),
+        Err(ConfigError::Zero { field: "window" })
     ));
     assert!(matches!(
         build(HedgeDelay::percentile(95.0, Duration::ZERO)),

@@ -33,7 +33,8 @@ impl HedgeHandle {
         self.shared.budget_exhausted.load(Ordering::Relaxed)
     }
 
-    /// The current hedge delay; `None` while a percentile delay has too few
+    /// The current hedge delay; `None` while a delay that follows the
+    /// latencies (percentile, average plus x %) has too few
     /// samples.
     #[must_use]
     pub fn delay(&self) -> Option<Duration> {

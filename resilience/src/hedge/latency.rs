@@ -1,4 +1,5 @@
-//! Observed latencies over a rolling window, for a percentile hedge delay.
+//! Observed latencies over a rolling window, for a hedge delay that follows
+//! them: a percentile of the window, or its average plus a margin.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -12,10 +13,19 @@ const BUCKETS: usize = 4 * 40;
 /// `delay_nanos` before any percentile is known.
 const UNKNOWN: u64 = u64::MAX;
 
+/// What the delay is computed from at the end of a window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Statistic {
+    /// The upper bound of the bucket holding this percentile (`0..=100`).
+    Percentile(f64),
+    /// The exact mean latency times this factor (`1 + x / 100`, at least 1).
+    MeanTimes(f64),
+}
+
 /// A histogram over the current window; at the end of each window, the
-/// percentile of that window becomes the delay for the next one.
+/// statistic of that window becomes the delay for the next one.
 pub(crate) struct Latencies {
-    percentile: f64,
+    statistic: Statistic,
     window: Duration,
     min_samples: u64,
     delay_nanos: AtomicU64,
@@ -26,13 +36,16 @@ struct Histogram {
     started: Instant,
     counts: [u64; BUCKETS],
     total: u64,
+    /// The exact sum of the window's latencies, for the mean (buckets are
+    /// only within 25 %).
+    sum_nanos: u128,
 }
 
 impl Latencies {
-    /// `percentile` within `0..=100`, validated by the builder.
-    pub(crate) fn new(percentile: f64, window: Duration, min_samples: u64) -> Self {
+    /// `statistic` validated by the builder.
+    pub(crate) fn new(statistic: Statistic, window: Duration, min_samples: u64) -> Self {
         Self {
-            percentile,
+            statistic,
             window,
             min_samples,
             delay_nanos: AtomicU64::new(UNKNOWN),
@@ -40,6 +53,7 @@ impl Latencies {
                 started: Instant::now(),
                 counts: [0; BUCKETS],
                 total: 0,
+                sum_nanos: 0,
             }),
         }
     }
@@ -63,10 +77,12 @@ impl Latencies {
             }
             current.counts = [0; BUCKETS];
             current.total = 0;
+            current.sum_nanos = 0;
             current.started = now;
         }
         current.counts[bucket(latency)] += 1;
         current.total += 1;
+        current.sum_nanos += latency.as_nanos();
         // Until a first window ends, every `min_samples` samples give a delay.
         if self.delay().is_none() && current.total.is_multiple_of(self.min_samples.max(1)) {
             self.publish(&current);
@@ -74,7 +90,10 @@ impl Latencies {
     }
 
     fn publish(&self, histogram: &Histogram) {
-        let delay = percentile(histogram, self.percentile);
+        let delay = match self.statistic {
+            Statistic::Percentile(p) => percentile(histogram, p),
+            Statistic::MeanTimes(factor) => mean(histogram).mul_f64(factor),
+        };
         let nanos = u64::try_from(delay.as_nanos()).unwrap_or(UNKNOWN - 1);
         self.delay_nanos.store(nanos, Ordering::Relaxed);
     }
@@ -103,6 +122,12 @@ fn upper_micros(index: usize) -> u64 {
     let exponent = index / 4 + 1;
     let sub = (index % 4) as u64;
     ((4 + sub) << (exponent - 2)) + (1 << (exponent - 2))
+}
+
+/// The mean latency of a window with at least one sample.
+fn mean(histogram: &Histogram) -> Duration {
+    let mean = histogram.sum_nanos / u128::from(histogram.total.max(1));
+    Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX))
 }
 
 /// The upper bound of the bucket holding the `p`th percentile.
@@ -160,7 +185,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_delay_is_the_percentile_of_the_last_window() {
-        let latencies = Latencies::new(90.0, Duration::from_secs(10), 10);
+        let latencies = Latencies::new(Statistic::Percentile(90.0), Duration::from_secs(10), 10);
         assert_eq!(latencies.delay(), None);
         for i in 0..100 {
             let ms = if i % 10 == 9 { 1_000 } else { 10 };
@@ -186,5 +211,26 @@ mod tests {
             delay > Duration::from_millis(200) && delay <= Duration::from_millis(250),
             "{delay:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_delay_is_the_exact_mean_of_the_last_window_plus_the_margin() {
+        // Average plus 50 %.
+        let latencies = Latencies::new(Statistic::MeanTimes(1.5), Duration::from_secs(10), 4);
+        for ms in [10, 20, 30] {
+            latencies.record(Duration::from_millis(ms));
+        }
+        assert_eq!(latencies.delay(), None, "fewer than min_samples");
+        latencies.record(Duration::from_millis(40));
+        // Mean 25 ms (not a bucket bound) × 1.5.
+        assert_eq!(latencies.delay(), Some(Duration::from_micros(37_500)));
+
+        // The window goes on: its mean is published only when it ends.
+        latencies.record(Duration::from_millis(100));
+        assert_eq!(latencies.delay(), Some(Duration::from_micros(37_500)));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        latencies.record(Duration::from_millis(1));
+        // (10 + 20 + 30 + 40 + 100) / 5 = 40 ms, × 1.5.
+        assert_eq!(latencies.delay(), Some(Duration::from_millis(60)));
     }
 }

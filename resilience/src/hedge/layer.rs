@@ -10,7 +10,7 @@ use tower_layer::Layer;
 
 use super::eligible::AllRequests;
 use super::handle::HedgeHandle;
-use super::latency::Latencies;
+use super::latency::{Latencies, Statistic};
 use super::service::Hedge;
 use crate::ConfigError;
 use crate::config::check_range;
@@ -35,6 +35,21 @@ pub enum HedgeDelay {
         /// Latencies needed before the first hedge.
         min_samples: u32,
     },
+    /// The average of the latencies observed over the previous `window`
+    /// plus `percent` of it, Resilience4j's "average plus x %": with
+    /// `percent = 50`, a call is hedged once it took 1.5 times the average.
+    /// The average is exact (not bucketed), so the delay follows the mean
+    /// closely; unlike a percentile it moves with every slow call. Nothing
+    /// is hedged before `min_samples` latencies were seen.
+    AveragePlus {
+        /// The margin over the average, in percent (`0` hedges at the
+        /// average itself; `100` at twice it). Non-negative and finite.
+        percent: f64,
+        /// How long latencies are collected before their average is used.
+        window: Duration,
+        /// Latencies needed before the first hedge.
+        min_samples: u32,
+    },
 }
 
 impl HedgeDelay {
@@ -54,6 +69,42 @@ impl HedgeDelay {
             min_samples: 20,
         }
     }
+
+    /// The average latency of the previous `window` plus `percent` of it,
+    /// once 20 latencies were seen.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use palisade_resilience::hedge::{HedgeDelay, HedgeLayer};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), palisade_resilience::BoxError> {
+    /// let layer = HedgeLayer::builder(HedgeDelay::average_plus(50.0, Duration::from_secs(10)))
+    ///     .no_budget()
+    ///     .build()?;
+    /// let handle = layer.handle();
+    /// let svc = layer.layer(service_fn(|ms: u64| async move {
+    ///     tokio::time::sleep(Duration::from_millis(ms)).await;
+    ///     Ok::<_, std::io::Error>(ms)
+    /// }));
+    /// // Half the calls take 10 ms, half 30 ms: the average is 20 ms.
+    /// for i in 0..20 {
+    ///     svc.clone().oneshot(if i % 2 == 0 { 10 } else { 30 }).await?;
+    /// }
+    /// // Calls are hedged after the average plus 50 %.
+    /// assert_eq!(handle.delay(), Some(Duration::from_millis(30)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub const fn average_plus(percent: f64, window: Duration) -> Self {
+        Self::AveragePlus {
+            percent,
+            window,
+            min_samples: 20,
+        }
+    }
 }
 
 /// The shared state of one layer.
@@ -68,7 +119,8 @@ pub(crate) struct Shared {
 
 pub(crate) enum Delay {
     Fixed(Duration),
-    Percentile(Box<Latencies>),
+    /// A percentile or the average plus a margin of the latencies seen.
+    Observed(Box<Latencies>),
 }
 
 impl Shared {
@@ -77,7 +129,7 @@ impl Shared {
     pub(crate) fn delay(&self) -> Option<Duration> {
         match &self.delay {
             Delay::Fixed(delay) => Some(*delay),
-            Delay::Percentile(latencies) => latencies.delay(),
+            Delay::Observed(latencies) => latencies.delay(),
         }
     }
 
@@ -87,7 +139,7 @@ impl Shared {
         if let Some(budget) = &self.budget {
             budget.deposit();
         }
-        if let Delay::Percentile(latencies) = &self.delay {
+        if let Delay::Observed(latencies) = &self.delay {
             latencies.record(latency);
         }
     }
@@ -219,8 +271,9 @@ impl<E> HedgeLayerBuilder<E> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a percentile outside `0..=100`, a zero window or
-    /// `min_samples`, or an invalid budget.
+    /// [`ConfigError`] for a percentile outside `0..=100`, a negative or
+    /// non-finite average margin, a zero window or `min_samples`, or an
+    /// invalid budget.
     pub fn build(self) -> Result<HedgeLayer<E>, ConfigError> {
         let delay = match self.delay {
             HedgeDelay::Fixed(delay) => Delay::Fixed(delay),
@@ -230,19 +283,19 @@ impl<E> HedgeLayerBuilder<E> {
                 min_samples,
             } => {
                 let percentile = check_range("percentile", percentile, 0.0, 100.0)?;
-                if window.is_zero() {
-                    return Err(ConfigError::Zero { field: "window" });
-                }
-                if min_samples == 0 {
-                    return Err(ConfigError::Zero {
-                        field: "min_samples",
-                    });
-                }
-                Delay::Percentile(Box::new(Latencies::new(
-                    percentile,
+                observed(Statistic::Percentile(percentile), window, min_samples)?
+            }
+            HedgeDelay::AveragePlus {
+                percent,
+                window,
+                min_samples,
+            } => {
+                let percent = check_range("percent", percent, 0.0, f64::MAX)?;
+                observed(
+                    Statistic::MeanTimes(1.0 + percent / 100.0),
                     window,
-                    u64::from(min_samples),
-                )))
+                    min_samples,
+                )?
             }
         };
         let budget = match self.budget {
@@ -264,4 +317,25 @@ impl<E> HedgeLayerBuilder<E> {
             eligible: self.eligible,
         })
     }
+}
+
+/// A delay that follows the latencies seen, after checking its window.
+fn observed(
+    statistic: Statistic,
+    window: Duration,
+    min_samples: u32,
+) -> Result<Delay, ConfigError> {
+    if window.is_zero() {
+        return Err(ConfigError::Zero { field: "window" });
+    }
+    if min_samples == 0 {
+        return Err(ConfigError::Zero {
+            field: "min_samples",
+        });
+    }
+    Ok(Delay::Observed(Box::new(Latencies::new(
+        statistic,
+        window,
+        u64::from(min_samples),
+    ))))
 }

@@ -2,8 +2,9 @@
 //!
 //! A few slow calls (a GC pause, a cold cache, a bad host) make a service's
 //! tail latency. A [`HedgeLayer`] sends an extra attempt ("hedge") of a call
-//! that has not answered after a delay — a fixed one, or a percentile of
-//! the latencies observed over a rolling window ([`HedgeDelay`]) — up to
+//! that has not answered after a delay — a fixed one, a percentile of the
+//! latencies observed over a rolling window, or their average plus x %
+//! (Resilience4j's model; [`HedgeDelay`]) — up to
 //! `max_hedges` of them, each `delay` after the previous. The first
 //! successful answer wins and the other attempts are dropped (cancelled).
 //! An attempt that fails does not end the call while another is in flight;
