@@ -27,6 +27,7 @@
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
 //! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed, percentile or average-plus-x % delay, budgeted) |
 //! | `adaptive`        | no      | `adaptive`: `AdaptiveLimitLayer` (a concurrency limit that follows the service: AIMD, Vegas, Gradient2) |
+//! | `outlier`         | no      | `outlier`: `OutlierDetector` (ejects failing endpoints of a balanced pool: consecutive errors, success rate below peers) |
 //! | `throttle`        | no      | `throttle`: `ThrottleLayer` (client-side adaptive throttling, SRE book) |
 //! | `http`            | no      | HTTP presets: 5xx classification, idempotent retries, `Retry-After`, rate-limit headers |
 //! | `axum`            | no      | `edge`: every error our layers originate as an RFC 9457 problem+json response |
@@ -91,6 +92,8 @@ pub mod fallback;
 pub mod health;
 #[cfg(feature = "hedge")]
 pub mod hedge;
+#[cfg(feature = "outlier")]
+pub mod outlier;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
 #[cfg(feature = "retry")]
