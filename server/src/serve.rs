@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use palisade_webhooks::Secret;
 use palisade_webhooks::store::SecretKeyring;
 
 use crate::api::webhooks::Webhooks;
@@ -67,6 +68,17 @@ pub struct ServeArgs {
     /// closed at once.
     #[arg(long, env = "PALISADE_MAX_CONNECTIONS", default_value = "1024")]
     pub max_connections: NonZeroUsize,
+    /// Serve `POST /demo/webhooks/inbound`, verifying Standard Webhooks
+    /// signed with this secret (`whsec_…`, e.g. from `palisade webhook
+    /// secret`); failed verifications are security events. Without it the
+    /// route is not served.
+    #[arg(
+        long,
+        env = "PALISADE_INBOUND_WEBHOOK_SECRET",
+        value_name = "WHSEC",
+        hide_env_values = true
+    )]
+    pub inbound_webhook_secret: Option<Secret>,
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -165,7 +177,7 @@ async fn serve(
         .delivery
         .engine(outbox.clone())
         .map_err(StartError::Delivery)?;
-    let state = AppState::new()
+    let mut state = AppState::new()
         .map_err(|e| StartError::Internal(e.to_string()))?
         .with_database(database.kind(), outbox)
         .with_webhooks(Webhooks::new(
@@ -176,6 +188,9 @@ async fn serve(
         .with_server(auth)
         .with_stack(args.api.stack())
         .with_delivery(delivery_status.clone());
+    if let Some(secret) = &args.inbound_webhook_secret {
+        state = state.with_inbound_webhooks(secret.clone());
+    }
     let local = listener.local_addr().map_err(StartError::Serve)?;
 
     let (stop, stopping) = watch::channel(false);

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use palisade_flags::store::FlagStore;
 use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
+use palisade_webhooks::StandardWebhooks;
+use palisade_webhooks::layer::WebhookVerifier;
 use palisade_webhooks::store::Store;
 
 use crate::api::webhooks::Webhooks;
@@ -44,6 +46,9 @@ pub struct AppState {
     /// Whether the webhook delivery workers run (readiness); `None` when
     /// this app delivers nothing.
     pub delivery: Option<DeliveryStatus>,
+    /// The verifier of `POST /demo/webhooks/inbound`; `None`: the route is
+    /// not mounted.
+    pub inbound_webhooks: Option<WebhookVerifier>,
 }
 
 impl AppState {
@@ -70,6 +75,7 @@ impl AppState {
             auth: None,
             stack: StackConfig::default(),
             delivery: None,
+            inbound_webhooks: None,
         })
     }
 
@@ -101,6 +107,14 @@ impl AppState {
     #[must_use]
     pub fn with_delivery(mut self, delivery: DeliveryStatus) -> Self {
         self.delivery = Some(delivery);
+        self
+    }
+
+    /// Serves `POST /demo/webhooks/inbound`, verifying Standard Webhooks
+    /// signed with `secret` against the system clock.
+    #[must_use]
+    pub fn with_inbound_webhooks(mut self, secret: palisade_webhooks::Secret) -> Self {
+        self.inbound_webhooks = Some(WebhookVerifier::new(StandardWebhooks::new(secret)));
         self
     }
 

@@ -41,6 +41,7 @@ const SERVER_ENV: &[&str] = &[
     "PALISADE_REDIS_PREFIX",
     "PALISADE_BODY_LIMIT",
     "PALISADE_REQUEST_TIMEOUT",
+    "PALISADE_INBOUND_WEBHOOK_SECRET",
     "RUST_LOG",
 ];
 
@@ -226,7 +227,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = palisade(dir, args, &[])
+        Self::start_with_env(dir, args, &[])
+    }
+
+    fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = palisade(dir, args, env)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -304,6 +309,28 @@ fn serve_opens_the_default_database_reports_it_ready_and_stops_on_sigterm() {
     assert!(status.success(), "SIGTERM is a clean exit, got {status}");
 }
 
+#[cfg(unix)]
+#[test]
+fn empty_database_and_redis_urls_count_as_unset() {
+    let dir = TempDir::new("empty-urls");
+    let server = Server::start_with_env(
+        &dir.0,
+        &["--port", "0"],
+        &[("DATABASE_URL", ""), ("REDIS_URL", "")],
+    );
+    // The default SQLite database, and no Redis among the dependencies.
+    assert!(dir.0.join("data/palisade.db").is_file());
+    let ready = server.get("/health/ready");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.contains(r#""kind":"sqlite""#), "{ready}");
+    assert!(!ready.contains(r#""name":"redis""#), "{ready}");
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM is a clean exit, got {status}");
+    // The same for a command that only opens the database.
+    let output = run(&dir.0, &["migrate"], &[("DATABASE_URL", "")]);
+    assert!(output.status.success(), "{output:?}");
+}
+
 #[test]
 fn help_documents_every_flag_and_variable() {
     let dir = TempDir::new("help");
@@ -332,6 +359,7 @@ fn help_documents_every_flag_and_variable() {
         "--redis-prefix",
         "--body-limit",
         "--request-timeout",
+        "--inbound-webhook-secret",
         "migrate",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

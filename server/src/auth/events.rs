@@ -17,6 +17,8 @@ pub(crate) enum SecurityEvent {
     RateLimited,
     /// The client address is outside `--api-allow` or inside `--api-deny`.
     IpDenied,
+    /// An inbound webhook's headers, timestamp or signature did not verify.
+    WebhookSignature,
 }
 
 impl SecurityEvent {
@@ -28,6 +30,7 @@ impl SecurityEvent {
             Self::ScopeRefused => "scope_refused",
             Self::RateLimited => "rate_limited",
             Self::IpDenied => "ip_denied",
+            Self::WebhookSignature => "webhook_signature",
         }
     }
 
