@@ -1,7 +1,8 @@
 //! The whole platform as it is deployed for scale: two server instances on
 //! one Postgres database and one Redis, each with its own webhook delivery
-//! engine, composed as `palisade serve` composes them and served through
-//! the server's own listener on 127.0.0.1.
+//! engine, built from command-line flags by `serve::compose` (what
+//! `palisade serve` runs) and served through the server's own listener on
+//! 127.0.0.1.
 //!
 //! Checked through the public HTTP API of both instances: messages
 //! published through either reach a receiver that verifies every signature,
@@ -28,17 +29,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use bytes::Bytes;
+use clap::Parser as _;
 use http::{HeaderMap, Method, StatusCode};
-use palisade_server::AppState;
-use palisade_server::api::webhooks::Webhooks;
-use palisade_server::auth::TierArg;
-use palisade_server::auth::args::ApiArgs;
-use palisade_server::database::Database;
-use palisade_server::delivery::DeliveryArgs;
-use palisade_server::routes::health::DeliveryStatus;
+use palisade_server::cli::Cli;
+use palisade_server::serve::compose;
 use palisade_webhooks::deliver::Running;
 use palisade_webhooks::layer::WebhookVerifier;
-use palisade_webhooks::store::SecretKeyring;
 use palisade_webhooks::{Secret, StandardWebhooks};
 use serde_json::json;
 use sqlx::PgPool;
@@ -62,38 +58,29 @@ struct Instance {
     delivery: Running,
 }
 
-/// Starts an instance on `database` as `palisade serve` would with these
-/// settings; the first one to start on an empty database creates the admin
-/// key, and later ones are given its token.
-async fn start(database: &Database, api: &ApiArgs, delivery: &DeliveryArgs) -> Instance {
-    let platform = database
-        .open_platform(SecretKeyring::default())
+/// Starts an instance as `palisade serve` would with these command-line
+/// flags (composed by the server's own `compose`, served by its own
+/// listener); the first one to start on an empty database creates the admin
+/// key, later ones are given its token with `--admin-token`.
+async fn start(flags: &[String]) -> Instance {
+    let cli =
+        Cli::try_parse_from(std::iter::once("palisade").chain(flags.iter().map(String::as_str)))
+            .unwrap();
+    let args = cli.serve;
+    let database = args.database.database().unwrap();
+    let composed = compose(&args, &database, args.database.keyring().unwrap())
         .await
         .unwrap();
-    let auth = api.auth(platform.server.clone()).unwrap();
-    let first = auth
-        .bootstrap_admin(api.admin_token.as_deref())
-        .await
-        .unwrap();
-    let admin = match (&api.admin_token, first) {
+    let admin = match (&args.api.admin_token, composed.first_admin) {
         (Some(token), _) => token.clone(),
         (None, first) => first.unwrap().reveal(),
     };
-    let engine = delivery.engine(platform.outbox.clone()).unwrap();
-    let status = DeliveryStatus::default();
-    let state = AppState::new()
-        .unwrap()
-        .with_database(database.kind(), platform.outbox)
-        .with_webhooks(Webhooks::new(engine.clone(), delivery.address_policy()))
-        .with_flags(platform.flags)
-        .with_server(auth)
-        .with_stack(api.stack())
-        .with_delivery(status.clone());
-    let running = engine.start();
-    status.set_running(true);
+    let db = composed.state.auth.as_ref().unwrap().db().clone();
+    let delivery = composed.engine.start();
+    composed.delivery.set_running(true);
     Instance {
-        app: TestApp::serve_state(state, admin, platform.server).await,
-        delivery: running,
+        app: TestApp::serve_state(composed.state, admin, db).await,
+        delivery,
     }
 }
 
@@ -195,29 +182,30 @@ async fn two_instances_share_delivery_limits_flags_and_breakers_on_postgres_and_
     let Some(pg) = postgres::fresh_database(test).await else {
         return;
     };
-    let database = Database::parse(pg.url()).unwrap();
-    let mut api = ApiArgs {
-        rate_tiers: vec![
-            format!("limited={LIMITED}").parse::<TierArg>().unwrap(),
-            "bulk=1000000".parse::<TierArg>().unwrap(),
-        ],
-        redis_url: Some(redis_url),
-        // A fresh prefix: limits start empty and other runs do not interfere.
-        redis_prefix: format!("palisade:test:{}:", pg.options().get_database().unwrap()),
-        ..ApiArgs::default()
-    };
-    let delivery = DeliveryArgs {
-        allow_nets: vec!["127.0.0.0/8".parse().unwrap()],
-        allow_hosts: Vec::new(),
-        https_only: false,
-        max_in_flight: MAX_IN_FLIGHT,
-        batch_size: 2,
-        attempt_timeout: Duration::from_secs(15),
-        lease: Duration::from_secs(60),
-    };
-    let one = start(&database, &api, &delivery).await;
-    api.admin_token = Some(one.app.admin.clone());
-    let two = start(&database, &api, &delivery).await;
+    let mut flags: Vec<String> = [
+        "--database-url",
+        pg.url(),
+        "--redis-url",
+        &redis_url,
+        // A fresh prefix: the limits start empty, whatever ran before.
+        "--redis-prefix",
+        &format!("palisade:test:{}:", pg.options().get_database().unwrap()),
+        "--rate-tier",
+        &format!("limited={LIMITED}"),
+        "--rate-tier",
+        "bulk=1000000",
+        "--webhook-allow-net",
+        "127.0.0.0/8",
+        "--webhook-max-in-flight",
+        &MAX_IN_FLIGHT.to_string(),
+        "--webhook-batch-size",
+        "2",
+    ]
+    .map(str::to_owned)
+    .into();
+    let one = start(&flags).await;
+    flags.extend(["--admin-token".to_owned(), one.app.admin.clone()]);
+    let two = start(&flags).await;
     let (a, b) = (&one.app, &two.app);
     let writer = a.create_key("write", Some("bulk")).await;
 

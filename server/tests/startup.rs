@@ -175,6 +175,16 @@ fn bad_configuration_fails_at_start_with_one_line() {
         "--old-secret-key needs --secret-key",
     );
     assert!(!line.contains("hunter2"), "the key leaked: {line}");
+    let line = assert_fails(
+        &run(
+            d,
+            &[],
+            &[("PALISADE_INBOUND_WEBHOOK_SECRET", "whsec_hunter2!")],
+        ),
+        2,
+        "--inbound-webhook-secret / PALISADE_INBOUND_WEBHOOK_SECRET is not a Standard Webhooks secret",
+    );
+    assert!(!line.contains("hunter2"), "the secret leaked: {line}");
     // An explicit SQLite file in a directory that does not exist: the
     // server does not guess, and names the directory.
     assert_fails(
@@ -261,10 +271,19 @@ impl Server {
     }
 
     fn get(&self, path: &str) -> String {
+        self.request("GET", path)
+    }
+
+    fn post(&self, path: &str) -> String {
+        self.request("POST", path)
+    }
+
+    /// Sends `method path` with no body on a fresh connection.
+    fn request(&self, method: &str, path: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.addr
         )
         .unwrap();
@@ -311,12 +330,16 @@ fn serve_opens_the_default_database_reports_it_ready_and_stops_on_sigterm() {
 
 #[cfg(unix)]
 #[test]
-fn empty_database_and_redis_urls_count_as_unset() {
+fn empty_database_redis_and_inbound_secret_values_count_as_unset() {
     let dir = TempDir::new("empty-urls");
     let server = Server::start_with_env(
         &dir.0,
         &["--port", "0"],
-        &[("DATABASE_URL", ""), ("REDIS_URL", "")],
+        &[
+            ("DATABASE_URL", ""),
+            ("REDIS_URL", ""),
+            ("PALISADE_INBOUND_WEBHOOK_SECRET", ""),
+        ],
     );
     // The default SQLite database, and no Redis among the dependencies.
     assert!(dir.0.join("data/palisade.db").is_file());
@@ -324,6 +347,8 @@ fn empty_database_and_redis_urls_count_as_unset() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.contains(r#""kind":"sqlite""#), "{ready}");
     assert!(!ready.contains(r#""name":"redis""#), "{ready}");
+    let inbound = server.post("/demo/webhooks/inbound");
+    assert!(inbound.starts_with("HTTP/1.1 404"), "{inbound}");
     let status = server.terminate();
     assert!(status.success(), "SIGTERM is a clean exit, got {status}");
     // The same for a command that only opens the database.
