@@ -1,5 +1,6 @@
 //! The state shared by every route.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use palisade_flags::store::FlagStore;
@@ -16,6 +17,14 @@ use crate::breakers::Breakers;
 use crate::routes::demo::Demo;
 use crate::routes::health::DeliveryStatus;
 use crate::routes::stack::StackConfig;
+
+/// How many message ids the inbound webhook route remembers to refuse
+/// replays: enough for a busy sender's five minutes of tolerance, bounded
+/// so a flood cannot grow memory.
+pub const INBOUND_REPLAY_CAPACITY: NonZeroUsize = match NonZeroUsize::new(100_000) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
 
 /// Everything the routes need, cheap to clone.
 #[derive(Debug, Clone)]
@@ -111,10 +120,15 @@ impl AppState {
     }
 
     /// Serves `POST /demo/webhooks/inbound`, verifying Standard Webhooks
-    /// signed with `secret` against the system clock.
+    /// signed with `secret` against the system clock, and refusing a
+    /// message id already accepted within the timestamp tolerance (the last
+    /// [`INBOUND_REPLAY_CAPACITY`] ids are remembered).
     #[must_use]
     pub fn with_inbound_webhooks(mut self, secret: palisade_webhooks::Secret) -> Self {
-        self.inbound_webhooks = Some(WebhookVerifier::new(StandardWebhooks::new(secret)));
+        self.inbound_webhooks = Some(
+            WebhookVerifier::new(StandardWebhooks::new(secret))
+                .replay_protection(INBOUND_REPLAY_CAPACITY),
+        );
         self
     }
 

@@ -1,7 +1,8 @@
 //! `POST /demo/webhooks/inbound` over real HTTP: signed deliveries are
-//! accepted, every failed verification is refused with a problem and shows
-//! up as a security event (log line with the client address, counter in
-//! `/metrics`), and the route is absent without a secret.
+//! accepted once (a replay is refused), every failed verification is
+//! refused with a problem and shows up as a security event (log line with
+//! the client address, counter in `/metrics`), and the route is absent
+//! without a secret.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -28,22 +29,21 @@ fn signed(app: &TestApp, secret: &Secret, id: &str, timestamp: i64, body: &str) 
     request
 }
 
-/// The `webhook_signature` security events counted so far (the recorder is
-/// the process's, so tests compare before and after).
-async fn signature_events(app: &TestApp) -> u64 {
+/// The security events of `kind` counted so far (the recorder is the
+/// process's, so tests compare before and after).
+async fn events(app: &TestApp, kind: &str) -> u64 {
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status, StatusCode::OK);
+    let prefix = format!(r#"palisade_security_events_total{{kind="{kind}"}} "#);
     metrics
         .text
         .lines()
-        .find_map(|line| {
-            line.strip_prefix(r#"palisade_security_events_total{kind="webhook_signature"} "#)
-        })
+        .find_map(|line| line.strip_prefix(&prefix))
         .map_or(0, |count| count.trim().parse().unwrap())
 }
 
 #[tokio::test]
-async fn signed_deliveries_pass_and_failed_verifications_are_security_events() {
+async fn signed_deliveries_pass_once_and_failed_verifications_are_security_events() {
     let logs = LogCapture::default();
     let _installed = logs.install();
     let secret = Secret::generate();
@@ -51,11 +51,16 @@ async fn signed_deliveries_pass_and_failed_verifications_are_security_events() {
         state.with_inbound_webhooks(secret.clone())
     })
     .await;
-    let before = signature_events(&app).await;
+    let before = events(&app, "webhook_signature").await;
     let now = SystemClock.now_unix();
 
     let answer = app.send(signed(&app, &secret, "msg_1", now, BODY)).await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    // The same delivery again is a replay, not a second message.
+    let before_replays = events(&app, "webhook_replayed").await;
+    let replayed = app.send(signed(&app, &secret, "msg_1", now, BODY)).await;
+    assert_problem(&replayed, StatusCode::CONFLICT, "replayed");
+    assert_eq!(events(&app, "webhook_replayed").await - before_replays, 1);
 
     let refused: [(&str, Answer); 4] = [
         (
@@ -82,7 +87,7 @@ async fn signed_deliveries_pass_and_failed_verifications_are_security_events() {
         assert_problem(answer, StatusCode::UNAUTHORIZED, code);
     }
 
-    assert_eq!(signature_events(&app).await - before, 4);
+    assert_eq!(events(&app, "webhook_signature").await - before, 4);
     let events: Vec<_> = logs
         .target("security")
         .into_iter()

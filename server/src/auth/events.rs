@@ -19,6 +19,8 @@ pub(crate) enum SecurityEvent {
     IpDenied,
     /// An inbound webhook's headers, timestamp or signature did not verify.
     WebhookSignature,
+    /// A verified inbound webhook was sent again (a replay).
+    WebhookReplayed,
 }
 
 impl SecurityEvent {
@@ -31,6 +33,7 @@ impl SecurityEvent {
             Self::RateLimited => "rate_limited",
             Self::IpDenied => "ip_denied",
             Self::WebhookSignature => "webhook_signature",
+            Self::WebhookReplayed => "webhook_replayed",
         }
     }
 

@@ -22,7 +22,9 @@
 //! malformed headers) and is a security event: one line under the
 //! `security` target with the client's address (never the secret or the
 //! signature) and one count in
-//! `palisade_security_events_total{kind="webhook_signature"}`.
+//! `palisade_security_events_total{kind="webhook_signature"}`. A verified
+//! message id sent again within the timestamp tolerance is a replay: 409
+//! `replayed`, counted as `kind="webhook_replayed"`.
 
 use std::net::SocketAddr;
 
@@ -63,6 +65,7 @@ pub(crate) fn router() -> OpenApiRouter<WebhookVerifier> {
         (status = 204, description = "Verified"),
         (status = 400, description = "`missing_header` (id or timestamp), `malformed_header`, `invalid_timestamp`", content_type = "application/problem+json"),
         (status = 401, description = "`missing_header` (signature), `invalid_signature`, `no_signature`, `timestamp_too_old`, `timestamp_too_new`", content_type = "application/problem+json"),
+        (status = 409, description = "`replayed`: this message id was already accepted", content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", content_type = "application/problem+json"),
     )
 )]
@@ -81,13 +84,19 @@ pub(crate) async fn receive(State(verifier): State<WebhookVerifier>, request: Re
             StatusCode::NO_CONTENT.into_response()
         }
         Err(rejection) => {
-            // Only what the signature check refused is a security event; a
-            // body too large or cut short is the sender's or the network's.
-            if let Rejection::Verify(error) = &rejection {
-                SecurityEvent::WebhookSignature.emit(
+            // Only what the signature or replay check refused is a security
+            // event; a body too large or cut short is the sender's or the
+            // network's.
+            let event = match &rejection {
+                Rejection::Verify(_) => Some(SecurityEvent::WebhookSignature),
+                Rejection::Replayed { .. } => Some(SecurityEvent::WebhookReplayed),
+                _ => None,
+            };
+            if let Some(event) = event {
+                event.emit(
                     None,
                     client,
-                    &format!("inbound webhook refused: {}", error.kind()),
+                    &format!("inbound webhook refused: {}", rejection.code()),
                 );
             }
             axum::response::IntoResponse::into_response(rejection)
