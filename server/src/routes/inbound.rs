@@ -39,9 +39,6 @@ use utoipa_axum::routes;
 
 use crate::auth::SecurityEvent;
 
-/// The path of the receiver.
-pub const PATH: &str = "/demo/webhooks/inbound";
-
 /// The receiver and its OpenAPI description; its state is the verifier.
 pub(crate) fn router() -> OpenApiRouter<WebhookVerifier> {
     OpenApiRouter::new().routes(routes!(receive))
@@ -54,7 +51,8 @@ pub(crate) fn router() -> OpenApiRouter<WebhookVerifier> {
     tag = "demo",
     description = "Present only when the server runs with `--inbound-webhook-secret` \
         (else 404 `not_found`). Verifies a Standard Webhooks delivery; a failed \
-        verification is counted in `palisade_security_events_total{kind=\"webhook_signature\"}`.",
+        verification is counted in `palisade_security_events_total{kind=\"webhook_signature\"}`, \
+        a replay in `kind=\"webhook_replayed\"`.",
     params(
         ("webhook-id" = String, Header, description = "The message id"),
         ("webhook-timestamp" = i64, Header, description = "Unix seconds, within 5 minutes of now"),
