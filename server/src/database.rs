@@ -31,7 +31,8 @@ pub const DEFAULT_SQLITE_PATH: &str = "data/palisade.db";
 pub struct DatabaseArgs {
     /// The database: `sqlite://PATH` (relative, or `sqlite:///absolute/path`)
     /// or `postgres://user:password@host/db`. Default: the SQLite file
-    /// `./data/palisade.db`, created with its directory on first start.
+    /// `./data/palisade.db`, created with its directory on first start. An
+    /// empty value (`DATABASE_URL=`) counts as unset.
     #[arg(
         long = "database-url",
         env = "DATABASE_URL",
@@ -70,7 +71,8 @@ impl DatabaseArgs {
     /// [`DatabaseUrlError`] for a URL the server cannot use; its message
     /// never repeats a password.
     pub fn database(&self) -> Result<Database, DatabaseUrlError> {
-        match &self.url {
+        // An empty variable is how many deployment tools "unset" one.
+        match self.url.as_deref().filter(|url| !url.is_empty()) {
             None => Ok(Database::Sqlite {
                 path: PathBuf::from(DEFAULT_SQLITE_PATH),
                 create_dir: true,

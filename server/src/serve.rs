@@ -11,15 +11,19 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use palisade_webhooks::Secret;
+use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::store::SecretKeyring;
 
 use crate::api::webhooks::Webhooks;
+use crate::auth::ApiToken;
 use crate::auth::args::ApiArgs;
 use crate::cli::logging::LogArgs;
 use crate::database::{Database, DatabaseArgs, DatabaseUrlError, OpenError, SecretKeyError};
 use crate::delivery::{DeliveryArgs, DeliveryConfigError};
 use crate::duration::parse_duration;
 use crate::listener::{self, BindAddr, ListenerConfig};
+use crate::routes::health::DeliveryStatus;
 use crate::{AppState, app};
 
 /// How the server runs.
@@ -67,6 +71,17 @@ pub struct ServeArgs {
     /// closed at once.
     #[arg(long, env = "PALISADE_MAX_CONNECTIONS", default_value = "1024")]
     pub max_connections: NonZeroUsize,
+    /// Serve `POST /demo/webhooks/inbound`, verifying Standard Webhooks
+    /// signed with this secret (`whsec_…`, e.g. from `palisade webhook
+    /// secret`); failed verifications are security events. Without it (or
+    /// with an empty value) the route is not served.
+    #[arg(
+        long,
+        env = "PALISADE_INBOUND_WEBHOOK_SECRET",
+        value_name = "WHSEC",
+        hide_env_values = true
+    )]
+    pub inbound_webhook_secret: Option<String>,
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -94,6 +109,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .and_then(|database| {
             args.delivery.check().map_err(StartError::Delivery)?;
             args.api.check().map_err(StartError::Api)?;
+            args.inbound_webhook_secret()?;
             let keyring = args.database.keyring().map_err(StartError::SecretKey)?;
             runtime()?.block_on(serve(&args, &database, keyring))
         });
@@ -134,39 +150,57 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, StartError> {
         .map_err(StartError::Runtime)
 }
 
-async fn serve(
+/// The server composed from its settings, before it serves: the state of
+/// every route and the delivery engine, not yet started. What
+/// [`run`] serves, and what tests run in-process.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Composed {
+    /// The state of every route.
+    pub state: AppState,
+    /// The webhook delivery engine; [`Engine::start`] runs its workers.
+    pub engine: Engine,
+    /// What readiness reports about the workers: set it running once the
+    /// engine is started.
+    pub delivery: DeliveryStatus,
+    /// The admin key created by a first start with no `--admin-token`, to
+    /// show once.
+    pub first_admin: Option<ApiToken>,
+}
+
+/// Opens `database` (applying migrations), registers the first admin key
+/// and composes the routes and the delivery engine from `args`, as `palisade
+/// serve` does before it listens.
+///
+/// # Errors
+///
+/// A [`StartError`] when the database cannot be opened or a setting is
+/// unusable.
+pub async fn compose(
     args: &ServeArgs,
     database: &Database,
     keyring: SecretKeyring,
-) -> Result<(), StartError> {
-    // Bind first: a taken port fails at once, before anything is created.
-    let listener = bind(&args.addr, args.port).await?;
+) -> Result<Composed, StartError> {
     let platform = database
         .open_platform(keyring)
         .await
         .map_err(StartError::Open)?;
     let (outbox, server_db) = (platform.outbox, platform.server);
     tracing::info!(%database, "database open, migrations applied");
-    let delivery_status = crate::routes::health::DeliveryStatus::default();
+    let delivery = DeliveryStatus::default();
     let auth = args.api.auth(server_db).map_err(StartError::Api)?;
-    let first_admin = auth
-        .bootstrap_admin(args.api.admin_token.as_deref())
-        .await
-        .map_err(|e| StartError::Api(e.to_string()))?;
-    if let Some(token) = first_admin {
-        // The one time this secret is shown: stderr, not the log, so it
-        // does not end up in a log pipeline.
-        eprintln!(
-            "palisade: created the first admin API key (shown once, store it now): {}",
-            token.reveal()
-        );
-    }
     let engine = args
         .delivery
         .engine(outbox.clone())
         .map_err(StartError::Delivery)?;
-    let state = AppState::new()
-        .map_err(|e| StartError::Internal(e.to_string()))?
+    let base = AppState::new().map_err(|e| StartError::Internal(e.to_string()))?;
+    // Last of what can fail: a created admin key must reach the caller to
+    // be shown.
+    let first_admin = auth
+        .bootstrap_admin(args.api.admin_token.as_deref())
+        .await
+        .map_err(|e| StartError::Api(e.to_string()))?;
+    let mut state = base
         .with_database(database.kind(), outbox)
         .with_webhooks(Webhooks::new(
             engine.clone(),
@@ -175,7 +209,39 @@ async fn serve(
         .with_flags(platform.flags)
         .with_server(auth)
         .with_stack(args.api.stack())
-        .with_delivery(delivery_status.clone());
+        .with_delivery(delivery.clone());
+    if let Some(secret) = args.inbound_webhook_secret()? {
+        state = state.with_inbound_webhooks(secret);
+    }
+    Ok(Composed {
+        state,
+        engine,
+        delivery,
+        first_admin,
+    })
+}
+
+async fn serve(
+    args: &ServeArgs,
+    database: &Database,
+    keyring: SecretKeyring,
+) -> Result<(), StartError> {
+    // Bind first: a taken port fails at once, before anything is created.
+    let listener = bind(&args.addr, args.port).await?;
+    let Composed {
+        state,
+        engine,
+        delivery: delivery_status,
+        first_admin,
+    } = compose(args, database, keyring).await?;
+    if let Some(token) = first_admin {
+        // The one time this secret is shown: stderr, not the log, so it
+        // does not end up in a log pipeline.
+        eprintln!(
+            "palisade: created the first admin API key (shown once, store it now): {}",
+            token.reveal()
+        );
+    }
     let local = listener.local_addr().map_err(StartError::Serve)?;
 
     let (stop, stopping) = watch::channel(false);
@@ -247,6 +313,20 @@ async fn bind(addr: &BindAddr, default_port: u16) -> Result<TcpListener, StartEr
 }
 
 impl ServeArgs {
+    /// The secret of `POST /demo/webhooks/inbound`, if one is set.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::InboundSecret`] when it is not a `whsec_…` secret (the
+    /// message never repeats it, unlike a flag parser's would).
+    pub fn inbound_webhook_secret(&self) -> Result<Option<Secret>, StartError> {
+        self.inbound_webhook_secret
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(|text| text.parse::<Secret>().map_err(StartError::InboundSecret))
+            .transpose()
+    }
+
     /// The limits of the HTTP listener.
     #[must_use]
     pub fn listener(&self) -> ListenerConfig {
@@ -357,6 +437,8 @@ pub enum StartError {
     Internal(String),
     /// The API's access settings are unusable (admin token, Redis URL).
     Api(String),
+    /// `--inbound-webhook-secret` is not a `whsec_…` secret.
+    InboundSecret(palisade_webhooks::sign::SecretError),
 }
 
 impl StartError {
@@ -368,7 +450,8 @@ impl StartError {
             | Self::SecretKey(_)
             | Self::Delivery(DeliveryConfigError::LeaseTooShort { .. })
             | Self::Resolve { .. }
-            | Self::Api(_) => ExitCode::from(2),
+            | Self::Api(_)
+            | Self::InboundSecret(_) => ExitCode::from(2),
             Self::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
                 ExitCode::from(2)
             }
@@ -400,6 +483,9 @@ impl fmt::Display for StartError {
             Self::Output(e) => write!(f, "cannot write to stdout: {e}"),
             Self::Internal(e) => write!(f, "internal configuration error: {e}"),
             Self::Api(e) => f.write_str(e),
+            Self::InboundSecret(_) => f.write_str(
+                "--inbound-webhook-secret / PALISADE_INBOUND_WEBHOOK_SECRET is not a Standard Webhooks secret (whsec_<base64>)",
+            ),
         }
     }
 }
@@ -409,6 +495,7 @@ impl std::error::Error for StartError {
         match self {
             Self::DatabaseUrl(e) => Some(e),
             Self::SecretKey(e) => Some(e),
+            Self::InboundSecret(e) => Some(e),
             Self::Open(e) => Some(e),
             Self::Delivery(e) => Some(e),
             Self::Bind { source, .. } | Self::Resolve { source, .. } => Some(source),

@@ -1,10 +1,13 @@
 //! The state shared by every route.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use palisade_flags::store::FlagStore;
 use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
+use palisade_webhooks::StandardWebhooks;
+use palisade_webhooks::layer::WebhookVerifier;
 use palisade_webhooks::store::Store;
 
 use crate::api::webhooks::Webhooks;
@@ -14,6 +17,14 @@ use crate::breakers::Breakers;
 use crate::routes::demo::Demo;
 use crate::routes::health::DeliveryStatus;
 use crate::routes::stack::StackConfig;
+
+/// How many message ids the inbound webhook route remembers to refuse
+/// replays: enough for a busy sender's five minutes of tolerance, bounded
+/// so a flood cannot grow memory.
+pub const INBOUND_REPLAY_CAPACITY: NonZeroUsize = match NonZeroUsize::new(100_000) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
 
 /// Everything the routes need, cheap to clone.
 #[derive(Debug, Clone)]
@@ -44,6 +55,9 @@ pub struct AppState {
     /// Whether the webhook delivery workers run (readiness); `None` when
     /// this app delivers nothing.
     pub delivery: Option<DeliveryStatus>,
+    /// The verifier of `POST /demo/webhooks/inbound`; `None`: the route is
+    /// not mounted.
+    pub inbound_webhooks: Option<WebhookVerifier>,
 }
 
 impl AppState {
@@ -70,6 +84,7 @@ impl AppState {
             auth: None,
             stack: StackConfig::default(),
             delivery: None,
+            inbound_webhooks: None,
         })
     }
 
@@ -101,6 +116,19 @@ impl AppState {
     #[must_use]
     pub fn with_delivery(mut self, delivery: DeliveryStatus) -> Self {
         self.delivery = Some(delivery);
+        self
+    }
+
+    /// Serves `POST /demo/webhooks/inbound`, verifying Standard Webhooks
+    /// signed with `secret` against the system clock, and refusing a
+    /// message id already accepted within the timestamp tolerance (the last
+    /// [`INBOUND_REPLAY_CAPACITY`] ids are remembered).
+    #[must_use]
+    pub fn with_inbound_webhooks(mut self, secret: palisade_webhooks::Secret) -> Self {
+        self.inbound_webhooks = Some(
+            WebhookVerifier::new(StandardWebhooks::new(secret))
+                .replay_protection(INBOUND_REPLAY_CAPACITY),
+        );
         self
     }
 

@@ -6,7 +6,7 @@ mod support;
 
 use http::{Method, StatusCode};
 use palisade_server::auth::args::ApiArgs;
-use support::{TestApp, assert_problem, with_tier};
+use support::{LogCapture, TestApp, assert_problem, with_tier};
 
 #[tokio::test]
 async fn requests_without_a_valid_key_are_401_with_a_bearer_challenge() {
@@ -83,6 +83,33 @@ async fn a_read_key_may_not_create_keys() {
         .await;
     assert_problem(&answer, StatusCode::FORBIDDEN, "insufficient_scope");
     assert_eq!(app.db.key_count().await.unwrap(), 2, "nothing was created");
+}
+
+#[tokio::test]
+async fn a_scope_refusal_is_logged_with_the_key_and_the_client_address() {
+    let logs = LogCapture::default();
+    let _installed = logs.install();
+    let app = TestApp::spawn("auth-scope-log").await;
+    let reader = app.create_key("read", None).await;
+    let answer = app
+        .call(Method::GET, "/api/audit", Some(&reader), None)
+        .await;
+    assert_problem(&answer, StatusCode::FORBIDDEN, "insufficient_scope");
+    let refused: Vec<_> = logs
+        .target("security")
+        .into_iter()
+        .filter(|line| line["fields"]["kind"] == "scope_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let fields = &refused[0]["fields"];
+    assert_eq!(fields["client"], "127.0.0.1", "{fields}");
+    assert_eq!(fields["scope"], "read", "{fields}");
+    let key_id = reader.trim_start_matches("pal_").split('_').next().unwrap();
+    assert_eq!(fields["key_id"], key_id, "{fields}");
+    assert!(
+        !logs.text().contains(&reader),
+        "the token leaked into the log"
+    );
 }
 
 #[tokio::test]

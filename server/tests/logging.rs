@@ -3,55 +3,23 @@
 //! request.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod support;
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use http::{Request, StatusCode};
 use palisade_server::access_log::access_log_layer;
+use support::LogCapture;
 use tower::ServiceExt as _;
-
-/// A `MakeWriter` that keeps what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<serde_json::Value> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8(bytes.clone())
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn every_request_gets_one_access_line_with_its_id_status_and_duration() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::default();
+    let _guard = captured.install();
 
     let app = Router::new()
         .route(
@@ -74,11 +42,7 @@ async fn every_request_gets_one_access_line_with_its_id_status_and_duration() {
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 
-    let lines: Vec<_> = captured
-        .lines()
-        .into_iter()
-        .filter(|line| line["target"] == "access")
-        .collect();
+    let lines = captured.target("access");
     assert_eq!(lines.len(), 2, "{lines:?}");
     let fields = &lines[0]["fields"];
     assert_eq!(fields["method"], "GET");

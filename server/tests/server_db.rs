@@ -87,6 +87,7 @@ async fn audit_round_trip(db: &ServerDb) {
     let caller = Caller {
         key_id: "00000000000000aa".into(),
         scope: Scope::Admin,
+        client: None,
     };
     for n in 0..5 {
         audit

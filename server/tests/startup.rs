@@ -41,6 +41,7 @@ const SERVER_ENV: &[&str] = &[
     "PALISADE_REDIS_PREFIX",
     "PALISADE_BODY_LIMIT",
     "PALISADE_REQUEST_TIMEOUT",
+    "PALISADE_INBOUND_WEBHOOK_SECRET",
     "RUST_LOG",
 ];
 
@@ -174,6 +175,16 @@ fn bad_configuration_fails_at_start_with_one_line() {
         "--old-secret-key needs --secret-key",
     );
     assert!(!line.contains("hunter2"), "the key leaked: {line}");
+    let line = assert_fails(
+        &run(
+            d,
+            &[],
+            &[("PALISADE_INBOUND_WEBHOOK_SECRET", "whsec_hunter2!")],
+        ),
+        2,
+        "--inbound-webhook-secret / PALISADE_INBOUND_WEBHOOK_SECRET is not a Standard Webhooks secret",
+    );
+    assert!(!line.contains("hunter2"), "the secret leaked: {line}");
     // An explicit SQLite file in a directory that does not exist: the
     // server does not guess, and names the directory.
     assert_fails(
@@ -226,7 +237,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = palisade(dir, args, &[])
+        Self::start_with_env(dir, args, &[])
+    }
+
+    fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = palisade(dir, args, env)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -256,10 +271,19 @@ impl Server {
     }
 
     fn get(&self, path: &str) -> String {
+        self.request("GET", path)
+    }
+
+    fn post(&self, path: &str) -> String {
+        self.request("POST", path)
+    }
+
+    /// Sends `method path` with no body on a fresh connection.
+    fn request(&self, method: &str, path: &str) -> String {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.addr
         )
         .unwrap();
@@ -304,6 +328,34 @@ fn serve_opens_the_default_database_reports_it_ready_and_stops_on_sigterm() {
     assert!(status.success(), "SIGTERM is a clean exit, got {status}");
 }
 
+#[cfg(unix)]
+#[test]
+fn empty_database_redis_and_inbound_secret_values_count_as_unset() {
+    let dir = TempDir::new("empty-urls");
+    let server = Server::start_with_env(
+        &dir.0,
+        &["--port", "0"],
+        &[
+            ("DATABASE_URL", ""),
+            ("REDIS_URL", ""),
+            ("PALISADE_INBOUND_WEBHOOK_SECRET", ""),
+        ],
+    );
+    // The default SQLite database, and no Redis among the dependencies.
+    assert!(dir.0.join("data/palisade.db").is_file());
+    let ready = server.get("/health/ready");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.contains(r#""kind":"sqlite""#), "{ready}");
+    assert!(!ready.contains(r#""name":"redis""#), "{ready}");
+    let inbound = server.post("/demo/webhooks/inbound");
+    assert!(inbound.starts_with("HTTP/1.1 404"), "{inbound}");
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM is a clean exit, got {status}");
+    // The same for a command that only opens the database.
+    let output = run(&dir.0, &["migrate"], &[("DATABASE_URL", "")]);
+    assert!(output.status.success(), "{output:?}");
+}
+
 #[test]
 fn help_documents_every_flag_and_variable() {
     let dir = TempDir::new("help");
@@ -332,6 +384,7 @@ fn help_documents_every_flag_and_variable() {
         "--redis-prefix",
         "--body-limit",
         "--request-timeout",
+        "--inbound-webhook-secret",
         "migrate",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

@@ -1,6 +1,7 @@
 //! Who is calling the API, and what they may do.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use axum::extract::FromRequestParts;
 use http::StatusCode;
@@ -49,6 +50,9 @@ pub struct Caller {
     pub key_id: String,
     /// What the key may do.
     pub scope: Scope,
+    /// The client's address, for the security log; `None` when the server
+    /// is served without connection info (an embedder's choice).
+    pub client: Option<IpAddr>,
 }
 
 impl Caller {
@@ -67,7 +71,9 @@ impl Caller {
         }
         tracing::warn!(
             target: "security",
+            kind = crate::auth::SecurityEvent::ScopeRefused.kind(),
             key_id = %self.key_id,
+            client = %self.client.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
             scope = %self.scope,
             needed = %needed,
             "scope refused"

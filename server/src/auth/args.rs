@@ -55,7 +55,8 @@ pub struct ApiArgs {
     pub rate_tiers: Vec<TierArg>,
     /// Share the per-key rate limits with every instance through this
     /// Redis (`redis://host:6379`). Without it, each instance limits on its
-    /// own. While Redis does not answer, requests are admitted.
+    /// own. While Redis does not answer, requests are admitted. An empty
+    /// value (`REDIS_URL=`) counts as unset.
     #[arg(
         long = "redis-url",
         env = "REDIS_URL",
@@ -138,7 +139,8 @@ impl ApiArgs {
     pub fn auth(&self, db: ServerDb) -> Result<Auth, String> {
         let tiers = RateTiers::with(&self.rate_tiers);
         let ip_rules = IpRules::new(self.api_allow.clone(), self.api_deny.clone());
-        match &self.redis_url {
+        // An empty variable is how many deployment tools "unset" one.
+        match self.redis_url.as_deref().filter(|url| !url.is_empty()) {
             None => Ok(Auth::new(db, tiers, ip_rules)),
             Some(url) => Auth::with_redis(db, tiers, ip_rules, url, &self.redis_prefix)
                 .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned()),

@@ -17,6 +17,10 @@ pub(crate) enum SecurityEvent {
     RateLimited,
     /// The client address is outside `--api-allow` or inside `--api-deny`.
     IpDenied,
+    /// An inbound webhook's headers, timestamp or signature did not verify.
+    WebhookSignature,
+    /// A verified inbound webhook was sent again (a replay).
+    WebhookReplayed,
 }
 
 impl SecurityEvent {
@@ -28,6 +32,8 @@ impl SecurityEvent {
             Self::ScopeRefused => "scope_refused",
             Self::RateLimited => "rate_limited",
             Self::IpDenied => "ip_denied",
+            Self::WebhookSignature => "webhook_signature",
+            Self::WebhookReplayed => "webhook_replayed",
         }
     }
 

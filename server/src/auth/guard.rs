@@ -99,6 +99,7 @@ pub(crate) async fn authenticate(
     request.extensions_mut().insert(Caller {
         key_id: key.id,
         scope: key.scope,
+        client: client.map(|c| c.ip()),
     });
     next.run(request).await
 }

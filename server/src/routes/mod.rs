@@ -9,6 +9,7 @@ mod dashboard;
 pub mod demo;
 pub mod flagged;
 pub mod health;
+pub mod inbound;
 pub mod metrics;
 mod openapi;
 pub mod stack;
@@ -20,14 +21,21 @@ pub fn app(state: AppState) -> Router {
     // recorder installed when they are built.
     metrics::handle();
     let (api, doc) = crate::api::router().split_for_parts();
-    let doc = std::sync::Arc::new(openapi::document(doc));
+    let (inbound, inbound_doc) = inbound::router().split_for_parts();
+    let doc = std::sync::Arc::new(openapi::document(doc, inbound_doc));
     let api = api.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         crate::auth::guard::authenticate,
     ));
     let config = state.stack;
     let flagged = flagged::routes(&state);
+    // Mounted only with a secret: unconfigured, the path is an ordinary 404.
+    let inbound = match &state.inbound_webhooks {
+        Some(verifier) => inbound.with_state(verifier.clone()),
+        None => Router::new(),
+    };
     let router = Router::new()
+        .merge(inbound)
         .merge(dashboard::routes())
         .merge(flagged)
         .nest("/api", api)

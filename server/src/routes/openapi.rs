@@ -1,5 +1,6 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document of `/api`, built from the
-//! same `utoipa-axum` routers that serve it.
+//! `GET /openapi.json`: the OpenAPI 3.1 document of `/api` and of the
+//! inbound webhook receiver, built from the same `utoipa-axum` routers that
+//! serve them.
 
 use axum::Json;
 use axum::extract::State;
@@ -24,14 +25,16 @@ pub(crate) struct Problem {
 }
 
 /// Completes the document of [`api::router`](crate::api::router): paths
-/// under `/api`, the bearer scheme, the problem schema.
-pub(crate) fn document(mut doc: OpenApi) -> OpenApi {
+/// under `/api`, the bearer scheme, the problem schema; then adds the
+/// routes outside `/api` documented in `extra` (their paths as they are).
+pub(crate) fn document(mut doc: OpenApi, extra: OpenApi) -> OpenApi {
     doc.info.title = "Palisade API".to_owned();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.paths.paths = std::mem::take(&mut doc.paths.paths)
         .into_iter()
         .map(|(path, item)| (format!("/api{path}"), item))
         .collect();
+    doc.paths.paths.extend(extra.paths.paths);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -30,7 +30,8 @@ pub struct TestApp {
     pub admin: String,
     /// The server's tables, to check what was (not) written.
     pub db: ServerDb,
-    dir: PathBuf,
+    /// The temporary directory of its SQLite database, if it has one.
+    dir: Option<PathBuf>,
     client: Client<HttpConnector, Body>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -53,6 +54,16 @@ impl TestApp {
 
     /// The app with these API settings (tiers, address rules, Redis).
     pub async fn spawn_with(name: &str, args: ApiArgs) -> Self {
+        Self::spawn_configured(name, args, |state| state).await
+    }
+
+    /// The app with these API settings and whatever `configure` adds to
+    /// its state.
+    pub async fn spawn_configured(
+        name: &str,
+        args: ApiArgs,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "palisade-api-{name}-{}-{}",
             std::process::id(),
@@ -82,10 +93,28 @@ impl TestApp {
             .with_database("sqlite", outbox)
             .with_server(auth)
             .with_stack(args.stack());
-        Self::serve(state, dir, admin, db).await
+        Self::serve(configure(state), Some(dir), admin, db).await
     }
 
-    async fn serve(state: AppState, dir: PathBuf, admin: String, db: ServerDb) -> Self {
+    /// Serves `state` (whose database the caller owns) through the server's
+    /// own listener, as `palisade serve` does.
+    pub async fn serve_state(state: AppState, admin: String, db: ServerDb) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            palisade_server::listener::serve(
+                listener,
+                app(state),
+                palisade_server::listener::ListenerConfig::default(),
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
+        });
+        Self::new(addr, admin, db, None, server)
+    }
+
+    async fn serve(state: AppState, dir: Option<PathBuf>, admin: String, db: ServerDb) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
@@ -96,6 +125,16 @@ impl TestApp {
             .await
             .unwrap();
         });
+        Self::new(addr, admin, db, dir, server)
+    }
+
+    fn new(
+        addr: SocketAddr,
+        admin: String,
+        db: ServerDb,
+        dir: Option<PathBuf>,
+        server: tokio::task::JoinHandle<()>,
+    ) -> Self {
         Self {
             base: format!("http://{addr}"),
             admin,
@@ -168,7 +207,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -197,6 +238,71 @@ pub fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
         "{}",
         answer.text
     );
+}
+
+/// What a JSON `tracing` subscriber wrote while installed with
+/// [`LogCapture::install`]: on a current-thread test runtime that is every
+/// line of the served app, since its tasks run on the test's thread.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Captures this thread's log lines (as JSON) until the guard is dropped.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<Value> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// The lines logged under `target`.
+    pub fn target(&self, target: &str) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|line| line["target"] == target)
+            .collect()
+    }
+
+    /// Everything written, as text (to check what must never appear).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned()
+    }
 }
 
 fn unique() -> u64 {
