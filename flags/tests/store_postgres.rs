@@ -26,6 +26,52 @@ async fn postgres_store_creates_updates_deletes_audits_and_reverts() {
     suite::crud_audit_and_revert(&store).await;
 }
 
+#[tokio::test]
+async fn postgres_store_keeps_segments_with_versions_and_audit() {
+    let Some(db) = services::fresh_database("postgres_store_segments").await else {
+        return;
+    };
+    let store = PostgresFlagStore::connect(db.url()).await.unwrap();
+    suite::segments_versions_audit_and_guards(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_changed_on_one_instance_changes_its_flags_on_another() {
+    use palisade_flags::model::Strategy;
+
+    let Some(db) = services::fresh_database("postgres_store_segment_notify").await else {
+        return;
+    };
+    let a = PostgresFlagStore::connect(db.url()).await.unwrap();
+    let b = PostgresFlagStore::connect(db.url()).await.unwrap();
+    a.put_segment(
+        &suite::staff("@example.com"),
+        Expect::Absent,
+        &Edit::by("a"),
+    )
+    .await
+    .unwrap();
+    let beta = Flag::new("beta", FlagKind::Boolean).strategy(Strategy::new("s").segment(7));
+    a.put(&beta, Expect::Absent, &Edit::by("a")).await.unwrap();
+    eventually("B to serve the flag using the segment", || {
+        suite::on_for(&b, "beta", "ana@example.com")
+    })
+    .await;
+    assert!(!suite::on_for(&b, "beta", "eve@elsewhere.org"));
+    a.put_segment(
+        &suite::staff("@elsewhere.org"),
+        Expect::Version(1),
+        &Edit::by("a"),
+    )
+    .await
+    .unwrap();
+    eventually("B to serve the changed segment", || {
+        suite::on_for(&b, "beta", "eve@elsewhere.org")
+    })
+    .await;
+    assert!(!suite::on_for(&b, "beta", "ana@example.com"));
+}
+
 fn config(n: u64) -> Flag {
     Flag::new(
         "settings",

@@ -28,6 +28,40 @@ async fn sqlite_store_creates_updates_deletes_audits_and_reverts() {
 }
 
 #[tokio::test]
+async fn sqlite_store_keeps_segments_with_versions_and_audit() {
+    let dir = temp_dir("sqlite-segments");
+    let store = SqliteFlagStore::open(dir.join("flags.db")).await.unwrap();
+    suite::segments_versions_audit_and_guards(&store).await;
+}
+
+#[tokio::test]
+async fn a_reopened_store_serves_its_stored_segments() {
+    use palisade_flags::model::Strategy;
+
+    let dir = temp_dir("sqlite-segments-reopen");
+    let path = dir.join("flags.db");
+    {
+        let store = SqliteFlagStore::open(&path).await.unwrap();
+        store
+            .put_segment(
+                &suite::staff("@example.com"),
+                Expect::Absent,
+                &Edit::by("a"),
+            )
+            .await
+            .unwrap();
+        let beta = Flag::new("beta", FlagKind::Boolean).strategy(Strategy::new("s").segment(7));
+        store
+            .put(&beta, Expect::Absent, &Edit::by("a"))
+            .await
+            .unwrap();
+    }
+    let store = SqliteFlagStore::open(&path).await.unwrap();
+    assert!(suite::on_for(&store, "beta", "ana@example.com"));
+    assert!(!suite::on_for(&store, "beta", "eve@elsewhere.org"));
+}
+
+#[tokio::test]
 async fn reopening_keeps_flags_versions_and_history() {
     let dir = temp_dir("sqlite-reopen");
     let path = dir.join("flags.db");

@@ -78,7 +78,7 @@ pub(crate) fn flag_from_doc(doc: &FlagDoc) -> Result<Flag, NativeError> {
     Ok(flag)
 }
 
-fn segment_from_doc(doc: &SegmentDoc) -> Result<Segment, NativeError> {
+pub(crate) fn segment_from_doc(doc: &SegmentDoc) -> Result<Segment, NativeError> {
     let mut segment = Segment::new(doc.id);
     if let Some(name) = &doc.name {
         segment = segment.named(name.as_str());

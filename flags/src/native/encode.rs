@@ -82,7 +82,7 @@ pub(crate) fn fingerprint(set: &FlagSet, flag: &Flag) -> serde_json::Value {
     serde_json::json!([flag_to_doc(flag), segments])
 }
 
-fn segment_to_doc(segment: &Segment) -> SegmentDoc {
+pub(crate) fn segment_to_doc(segment: &Segment) -> SegmentDoc {
     SegmentDoc {
         id: segment.id(),
         name: segment.name.as_deref().map(str::to_owned),

@@ -55,7 +55,7 @@ pub use error::NativeError;
 #[cfg(feature = "live")]
 pub(crate) use encode::fingerprint;
 
-use crate::model::{Flag, FlagSet};
+use crate::model::{Flag, FlagSet, Segment};
 
 /// The text formats of a definition document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -212,6 +212,25 @@ pub fn flag_from_value(value: &serde_json::Value) -> Result<Flag, NativeError> {
     let doc: document::FlagDoc =
         serde_json::from_value(value.clone()).map_err(|e| json_syntax(&e))?;
     decode::flag_from_doc(&doc)
+}
+
+/// One segment as a JSON value of the native format (what the stores keep
+/// per segment).
+#[must_use]
+pub fn segment_to_value(segment: &Segment) -> serde_json::Value {
+    serde_json::to_value(encode::segment_to_doc(segment)).unwrap_or_default()
+}
+
+/// One segment from a JSON value of the native format.
+///
+/// # Errors
+///
+/// [`NativeError::Syntax`] for a value that is not a segment definition,
+/// [`NativeError::Segment`] for an unusable constraint.
+pub fn segment_from_value(value: &serde_json::Value) -> Result<Segment, NativeError> {
+    let doc: document::SegmentDoc =
+        serde_json::from_value(value.clone()).map_err(|e| json_syntax(&e))?;
+    decode::segment_from_doc(&doc)
 }
 
 /// One flag from JSON text of the native format.

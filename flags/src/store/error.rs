@@ -29,6 +29,28 @@ pub enum StoreError {
     /// or parent, a dependency cycle, a bad value, or a version that cannot
     /// be reverted to); nothing was written.
     Invalid(NativeError),
+    /// No segment with this id.
+    SegmentNotFound {
+        /// The id.
+        segment: u64,
+    },
+    /// The segment is not at the version the write expected, or already
+    /// exists when it was to be created.
+    SegmentConflict {
+        /// The id.
+        segment: u64,
+        /// The version the write expected (0: that it did not exist).
+        expected: u64,
+        /// The version found (0: it does not exist).
+        found: u64,
+    },
+    /// The segment cannot be deleted: these flags still use it.
+    SegmentInUse {
+        /// The id.
+        segment: u64,
+        /// The flags whose strategies name it (sorted).
+        flags: Vec<String>,
+    },
     /// The database failed.
     Database(sqlx::Error),
     /// The migrations failed (for example a schema written by a newer
@@ -65,6 +87,32 @@ impl fmt::Display for StoreError {
                 f,
                 "flag {key:?} was expected at version {expected} but is at version {found}"
             ),
+            Self::SegmentNotFound { segment } => write!(f, "segment {segment} not found"),
+            Self::SegmentConflict {
+                segment,
+                expected,
+                found,
+            } => match (expected, found) {
+                (0, _) => write!(f, "segment {segment} already exists (at version {found})"),
+                (_, 0) => write!(
+                    f,
+                    "segment {segment} was expected at version {expected} but does not exist"
+                ),
+                _ => write!(
+                    f,
+                    "segment {segment} was expected at version {expected} but is at version {found}"
+                ),
+            },
+            Self::SegmentInUse { segment, flags } => write!(
+                f,
+                "segment {segment} is still used by flag{} {}",
+                if flags.len() == 1 { "" } else { "s" },
+                flags
+                    .iter()
+                    .map(|flag| format!("{flag:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Self::Invalid(error) => write!(f, "invalid flag definition: {error}"),
             Self::Database(error) => write!(f, "flag store database error: {error}"),
             Self::Migrate(error) => write!(f, "flag store migration failed: {error}"),
@@ -78,7 +126,11 @@ impl std::error::Error for StoreError {
             Self::Invalid(error) => Some(error),
             Self::Database(error) => Some(error),
             Self::Migrate(error) => Some(error),
-            Self::NotFound { .. } | Self::Conflict { .. } => None,
+            Self::NotFound { .. }
+            | Self::Conflict { .. }
+            | Self::SegmentNotFound { .. }
+            | Self::SegmentConflict { .. }
+            | Self::SegmentInUse { .. } => None,
         }
     }
 }

@@ -29,7 +29,7 @@ pub use live::{Applied, LiveFlags};
 #[cfg(feature = "db")]
 pub use error::StoreError;
 #[cfg(feature = "db")]
-pub use flag_store::{AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag};
+pub use flag_store::{AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag, StoredSegment};
 #[cfg(feature = "postgres")]
 pub use postgres::{NOTIFY_CHANNEL, PostgresFlagStore};
 #[cfg(feature = "sqlite")]

@@ -11,14 +11,16 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use tokio::task::JoinHandle;
 
 use super::flag_store::{
-    AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag, build_set, definition_of,
-    from_db, plan, to_db,
+    AuditAction, AuditEntry, Edit, Expect, FlagStore, Rows, StoredFlag, StoredSegment, Target,
+    Written, definition_of, from_db, plan, segment_id_to_db, to_db,
 };
 use super::{LiveFlags, StoreError};
-use crate::model::Flag;
+use crate::model::{Flag, Segment};
+use crate::native;
 use crate::time::{Clock, SystemClock, Timestamp};
 
-/// The channel every write notifies (the payload is the flag's key).
+/// The channel every write notifies (the payload is the flag's key, or
+/// `segment:<id>` for a segment).
 pub const NOTIFY_CHANNEL: &str = "palisade_flags";
 
 /// How long the listener waits before it tries again after an error.
@@ -29,13 +31,22 @@ fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::SqlSafeStr as _;
     use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "flags".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/postgres/0001_flags.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "flags".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0001_flags.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "segments".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0002_segments.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     // Our own bookkeeping table; the migrator holds an advisory lock while
     // it runs, so instances starting together apply each migration once.
     migrator.dangerous_set_table_name("_palisade_flags_migrations");
@@ -48,7 +59,9 @@ fn migrator() -> sqlx::migrate::Migrator {
 ///
 /// Writes take a transaction-scoped advisory lock, so concurrent writers
 /// from any instance validate against the set they actually change, and
-/// send `NOTIFY palisade_flags` with the key on commit. Each store listens
+/// send `NOTIFY palisade_flags` with the key on commit. Segments are stored
+/// and announced the same way, so a segment changed on one instance
+/// changes its flags' answers on every instance. Each store listens
 /// on that channel (a connection of its own) and reloads the whole set on a
 /// notice, typically within milliseconds; after a lost connection it
 /// reconnects and reloads, so a notice missed meanwhile is not lost either.
@@ -107,7 +120,7 @@ impl PostgresFlagStore {
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(NOTIFY_CHANNEL).await?;
         // Listening before the first load: a write in between is reloaded.
-        let set = build_set(load_rows(&pool).await?.iter().map(|(_, _, d)| d))?;
+        let set = load_rows(&mut *pool.acquire().await?).await?.build_set()?;
         let live = Arc::new(LiveFlags::new(set));
         let reload_lock = Arc::new(tokio::sync::Mutex::new(()));
         let task = tokio::spawn(listen(
@@ -134,42 +147,60 @@ impl PostgresFlagStore {
 
     async fn write(
         &self,
-        key: &str,
+        target: Target<'_>,
         after: Option<serde_json::Value>,
         expect: Expect,
         edit: &Edit,
         revert: bool,
-    ) -> Result<Option<StoredFlag>, StoreError> {
+    ) -> Result<Written, StoreError> {
         let mut tx = self.pool.begin().await?;
         // One writer at a time across every instance, for this transaction.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('palisade_flags'))")
             .execute(&mut *tx)
             .await?;
-        let rows = sqlx::query(
-            "SELECT key, version, definition::text AS definition FROM palisade_flags ORDER BY key",
+        let rows = load_rows(&mut tx).await?;
+        let last: Option<i64> = bind_target!(
+            sqlx::query_scalar(match target {
+                Target::Flag(_) => {
+                    "SELECT MAX(version) FROM palisade_flag_audit WHERE flag_key = $1"
+                }
+                Target::Segment(_) => {
+                    "SELECT MAX(version) FROM palisade_flag_segment_audit WHERE segment_id = $1"
+                }
+            }),
+            target
         )
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(stored_row)
-        .collect::<Result<Vec<_>, _>>()?;
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM palisade_flag_audit WHERE flag_key = $1")
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-        let plan = plan(&rows, key, last.map_or(0, from_db), after, expect, revert)?;
+        .fetch_one(&mut *tx)
+        .await?;
+        let plan = plan(
+            &rows,
+            target,
+            last.map_or(0, from_db),
+            after,
+            expect,
+            revert,
+        )?;
         let at = self.clock.now();
         let text = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string);
         match &plan.after {
             Some(definition) => {
-                sqlx::query(
-                    "INSERT INTO palisade_flags (key, version, definition, updated_at) \
-                     VALUES ($1, $2, $3::jsonb, $4) \
-                     ON CONFLICT (key) DO UPDATE SET version = excluded.version, \
-                     definition = excluded.definition, updated_at = excluded.updated_at",
+                bind_target!(
+                    sqlx::query(match target {
+                        Target::Flag(_) => {
+                            "INSERT INTO palisade_flags (key, version, definition, updated_at) \
+                             VALUES ($1, $2, $3::jsonb, $4) \
+                             ON CONFLICT (key) DO UPDATE SET version = excluded.version, \
+                             definition = excluded.definition, updated_at = excluded.updated_at"
+                        }
+                        Target::Segment(_) => {
+                            "INSERT INTO palisade_flag_segments (id, version, definition, updated_at) \
+                             VALUES ($1, $2, $3::jsonb, $4) \
+                             ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                             definition = excluded.definition, updated_at = excluded.updated_at"
+                        }
+                    }),
+                    target
                 )
-                .bind(key)
                 .bind(to_db(plan.version))
                 .bind(definition.to_string())
                 .bind(at.unix_millis())
@@ -177,17 +208,32 @@ impl PostgresFlagStore {
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM palisade_flags WHERE key = $1")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
+                bind_target!(
+                    sqlx::query(match target {
+                        Target::Flag(_) => "DELETE FROM palisade_flags WHERE key = $1",
+                        Target::Segment(_) => "DELETE FROM palisade_flag_segments WHERE id = $1",
+                    }),
+                    target
+                )
+                .execute(&mut *tx)
+                .await?;
             }
         }
-        sqlx::query(
-            "INSERT INTO palisade_flag_audit (flag_key, version, actor, at, action, before, after, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)",
+        bind_target!(
+            sqlx::query(match target {
+                Target::Flag(_) => {
+                    "INSERT INTO palisade_flag_audit \
+                     (flag_key, version, actor, at, action, before, after, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)"
+                }
+                Target::Segment(_) => {
+                    "INSERT INTO palisade_flag_segment_audit \
+                     (segment_id, version, actor, at, action, before, after, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)"
+                }
+            }),
+            target
         )
-        .bind(key)
         .bind(to_db(plan.version))
         .bind(&edit.actor)
         .bind(at.unix_millis())
@@ -199,7 +245,7 @@ impl PostgresFlagStore {
         .await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(NOTIFY_CHANNEL)
-            .bind(key)
+            .bind(target.notice())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -207,14 +253,24 @@ impl PostgresFlagStore {
         if let Err(error) = reload(&self.pool, &self.live, &self.reload_lock).await {
             tracing::warn!(%error, "reloading flags after a write failed; the listener will retry");
         }
-        Ok(plan.after.map(|definition| StoredFlag {
-            key: key.to_owned(),
+        Ok(Written {
             version: plan.version,
-            updated_at: at,
-            definition,
-        }))
+            after: plan.after,
+            at,
+        })
     }
 }
+
+/// Binds the written flag's key or segment's id (a `?` on a bad id).
+macro_rules! bind_target {
+    ($query:expr, $target:expr) => {
+        match $target {
+            Target::Flag(key) => $query.bind(key.to_owned()),
+            Target::Segment(id) => $query.bind(segment_id_to_db(id)?),
+        }
+    };
+}
+use bind_target;
 
 /// Follows the notify channel until the store is dropped.
 async fn listen(
@@ -247,23 +303,44 @@ async fn reload(
     lock: &tokio::sync::Mutex<()>,
 ) -> Result<(), StoreError> {
     let _serial = lock.lock().await;
-    let rows = load_rows(pool).await?;
-    let _ = live.apply(
-        "postgres flag store",
-        build_set(rows.iter().map(|(_, _, d)| d)),
-    );
+    let rows = load_rows(&mut *pool.acquire().await?).await?;
+    let _ = live.apply("postgres flag store", rows.build_set());
     Ok(())
 }
 
-async fn load_rows(pool: &PgPool) -> Result<Vec<(String, u64, serde_json::Value)>, StoreError> {
-    sqlx::query(
+/// Every stored flag and segment.
+async fn load_rows(conn: &mut sqlx::PgConnection) -> Result<Rows, StoreError> {
+    let flags = sqlx::query(
         "SELECT key, version, definition::text AS definition FROM palisade_flags ORDER BY key",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?
     .iter()
     .map(stored_row)
-    .collect()
+    .collect::<Result<_, _>>()?;
+    let segments = sqlx::query(
+        "SELECT id, version, definition::text AS definition, updated_at \
+         FROM palisade_flag_segments ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let segment = stored_segment(row)?;
+        Ok((segment.id, segment.version, segment.definition))
+    })
+    .collect::<Result<_, StoreError>>()?;
+    Ok(Rows { flags, segments })
+}
+
+fn stored_segment(row: &PgRow) -> Result<StoredSegment, StoreError> {
+    let definition: String = row.try_get("definition")?;
+    Ok(StoredSegment {
+        id: from_db(row.try_get("id")?),
+        version: from_db(row.try_get("version")?),
+        updated_at: Timestamp::from_unix_millis(row.try_get("updated_at")?),
+        definition: parse_json(&definition)?,
+    })
 }
 
 fn stored_row(row: &PgRow) -> Result<(String, u64, serde_json::Value), StoreError> {
@@ -349,13 +426,21 @@ impl FlagStore for PostgresFlagStore {
         edit: &'a Edit,
     ) -> BoxFuture<'a, Result<StoredFlag, StoreError>> {
         async move {
-            let stored = self
-                .write(flag.key(), Some(definition_of(flag)), expect, edit, false)
+            let written = self
+                .write(
+                    Target::Flag(flag.key()),
+                    Some(definition_of(flag)),
+                    expect,
+                    edit,
+                    false,
+                )
                 .await?;
-            stored.ok_or_else(|| StoreError::NotFound {
-                key: flag.key().to_owned(),
-                version: None,
-            })
+            written
+                .into_flag(flag.key())
+                .ok_or_else(|| StoreError::NotFound {
+                    key: flag.key().to_owned(),
+                    version: None,
+                })
         }
         .boxed()
     }
@@ -366,7 +451,12 @@ impl FlagStore for PostgresFlagStore {
         expect: Expect,
         edit: &'a Edit,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        async move { self.write(key, None, expect, edit, false).await.map(drop) }.boxed()
+        async move {
+            self.write(Target::Flag(key), None, expect, edit, false)
+                .await
+                .map(drop)
+        }
+        .boxed()
     }
 
     fn history<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<AuditEntry>, StoreError>> {
@@ -406,7 +496,80 @@ impl FlagStore for PostgresFlagStore {
                 });
             };
             let after = after.as_deref().map(parse_json).transpose()?;
-            self.write(key, after, Expect::Any, edit, true).await
+            let written = self
+                .write(Target::Flag(key), after, Expect::Any, edit, true)
+                .await?;
+            Ok(written.into_flag(key))
+        }
+        .boxed()
+    }
+
+    fn list_segments(&self) -> BoxFuture<'_, Result<Vec<StoredSegment>, StoreError>> {
+        async move {
+            sqlx::query(
+                "SELECT id, version, definition::text AS definition, updated_at \
+                 FROM palisade_flag_segments ORDER BY id",
+            )
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(stored_segment)
+            .collect()
+        }
+        .boxed()
+    }
+
+    fn put_segment<'a>(
+        &'a self,
+        segment: &'a Segment,
+        expect: Expect,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<StoredSegment, StoreError>> {
+        async move {
+            let id = segment.id();
+            let written = self
+                .write(
+                    Target::Segment(id),
+                    Some(native::segment_to_value(segment)),
+                    expect,
+                    edit,
+                    false,
+                )
+                .await?;
+            written
+                .into_segment(id)
+                .ok_or(StoreError::SegmentNotFound { segment: id })
+        }
+        .boxed()
+    }
+
+    fn delete_segment<'a>(
+        &'a self,
+        id: u64,
+        expect: Expect,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        async move {
+            self.write(Target::Segment(id), None, expect, edit, false)
+                .await
+                .map(drop)
+        }
+        .boxed()
+    }
+
+    fn segment_history(&self, id: u64) -> BoxFuture<'_, Result<Vec<AuditEntry>, StoreError>> {
+        async move {
+            sqlx::query(
+                "SELECT id, segment_id::text AS flag_key, version, actor, at, action, \
+                 before::text AS before, after::text AS after, reason \
+                 FROM palisade_flag_segment_audit WHERE segment_id = $1 ORDER BY id",
+            )
+            .bind(segment_id_to_db(id)?)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(audit_row)
+            .collect()
         }
         .boxed()
     }

@@ -11,11 +11,12 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::flag_store::{
-    AuditAction, AuditEntry, Edit, Expect, FlagStore, StoredFlag, build_set, definition_of,
-    from_db, plan, to_db,
+    AuditAction, AuditEntry, Edit, Expect, FlagStore, Rows, StoredFlag, StoredSegment, Target,
+    Written, definition_of, from_db, plan, segment_id_to_db, to_db,
 };
 use super::{LiveFlags, StoreError};
-use crate::model::Flag;
+use crate::model::{Flag, Segment};
+use crate::native;
 use crate::time::{Clock, SystemClock, Timestamp};
 
 /// The embedded migrations, applied by [`SqliteFlagStore::from_pools`].
@@ -23,13 +24,22 @@ fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::SqlSafeStr as _;
     use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "flags".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_flags.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "flags".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_flags.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "segments".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_segments.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     // Our own bookkeeping table, so the flags can share a database file
     // with the webhook outbox and the application's own migrations.
     migrator.dangerous_set_table_name("_palisade_flags_migrations");
@@ -45,8 +55,10 @@ fn migrator() -> sqlx::migrate::Migrator {
 /// values), commits the definition and its audit row together, then swaps
 /// the new set into [`live`](FlagStore::live).
 ///
-/// Segments are not stored yet: a flag whose strategies name a segment is
-/// rejected as [`StoreError::Invalid`].
+/// Segments are stored the same way (`put_segment`, `delete_segment`,
+/// `segment_history`): a flag naming a segment that is not stored is
+/// refused as [`StoreError::Invalid`], and a segment still in use cannot be
+/// deleted ([`StoreError::SegmentInUse`]).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -131,8 +143,9 @@ impl SqliteFlagStore {
             clock: Arc::new(SystemClock),
             write_lock: Arc::default(),
         };
-        let rows = store.rows().await?;
-        let set = build_set(rows.iter().map(|(_, _, d)| d))?;
+        let set = load_rows(&mut *store.reader.acquire().await?)
+            .await?
+            .build_set()?;
         store.live = Arc::new(LiveFlags::new(set));
         Ok(store)
     }
@@ -144,45 +157,57 @@ impl SqliteFlagStore {
         self
     }
 
-    async fn rows(&self) -> Result<Vec<(String, u64, serde_json::Value)>, StoreError> {
-        let rows = sqlx::query("SELECT key, version, definition FROM flags ORDER BY key")
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(stored_row).collect()
-    }
-
     async fn write(
         &self,
-        key: &str,
+        target: Target<'_>,
         after: Option<serde_json::Value>,
         expect: Expect,
         edit: &Edit,
         revert: bool,
-    ) -> Result<Option<StoredFlag>, StoreError> {
+    ) -> Result<Written, StoreError> {
         let _serial = self.write_lock.lock().await;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let rows = sqlx::query("SELECT key, version, definition FROM flags ORDER BY key")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(stored_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM flag_audit WHERE flag_key = ?1")
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-        let plan = plan(&rows, key, last.map_or(0, from_db), after, expect, revert)?;
+        let rows = load_rows(&mut tx).await?;
+        let last: Option<i64> = bind_target!(
+            sqlx::query_scalar(match target {
+                Target::Flag(_) => "SELECT MAX(version) FROM flag_audit WHERE flag_key = ?1",
+                Target::Segment(_) => {
+                    "SELECT MAX(version) FROM flag_segment_audit WHERE segment_id = ?1"
+                }
+            }),
+            target
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let plan = plan(
+            &rows,
+            target,
+            last.map_or(0, from_db),
+            after,
+            expect,
+            revert,
+        )?;
         let at = self.clock.now();
         let text = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string);
         match &plan.after {
             Some(definition) => {
-                sqlx::query(
-                    "INSERT INTO flags (key, version, definition, updated_at) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (key) DO UPDATE SET version = excluded.version, \
-                     definition = excluded.definition, updated_at = excluded.updated_at",
+                bind_target!(
+                    sqlx::query(match target {
+                        Target::Flag(_) => {
+                            "INSERT INTO flags (key, version, definition, updated_at) \
+                             VALUES (?1, ?2, ?3, ?4) \
+                             ON CONFLICT (key) DO UPDATE SET version = excluded.version, \
+                             definition = excluded.definition, updated_at = excluded.updated_at"
+                        }
+                        Target::Segment(_) => {
+                            "INSERT INTO flag_segments (id, version, definition, updated_at) \
+                             VALUES (?1, ?2, ?3, ?4) \
+                             ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                             definition = excluded.definition, updated_at = excluded.updated_at"
+                        }
+                    }),
+                    target
                 )
-                .bind(key)
                 .bind(to_db(plan.version))
                 .bind(definition.to_string())
                 .bind(at.unix_millis())
@@ -190,17 +215,32 @@ impl SqliteFlagStore {
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM flags WHERE key = ?1")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
+                bind_target!(
+                    sqlx::query(match target {
+                        Target::Flag(_) => "DELETE FROM flags WHERE key = ?1",
+                        Target::Segment(_) => "DELETE FROM flag_segments WHERE id = ?1",
+                    }),
+                    target
+                )
+                .execute(&mut *tx)
+                .await?;
             }
         }
-        sqlx::query(
-            "INSERT INTO flag_audit (flag_key, version, actor, at, action, before, after, reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        bind_target!(
+            sqlx::query(match target {
+                Target::Flag(_) => {
+                    "INSERT INTO flag_audit \
+                     (flag_key, version, actor, at, action, before, after, reason) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                }
+                Target::Segment(_) => {
+                    "INSERT INTO flag_segment_audit \
+                     (segment_id, version, actor, at, action, before, after, reason) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                }
+            }),
+            target
         )
-        .bind(key)
         .bind(to_db(plan.version))
         .bind(&edit.actor)
         .bind(at.unix_millis())
@@ -214,13 +254,47 @@ impl SqliteFlagStore {
         let _ = self
             .live
             .apply("sqlite flag store", Ok::<_, Infallible>(plan.set));
-        Ok(plan.after.map(|definition| StoredFlag {
-            key: key.to_owned(),
+        Ok(Written {
             version: plan.version,
-            updated_at: at,
-            definition,
-        }))
+            after: plan.after,
+            at,
+        })
     }
+}
+
+/// Binds the written flag's key or segment's id (a `?` on a bad id).
+macro_rules! bind_target {
+    ($query:expr, $target:expr) => {
+        match $target {
+            Target::Flag(key) => $query.bind(key.to_owned()),
+            Target::Segment(id) => $query.bind(segment_id_to_db(id)?),
+        }
+    };
+}
+use bind_target;
+
+/// Every stored flag and segment.
+async fn load_rows(conn: &mut sqlx::SqliteConnection) -> Result<Rows, StoreError> {
+    let flags = sqlx::query("SELECT key, version, definition FROM flags ORDER BY key")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(stored_row)
+        .collect::<Result<_, _>>()?;
+    let segments = sqlx::query("SELECT id, version, definition FROM flag_segments ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| {
+            let definition: String = row.try_get("definition")?;
+            Ok((
+                from_db(row.try_get("id")?),
+                from_db(row.try_get("version")?),
+                parse_json(&definition)?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Rows { flags, segments })
 }
 
 fn stored_row(
@@ -309,13 +383,21 @@ impl FlagStore for SqliteFlagStore {
         edit: &'a Edit,
     ) -> BoxFuture<'a, Result<StoredFlag, StoreError>> {
         async move {
-            let stored = self
-                .write(flag.key(), Some(definition_of(flag)), expect, edit, false)
+            let written = self
+                .write(
+                    Target::Flag(flag.key()),
+                    Some(definition_of(flag)),
+                    expect,
+                    edit,
+                    false,
+                )
                 .await?;
-            stored.ok_or_else(|| StoreError::NotFound {
-                key: flag.key().to_owned(),
-                version: None,
-            })
+            written
+                .into_flag(flag.key())
+                .ok_or_else(|| StoreError::NotFound {
+                    key: flag.key().to_owned(),
+                    version: None,
+                })
         }
         .boxed()
     }
@@ -326,7 +408,12 @@ impl FlagStore for SqliteFlagStore {
         expect: Expect,
         edit: &'a Edit,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        async move { self.write(key, None, expect, edit, false).await.map(drop) }.boxed()
+        async move {
+            self.write(Target::Flag(key), None, expect, edit, false)
+                .await
+                .map(drop)
+        }
+        .boxed()
     }
 
     fn history<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Vec<AuditEntry>, StoreError>> {
@@ -364,7 +451,84 @@ impl FlagStore for SqliteFlagStore {
                 });
             };
             let after = after.as_deref().map(parse_json).transpose()?;
-            self.write(key, after, Expect::Any, edit, true).await
+            let written = self
+                .write(Target::Flag(key), after, Expect::Any, edit, true)
+                .await?;
+            Ok(written.into_flag(key))
+        }
+        .boxed()
+    }
+
+    fn list_segments(&self) -> BoxFuture<'_, Result<Vec<StoredSegment>, StoreError>> {
+        async move {
+            let rows = sqlx::query(
+                "SELECT id, version, definition, updated_at FROM flag_segments ORDER BY id",
+            )
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let definition: String = row.try_get("definition")?;
+                    Ok(StoredSegment {
+                        id: from_db(row.try_get("id")?),
+                        version: from_db(row.try_get("version")?),
+                        updated_at: Timestamp::from_unix_millis(row.try_get("updated_at")?),
+                        definition: parse_json(&definition)?,
+                    })
+                })
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn put_segment<'a>(
+        &'a self,
+        segment: &'a Segment,
+        expect: Expect,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<StoredSegment, StoreError>> {
+        async move {
+            let id = segment.id();
+            let written = self
+                .write(
+                    Target::Segment(id),
+                    Some(native::segment_to_value(segment)),
+                    expect,
+                    edit,
+                    false,
+                )
+                .await?;
+            written
+                .into_segment(id)
+                .ok_or(StoreError::SegmentNotFound { segment: id })
+        }
+        .boxed()
+    }
+
+    fn delete_segment<'a>(
+        &'a self,
+        id: u64,
+        expect: Expect,
+        edit: &'a Edit,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        async move {
+            self.write(Target::Segment(id), None, expect, edit, false)
+                .await
+                .map(drop)
+        }
+        .boxed()
+    }
+
+    fn segment_history(&self, id: u64) -> BoxFuture<'_, Result<Vec<AuditEntry>, StoreError>> {
+        async move {
+            let rows = sqlx::query(
+                "SELECT id, CAST(segment_id AS TEXT) AS flag_key, version, actor, at, action, \
+                 before, after, reason FROM flag_segment_audit WHERE segment_id = ?1 ORDER BY id",
+            )
+            .bind(segment_id_to_db(id)?)
+            .fetch_all(&self.reader)
+            .await?;
+            rows.iter().map(audit_row).collect()
         }
         .boxed()
     }
