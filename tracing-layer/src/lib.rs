@@ -2,6 +2,8 @@
 
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 #[cfg(any(feature = "trace", feature = "metrics"))]
 mod paths;
 pub mod propagate;

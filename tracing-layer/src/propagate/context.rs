@@ -230,6 +230,15 @@ impl TraceContext {
         HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
+    /// This context with other ids (the exported OpenTelemetry span's, when
+    /// the SDK chose its own).
+    #[cfg(feature = "otel")]
+    pub(crate) fn with_ids(mut self, trace_id: TraceId, span_id: SpanId) -> Self {
+        self.trace_id = trace_id;
+        self.span_id = span_id;
+        self
+    }
+
     /// The trace id.
     #[must_use]
     pub const fn trace_id(&self) -> TraceId {

@@ -56,25 +56,44 @@ where
             Some(context) => Some(context.clone()),
             None => TraceContext::current(),
         };
+        // Outside our layers, the current `tracing` span's exported span.
+        #[cfg(feature = "otel")]
+        let found = found.or_else(crate::otel::current);
         let mut rng = rand::rng();
         // Each call is a client span of its own: a new span id, sent as the
         // callee's parent id, so two calls from one hop never share a parent.
         let (ours, parent) = match (found, self.start_new_traces) {
-            (Some(context), _) => (Some(context.child(&mut rng)), Some(context.span_id())),
+            (Some(context), _) => (
+                Some(context.child(&mut rng)),
+                Some((context.span_id(), context.flags())),
+            ),
             (None, Some(sampled)) if !request.headers().contains_key(TRACEPARENT) => {
                 (Some(TraceContext::new_root(&mut rng, sampled)), None)
             }
             (None, _) => (None, None),
         };
-        let span = match &ours {
+        let span = match ours {
             Some(ours) => {
-                ours.inject(request.headers_mut());
                 // An unsampled trace is sent on, not recorded.
-                if ours.flags().is_sampled() {
-                    client_span(&request, ours, parent)
+                let span = if ours.flags().is_sampled() {
+                    client_span(&request, &ours, parent.map(|(span_id, _)| span_id))
                 } else {
                     tracing::Span::none()
-                }
+                };
+                // The exported client span: a child of the context continued,
+                // with the id the callee will see as its parent.
+                #[cfg(feature = "otel")]
+                let ours = crate::otel::start(
+                    &span,
+                    ours,
+                    parent.map(|(span_id, flags)| crate::otel::Parent {
+                        span_id,
+                        flags,
+                        remote: false,
+                    }),
+                );
+                ours.inject(request.headers_mut());
+                span
             }
             None => tracing::Span::none(),
         };

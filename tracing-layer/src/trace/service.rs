@@ -130,6 +130,16 @@ where
             let attributes = RequestAttributes::new(&request, &context, parent_span_id, group);
             self.make_span.make_span(&request, &attributes)
         };
+        // The exported span: the caller's span as its parent, our hop's ids.
+        #[cfg(feature = "otel")]
+        let context = {
+            let incoming = parent.map(|(span_id, flags)| crate::otel::Parent {
+                span_id,
+                flags,
+                remote: true,
+            });
+            crate::otel::start(&span, context, incoming)
+        };
         let request_id = request.extensions().get::<RequestIdValue>();
         if let Some(id) = request_id {
             span.record("request_id", id.as_str());
