@@ -356,6 +356,26 @@ fn empty_database_redis_and_inbound_secret_values_count_as_unset() {
     assert!(output.status.success(), "{output:?}");
 }
 
+#[cfg(unix)]
+#[test]
+fn an_inbound_webhook_secret_mounts_the_receiver() {
+    let dir = TempDir::new("inbound");
+    let server = Server::start_with_env(
+        &dir.0,
+        &["--port", "0"],
+        &[(
+            "PALISADE_INBOUND_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )],
+    );
+    // Served, and refusing an unsigned request as not a webhook.
+    let inbound = server.post("/demo/webhooks/inbound");
+    assert!(inbound.starts_with("HTTP/1.1 400"), "{inbound}");
+    assert!(inbound.contains(r#""code":"missing_header""#), "{inbound}");
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM is a clean exit, got {status}");
+}
+
 #[test]
 fn help_documents_every_flag_and_variable() {
     let dir = TempDir::new("help");
