@@ -21,6 +21,7 @@
 mod constraint;
 mod error;
 pub(crate) mod flag;
+mod schedule;
 mod set;
 mod strategy;
 mod variant;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 pub use constraint::{Comparison, Constraint, Operator, StringValues};
 pub use error::DefinitionError;
 pub use flag::{Dependency, Flag, FlagKind};
+pub use schedule::ScheduledChange;
 pub use set::FlagSet;
 pub use strategy::{Segment, Stickiness, Strategy};
 pub use variant::{Payload, Variant, VariantOverride};
