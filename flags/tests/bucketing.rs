@@ -64,3 +64,32 @@ fn buckets_are_the_published_values() {
     assert!(on_at(u8::try_from(bucket).unwrap()).is_enabled());
     assert!(!on_at(u8::try_from(bucket - 1).unwrap()).is_enabled());
 }
+
+proptest! {
+    /// Bucketing on `organization.key` puts an organization in the bucket
+    /// its key hashes to, whoever the user is and whatever else the
+    /// context holds, evaluation after evaluation.
+    #[test]
+    fn bucketing_by_a_kinds_key_is_stable_across_users(
+        org in "[a-z0-9-]{1,16}", users in proptest::collection::vec(".{0,12}", 1..8),
+        percent in 0u8..=100, other_kind in "[a-z0-9]{1,8}",
+    ) {
+        let by_org = Stickiness::Field(ContextField::kind_attribute("organization", "key"));
+        let flags = rollout(percent, by_org, 3);
+        let expected = rollout_bucket("g", &org) <= u32::from(percent);
+        for user in &users {
+            let context = Context::new()
+                .user_id(user)
+                .kind("device", &other_kind)
+                .kind("organization", &org)
+                .kind_attribute("organization", "plan", "pro");
+            for _ in 0..2 {
+                prop_assert_eq!(flags.evaluate("f", &context).is_enabled(), expected);
+            }
+        }
+        // A context without the organization kind is outside the rollout
+        // (as for any missing stickiness field), not randomly bucketed.
+        let no_org = Context::new().user_id(&users[0]);
+        prop_assert!(!flags.evaluate("f", &no_org).is_enabled());
+    }
+}

@@ -333,3 +333,51 @@ fn readers_see_whole_snapshots_while_a_writer_swaps_them() {
         "the reader saw the final definition"
     );
 }
+
+#[test]
+fn constraints_and_overrides_name_a_context_kind_and_fall_back_to_the_property() {
+    use palisade_flags::model::Variant;
+
+    let enterprise = Strategy::new("enterprise").constraint(Constraint::new(
+        ContextField::from_unleash_name("organization.plan"),
+        Operator::In(vec!["enterprise".into()]),
+    ));
+    let flag = Flag::new("sso", FlagKind::Variant)
+        .strategy(enterprise)
+        .variant(Variant::new("okta", 1))
+        .variant(Variant::new("saml", 1).override_for(
+            ContextField::kind_attribute("organization", "key"),
+            ["acme"],
+        ));
+    let flags = Flags::new(FlagSet::new([flag], []).unwrap());
+    let org = |key, plan| {
+        Context::new()
+            .user_id("u1")
+            .kind("organization", key)
+            .kind_attribute("organization", "plan", plan)
+    };
+    assert!(
+        flags
+            .evaluate("sso", &org("globex", "enterprise"))
+            .is_enabled()
+    );
+    assert!(!flags.evaluate("sso", &org("globex", "free")).is_enabled());
+    assert_eq!(
+        flags
+            .evaluate("sso", &org("acme", "enterprise"))
+            .variant_name(),
+        "saml"
+    );
+    // The user's own `plan` property is not the organization's.
+    let user_plan = Context::new().user_id("u1").property("plan", "enterprise");
+    assert!(!flags.evaluate("sso", &user_plan).is_enabled());
+    // A single-kind context with the dotted property name works as before.
+    let legacy = Context::new().property("organization.plan", "enterprise");
+    assert!(flags.evaluate("sso", &legacy).is_enabled());
+    // And the explanation names the field as written.
+    let explanation = flags.explain("sso", &org("globex", "free")).to_string();
+    assert!(
+        explanation.contains("organization.plan IN"),
+        "{explanation}"
+    );
+}

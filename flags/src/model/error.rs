@@ -37,6 +37,15 @@ pub enum DefinitionError {
         /// The keys around the cycle.
         path: Vec<String>,
     },
+    /// A scheduled change that cannot apply to its flag.
+    InvalidSchedule {
+        /// The flag.
+        flag: String,
+        /// When the change was to take effect.
+        at: crate::time::Timestamp,
+        /// Why it cannot apply.
+        reason: String,
+    },
     /// A value that an operator or setting cannot use.
     InvalidValue {
         /// The value as given.
@@ -70,6 +79,11 @@ impl fmt::Display for DefinitionError {
                     path.join(" -> ")
                 )
             }
+            Self::InvalidSchedule { flag, at, reason } => write!(
+                f,
+                "flag {flag:?} has a scheduled change at {} that cannot apply: {reason}",
+                crate::native::rfc3339(*at)
+            ),
             Self::InvalidValue { value, reason } => write!(f, "invalid value {value:?}: {reason}"),
         }
     }

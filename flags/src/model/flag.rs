@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Stickiness, Strategy, Variant};
+use super::{ScheduledChange, Stickiness, Strategy, Variant};
 
 /// What a flag serves.
 #[derive(Debug, Clone)]
@@ -117,6 +117,7 @@ pub struct Flag {
     pub(crate) variants: Vec<Arc<Variant>>,
     pub(crate) variant_stickiness: Stickiness,
     pub(crate) dependencies: Vec<Dependency>,
+    pub(crate) schedule: Vec<ScheduledChange>,
 }
 
 impl Flag {
@@ -133,6 +134,7 @@ impl Flag {
             variants: Vec::new(),
             variant_stickiness: Stickiness::Default,
             dependencies: Vec::new(),
+            schedule: Vec::new(),
         }
     }
 
@@ -177,6 +179,19 @@ impl Flag {
     pub fn depends_on(mut self, dependency: Dependency) -> Self {
         self.dependencies.push(dependency);
         self
+    }
+
+    /// Make `change` at its time (see [`ScheduledChange`]).
+    #[must_use]
+    pub fn scheduled(mut self, change: ScheduledChange) -> Self {
+        self.schedule.push(change);
+        self
+    }
+
+    /// The changes still to come, in the order given.
+    #[must_use]
+    pub fn schedule(&self) -> &[ScheduledChange] {
+        &self.schedule
     }
 
     /// The key.

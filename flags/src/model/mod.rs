@@ -21,6 +21,7 @@
 mod constraint;
 mod error;
 pub(crate) mod flag;
+mod schedule;
 mod set;
 mod strategy;
 mod variant;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 pub use constraint::{Comparison, Constraint, Operator, StringValues};
 pub use error::DefinitionError;
 pub use flag::{Dependency, Flag, FlagKind};
+pub use schedule::ScheduledChange;
 pub use set::FlagSet;
 pub use strategy::{Segment, Stickiness, Strategy};
 pub use variant::{Payload, Variant, VariantOverride};
@@ -56,10 +58,44 @@ pub enum ContextField {
     CurrentTime,
     /// A custom property.
     Property(Arc<str>),
+    /// `kind.attribute` of a multi-kind context (`organization.key`,
+    /// `organization.plan`); see [`Context::kind`](crate::Context::kind).
+    Kind(KindPath),
+}
+
+/// A context kind and one of its attributes, written `kind.attribute`;
+/// the attribute `key` is the kind's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KindPath {
+    /// The whole name, `kind.attribute`.
+    name: Arc<str>,
+    /// Where the first `.` is.
+    dot: usize,
+}
+
+impl KindPath {
+    /// The kind (before the first `.`).
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        &self.name[..self.dot]
+    }
+
+    /// The attribute (after the first `.`; `key` for the kind's key).
+    #[must_use]
+    pub fn attribute(&self) -> &str {
+        &self.name[self.dot + 1..]
+    }
+
+    /// The whole name, `kind.attribute`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl ContextField {
-    /// The field Unleash calls `name`: a built-in field or a property.
+    /// The field Unleash calls `name`: a built-in field, `kind.attribute`
+    /// of a multi-kind context (a name with a `.` inside), or a property.
     #[must_use]
     pub fn from_unleash_name(name: &str) -> Self {
         match name {
@@ -69,8 +105,21 @@ impl ContextField {
             "environment" => Self::Environment,
             "appName" => Self::AppName,
             "currentTime" => Self::CurrentTime,
-            other => Self::Property(other.into()),
+            other => match other.find('.') {
+                Some(dot) if dot > 0 && dot + 1 < other.len() => Self::Kind(KindPath {
+                    name: other.into(),
+                    dot,
+                }),
+                _ => Self::Property(other.into()),
+            },
         }
+    }
+
+    /// Attribute `attribute` (`key` for its key) of context kind `kind`;
+    /// the same as the name `kind.attribute`.
+    #[must_use]
+    pub fn kind_attribute(kind: &str, attribute: &str) -> Self {
+        Self::from_unleash_name(&format!("{kind}.{attribute}"))
     }
 
     /// A custom property.
@@ -90,6 +139,7 @@ impl fmt::Display for ContextField {
             Self::AppName => "appName",
             Self::CurrentTime => "currentTime",
             Self::Property(name) => name,
+            Self::Kind(path) => path.name(),
         })
     }
 }

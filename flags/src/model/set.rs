@@ -8,6 +8,7 @@ use foldhash::fast::RandomState;
 
 use super::flag::DependencyKind;
 use super::{DefinitionError, Flag, Segment};
+use crate::time::Timestamp;
 
 /// Flags and segments that refer to each other consistently: every segment
 /// a strategy names exists, every parent a flag depends on exists, and no
@@ -50,6 +51,17 @@ impl FlagSet {
             }
         }
         for flag in &mut flags {
+            if let Some((change, reason)) = flag
+                .schedule
+                .iter()
+                .find_map(|c| c.problem(flag).map(|reason| (c, reason)))
+            {
+                return Err(DefinitionError::InvalidSchedule {
+                    flag: flag.key.to_string(),
+                    at: change.at,
+                    reason: reason.to_owned(),
+                });
+            }
             for strategy in &mut flag.strategies {
                 strategy.segment_slots = strategy
                     .segments
@@ -114,6 +126,48 @@ impl FlagSet {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.flags.is_empty()
+    }
+
+    /// When the next scheduled change of any flag is due.
+    #[must_use]
+    pub fn next_scheduled(&self) -> Option<Timestamp> {
+        self.flags
+            .iter()
+            .flat_map(|f| f.schedule.iter().map(|c| c.at))
+            .min()
+    }
+
+    /// The set with every change due at `now` applied (see
+    /// [`Flag::apply_due`]) and the keys of the flags that changed; `None`
+    /// when nothing is due.
+    #[must_use]
+    pub fn apply_due(&self, now: Timestamp) -> Option<(FlagSet, Vec<Arc<str>>)> {
+        let mut changed = Vec::new();
+        let flags: Vec<Flag> = self
+            .flags
+            .iter()
+            .map(|flag| match flag.apply_due(now) {
+                Some(after) => {
+                    changed.push(flag.key.clone());
+                    after
+                }
+                None => flag.clone(),
+            })
+            .collect();
+        if changed.is_empty() {
+            return None;
+        }
+        // A scheduled change sets a switch or a percentage validated at
+        // load; keys, segments and dependencies (and so the slots resolved
+        // by validation) stay as they were.
+        Some((
+            FlagSet {
+                flags,
+                segments: self.segments.clone(),
+                index: self.index.clone(),
+            },
+            changed,
+        ))
     }
 
     pub(crate) fn slot(&self, key: &str) -> Option<usize> {

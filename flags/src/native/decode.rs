@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use super::document::{
-    ConstraintDoc, DependencyDoc, DocumentDoc, FlagDoc, KindDoc, ScalarDoc, SegmentDoc,
-    StrategyDoc, VERSION, VariantDoc,
+    ConstraintDoc, DependencyDoc, DocumentDoc, FlagDoc, KindDoc, ScalarDoc, ScheduleDoc,
+    SegmentDoc, StrategyDoc, VERSION, VariantDoc,
 };
 use super::error::{NativeError, invalid};
 use crate::model::{
     Comparison, Constraint, ContextField, DefinitionError, Dependency, Flag, FlagKind, FlagSet,
-    Operator, Payload, Segment, Stickiness, Strategy, StringValues, Variant,
+    Operator, Payload, ScheduledChange, Segment, Stickiness, Strategy, StringValues, Variant,
 };
 use crate::time::Timestamp;
 
@@ -75,7 +75,31 @@ pub(crate) fn flag_from_doc(doc: &FlagDoc) -> Result<Flag, NativeError> {
     for dependency in &doc.dependencies {
         flag = flag.depends_on(dependency_from_doc(dependency).map_err(fail)?);
     }
+    for change in &doc.schedule {
+        flag = flag.scheduled(scheduled_from_doc(change).map_err(fail)?);
+    }
     Ok(flag)
+}
+
+fn scheduled_from_doc(doc: &ScheduleDoc) -> Result<ScheduledChange, DefinitionError> {
+    let at: Timestamp = doc
+        .at
+        .parse()
+        .map_err(|e: crate::time::InvalidTimestamp| invalid(doc.at.as_str(), e.to_string()))?;
+    let mut change = ScheduledChange::at(at);
+    if let Some(enabled) = doc.enabled {
+        change = change.enabled(enabled);
+    }
+    if let Some(killed) = doc.killed {
+        change = change.killed(killed);
+    }
+    if let Some(percent) = doc.rollout {
+        change = change.rollout(percent)?;
+    }
+    if let Some(name) = &doc.strategy {
+        change = change.strategy(name.as_str());
+    }
+    Ok(change)
 }
 
 pub(crate) fn segment_from_doc(doc: &SegmentDoc) -> Result<Segment, NativeError> {

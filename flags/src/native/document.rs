@@ -44,6 +44,23 @@ pub(crate) struct FlagDoc {
     pub(crate) variant_stickiness: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) dependencies: Vec<DependencyDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) schedule: Vec<ScheduleDoc>,
+}
+
+/// A change that takes effect `at` an RFC 3339 time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScheduleDoc {
+    pub(crate) at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) killed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rollout: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) strategy: Option<String>,
 }
 
 /// The kinds of flag.

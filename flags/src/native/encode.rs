@@ -2,7 +2,7 @@
 
 use super::document::{
     ConfigDoc, ConstraintDoc, DependencyDoc, DocumentDoc, FlagDoc, KindDoc, OverrideDoc,
-    PayloadDoc, ScalarDoc, SegmentDoc, StrategyDoc, VERSION, VariantDoc,
+    PayloadDoc, ScalarDoc, ScheduleDoc, SegmentDoc, StrategyDoc, VERSION, VariantDoc,
 };
 use crate::model::flag::DependencyKind;
 use crate::model::{
@@ -61,6 +61,17 @@ pub(crate) fn flag_to_doc(flag: &Flag) -> FlagDoc {
                     variants,
                     unsatisfiable,
                 }
+            })
+            .collect(),
+        schedule: flag
+            .schedule()
+            .iter()
+            .map(|c| ScheduleDoc {
+                at: rfc3339(c.time()),
+                enabled: c.enabled,
+                killed: c.killed,
+                rollout: c.rollout,
+                strategy: c.strategy.as_deref().map(str::to_owned),
             })
             .collect(),
     }

@@ -7,7 +7,9 @@
 //! `kill_switch`), and optionally `enabled` (default `true`), `killed`,
 //! `strategies` (with `constraints`, `segments`, `rollout`, `stickiness`,
 //! `group_id`, `variants`), `variants` (with `weight`, `payload`,
-//! `overrides`), `variant_stickiness` and `dependencies`. Constraints name a
+//! `overrides`), `variant_stickiness`, `dependencies` and `schedule`
+//! (changes at an RFC 3339 time `at`: `enabled`, `killed`, `rollout`, and
+//! the `strategy` whose rollout to set). Constraints name a
 //! context `field` and an Unleash `operator`; list operators (`IN`,
 //! `NOT_IN`, `STR_*`, `IN_CIDR`) read `values`, the others read `value`.
 //! Unknown fields are errors, reported with their line and column.
@@ -54,6 +56,7 @@ pub use error::NativeError;
 
 #[cfg(feature = "live")]
 pub(crate) use encode::fingerprint;
+pub(crate) use encode::rfc3339;
 
 use crate::model::{Flag, FlagSet, Segment};
 

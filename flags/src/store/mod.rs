@@ -16,6 +16,7 @@ mod flag_store;
 mod live;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod schedule;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -25,6 +26,7 @@ pub use change::{Change, Subscription};
 #[cfg(feature = "file")]
 pub use file::{DEFAULT_INTERVAL, FileError, FileSource, FileWatch};
 pub use live::{Applied, LiveFlags};
+pub use schedule::ScheduleTask;
 
 #[cfg(feature = "db")]
 pub use error::StoreError;
