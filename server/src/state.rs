@@ -11,6 +11,7 @@ use crate::api::webhooks::Webhooks;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::breakers::Breakers;
+use crate::events::{Events, Sources};
 use crate::routes::demo::Demo;
 use crate::routes::health::DeliveryStatus;
 use crate::routes::stack::StackConfig;
@@ -44,6 +45,9 @@ pub struct AppState {
     /// Whether the webhook delivery workers run (readiness); `None` when
     /// this app delivers nothing.
     pub delivery: Option<DeliveryStatus>,
+    /// The live events of `/api/events`; [`Events::close`] ends every
+    /// stream (the server does on shutdown).
+    pub events: Events,
 }
 
 impl AppState {
@@ -70,7 +74,18 @@ impl AppState {
             auth: None,
             stack: StackConfig::default(),
             delivery: None,
+            events: Events::default(),
         })
+    }
+
+    /// What `/api/events` follows: this state's breakers, flags and queue.
+    #[must_use]
+    pub fn event_sources(&self) -> Sources {
+        Sources {
+            breakers: self.breakers.clone(),
+            flags: self.flags.clone(),
+            queue: self.database.as_ref().map(|(_, store)| Arc::clone(store)),
+        }
     }
 
     /// Uses `store` (a database of `kind`) as the server's database.
