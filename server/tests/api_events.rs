@@ -9,7 +9,7 @@ mod api_hooks_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_hooks_support::{Api, serve};
+use api_hooks_support::{Api, Outbox, serve};
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Empty};
@@ -166,6 +166,20 @@ async fn forcing_a_breaker_open_reaches_every_stream() {
     api.post("/api/breakers/demo-upstream/close", "admin", &json!({}))
         .await;
     assert_eq!(first.next("breaker").await.unwrap()["to"], "closed");
+}
+
+#[tokio::test]
+async fn a_server_with_a_database_sends_its_queue_stats() {
+    let outbox = Outbox::open("events-stats").await;
+    let state = AppState::new()
+        .unwrap()
+        .with_database("sqlite", outbox.store.clone());
+    let api = serve(state).await;
+    let mut stream = Stream::open(&api, "read").await;
+    assert_eq!(
+        stream.next("stats").await.unwrap(),
+        json!({ "waiting": 0, "dead": 0, "oldest_due_at": null })
+    );
 }
 
 #[tokio::test]

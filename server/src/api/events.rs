@@ -53,8 +53,10 @@ pub(crate) async fn events(
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Problem> {
     caller.require(Scope::Read)?;
+    // Subscribed before the watcher starts, so its first stats reach us.
+    let subscriber = state.events.subscribe();
     state.events.watch(state.event_sources());
-    let stream = futures_util::stream::unfold(state.events.subscribe(), next_frame);
+    let stream = futures_util::stream::unfold(subscriber, next_frame);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
