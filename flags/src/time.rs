@@ -60,6 +60,22 @@ impl fmt::Display for InvalidTimestamp {
 
 impl std::error::Error for InvalidTimestamp {}
 
+/// RFC 3339 in UTC to the millisecond, `2022-01-29T13:00:00.000Z`: what
+/// [`FromStr`] reads back to the same instant.
+///
+/// ```
+/// use palisade_flags::time::Timestamp;
+///
+/// let at = Timestamp::from_unix_millis(1_643_461_200_000);
+/// assert_eq!(at.to_string(), "2022-01-29T13:00:00.000Z");
+/// assert_eq!(at.to_string().parse::<Timestamp>(), Ok(at));
+/// ```
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::native::rfc3339(*self))
+    }
+}
+
 impl FromStr for Timestamp {
     type Err = InvalidTimestamp;
 

@@ -49,6 +49,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -62,9 +63,23 @@ fn quanta_clock() -> &'static quanta::Clock {
 /// was made); see the [module docs](self) for how the source is chosen.
 ///
 /// Cheap to copy; copies share the origin.
+///
+/// It also remembers the wall-clock time of its origin, so a reading can be
+/// shown to people ([`wall_time`](Self::wall_time)): the origin's wall time
+/// plus the monotonic time since, which follows `tokio::time::advance` when
+/// the clock reads tokio's time.
 #[derive(Clone, Copy)]
 pub struct Clock {
     source: Source,
+    wall_origin: SystemTime,
+}
+
+/// The wall-clock time now. Read once per clock, when it is made: every
+/// later wall time is derived from the monotonic reading, so it never jumps
+/// with the system clock and stays deterministic under paused tokio time.
+#[allow(clippy::disallowed_methods)] // the one place the wall clock is read
+fn wall_now() -> SystemTime {
+    SystemTime::now()
 }
 
 #[derive(Clone, Copy)]
@@ -98,6 +113,7 @@ impl Clock {
             source: Source::Tokio {
                 origin: Instant::now(),
             },
+            wall_origin: wall_now(),
         }
     }
 
@@ -111,6 +127,7 @@ impl Clock {
                 clock,
                 origin: clock.raw(),
             },
+            wall_origin: wall_now(),
         }
     }
 
@@ -136,6 +153,24 @@ impl Clock {
             Source::Quanta { clock, origin } => clock.delta_as_nanos(origin, clock.raw()),
         }
     }
+
+    /// The wall-clock time of a reading `nanos` of [`now_nanos`](Self::now_nanos),
+    /// for display (a breaker's last transition, say): the wall time when the
+    /// clock was made plus `nanos`. It drifts from the system clock only as
+    /// far as the system clock is adjusted after the clock was made.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use palisade_resilience::clock::Clock;
+    ///
+    /// let clock = Clock::quanta();
+    /// let origin = clock.wall_time(0);
+    /// assert_eq!(clock.wall_time(2_000_000_000), origin + Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub fn wall_time(&self, nanos: u64) -> SystemTime {
+        self.wall_origin + Duration::from_nanos(nanos)
+    }
 }
 
 impl Default for Clock {
@@ -160,7 +195,6 @@ impl fmt::Debug for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn a_paused_runtime_gets_tokio_time() {
@@ -183,6 +217,18 @@ mod tests {
         }
         assert!(later > first);
         assert!(format!("{clock:?}").contains("quanta"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wall_time_follows_paused_time() {
+        let clock = Clock::new();
+        let before = clock.wall_time(clock.now_nanos());
+        tokio::time::advance(Duration::from_secs(90)).await;
+        let after = clock.wall_time(clock.now_nanos());
+        assert_eq!(
+            after.duration_since(before).unwrap(),
+            Duration::from_secs(90)
+        );
     }
 
     #[tokio::test(start_paused = true)]

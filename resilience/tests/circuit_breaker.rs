@@ -18,6 +18,8 @@ mod half_open;
 mod http;
 #[path = "circuit_breaker/keyed.rs"]
 mod keyed;
+#[path = "circuit_breaker/last_transition.rs"]
+mod last_transition;
 #[path = "circuit_breaker/states.rs"]
 mod states;
 #[path = "circuit_breaker/timing.rs"]

@@ -2,12 +2,23 @@
 // `palisade` binary and served at /dashboard.
 //
 // It signs in with an API key (kept in sessionStorage only, never in a
-// cookie or localStorage), then follows the server by polling every
-// POLL_MS (the server has no event stream yet). Every failed API call is
-// shown in words in the #error banner; nothing is swallowed.
+// cookie or localStorage), then follows the server live: it reads the
+// server-sent events of /api/events and refreshes the flags or breakers
+// panel as soon as one of them changes. EventSource cannot send the
+// Authorization header, so the stream is read with fetch() and parsed
+// here. Polling every POLL_MS keeps the other panels (and, whenever the
+// stream is down, every panel) current; the header says which is in use,
+// "live" or "polling". Every failed API call is shown in words in the
+// #error banner; nothing is swallowed.
 "use strict";
 
-const POLL_MS = 2000;
+/// The polling interval: 2 s, or `?poll=<ms>` (at least 500) for a page
+/// that should lean on the event stream alone.
+const POLL_MS = Math.max(500, Number(new URLSearchParams(location.search).get("poll")) || 2000);
+/// Reconnecting to the event stream waits this long, doubling up to
+/// STREAM_RETRY_MAX_MS after each failure.
+const STREAM_RETRY_MS = 1000;
+const STREAM_RETRY_MAX_MS = 30000;
 const HISTORY = 90; // traffic samples kept for the chart (3 minutes at 2 s)
 const KEY_STORAGE = "palisade.apiKey";
 
@@ -114,6 +125,14 @@ function when(value) {
 
 // ---- breakers ----------------------------------------------------------
 
+/// A breaker's last transition, "closed → open, <time>", or a dash when it
+/// never moved.
+function transition(last) {
+  if (!last) return "–";
+  const name = (state) => String(state).replace("_", " ");
+  return `${name(last.from)} → ${name(last.to)}, ${when(last.at)}`;
+}
+
 function renderBreakers(answer) {
   const body = $("#breakers tbody");
   body.replaceChildren();
@@ -127,7 +146,7 @@ function renderBreakers(answer) {
     cell(row, breaker.name);
     cell(row, badge(state.replace("_", " "), colour));
     cell(row, breaker.calls ? percent(breaker.failure_rate) : "–");
-    cell(row, when(breaker.last_transition_at ?? breaker.last_transition));
+    cell(row, transition(breaker.last_transition));
     const actions = cell(row, "");
     const path = `/api/breakers/${encodeURIComponent(breaker.name)}`;
     actions.append(
@@ -334,44 +353,147 @@ function drawChart() {
 // ---- following the server ------------------------------------------------------
 
 let timer = null;
+/// The event stream's controller while one is open or being opened.
+let stream = null;
+let streamRetry = null;
 
-/// Reads everything once. Each panel fails on its own: one failing API call
-/// shows its error and leaves the other panels up to date.
-async function refresh() {
-  const calls = [
-    api("GET", "/api/breakers").then(renderBreakers),
+/// Reads each panel; every panel fails on its own, so one failing API call
+/// shows its error and leaves the others up to date.
+const PANELS = {
+  breakers: () => api("GET", "/api/breakers").then(renderBreakers),
+  endpoints: () =>
     api("GET", "/api/webhooks/endpoints")
       .then((page) => Promise.all(list(page, "endpoints").map((e) =>
         api("GET", `/api/webhooks/endpoints/${encodeURIComponent(e.id)}`)
           .then((detail) => ({ ...e, stats: detail.stats })))))
       .then(renderEndpoints),
+  flags: () =>
     Promise.all([api("GET", "/api/flags"), api("GET", "/api/audit?limit=100").catch(() => [])])
       .then(([flags, audit]) => renderFlags(flags, latestChanges(audit))),
+  traffic: () =>
     fetch("/metrics").then((r) => {
       if (!r.ok) throw new ApiError(`GET /metrics failed — ${r.status} ${r.statusText}`);
       return r.text();
     }).then(renderTraffic),
-  ];
-  const failures = (await Promise.allSettled(calls)).filter((r) => r.status === "rejected");
+};
+
+/// The panels the event stream keeps current while it is up.
+const STREAMED = new Set(["breakers", "flags"]);
+
+/// Reads the named panels (all by default).
+async function refresh(names = Object.keys(PANELS)) {
+  const failures = (await Promise.allSettled(names.map((name) => PANELS[name]())))
+    .filter((r) => r.status === "rejected");
   if (failures.length) showError(failures[0].reason);
-  $("#live").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  showMode();
+}
+
+/// What the polling timer reads: everything while the stream is down, the
+/// panels it does not cover while it is up.
+function poll() {
+  const live = $("#live").dataset.mode === "live";
+  return refresh(Object.keys(PANELS).filter((name) => !(live && STREAMED.has(name))));
+}
+
+/// The header's indicator: "live" (events arrive as they happen) or
+/// "polling" (every POLL_MS), and when the page was last updated.
+function showMode(mode = $("#live").dataset.mode ?? "polling") {
+  const indicator = $("#live");
+  indicator.dataset.mode = mode;
+  const how = mode === "live" ? "live" : `polling every ${POLL_MS / 1000} s`;
+  indicator.textContent = `${how} · updated ${new Date().toLocaleTimeString()}`;
+}
+
+/// Splits server-sent-event text into complete frames; answers the frames
+/// (`{event, data}`) and the unfinished rest.
+function frames(text) {
+  const parts = text.replace(/\r\n?/g, "\n").split("\n\n");
+  const rest = parts.pop();
+  const parsed = parts.map((frame) => {
+    let event = "message";
+    const data = [];
+    for (const line of frame.split("\n")) {
+      if (line.startsWith(":")) continue; // a keep-alive comment
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    return { event, data: data.join("\n") };
+  }).filter((frame) => frame.data !== "");
+  return { parsed, rest };
+}
+
+/// Refreshes the panel an event is about; a `lagged` event (events were
+/// dropped) rereads everything.
+function onEvent(frame) {
+  if (frame.event === "flag") return refresh(["flags"]);
+  if (frame.event === "breaker") return refresh(["breakers"]);
+  if (frame.event === "lagged") return refresh();
+  return undefined; // `stats`: the endpoints panel is polled
+}
+
+/// Follows /api/events until it ends or fails, then falls back to polling
+/// and tries again after a growing delay.
+async function follow(delay = STREAM_RETRY_MS) {
+  const controller = new AbortController();
+  stream = controller;
+  let opened = false;
+  try {
+    if (!window.ReadableStream || !window.TextDecoder) throw new Error("streams are not supported");
+    const response = await fetch("/api/events", {
+      headers: { authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE)}`, accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    if (response.status === 401) { signOut(); return; }
+    if (!response.ok || !response.body) throw new Error(`GET /api/events: ${response.status}`);
+    opened = true;
+    showMode("live");
+    // What changed while the stream was down.
+    refresh([...STREAMED]);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const { parsed, rest } = frames(buffer + decoder.decode(value, { stream: true }));
+      buffer = rest;
+      parsed.forEach(onEvent);
+    }
+  } catch (_) {
+    // The stream is optional: polling covers for it, and the indicator says so.
+  }
+  if (stream !== controller) return; // signed out meanwhile
+  stream = null;
+  showMode("polling");
+  const next = opened ? STREAM_RETRY_MS : Math.min(delay * 2, STREAM_RETRY_MAX_MS);
+  streamRetry = setTimeout(() => follow(next), opened ? STREAM_RETRY_MS : delay);
 }
 
 function start() {
   $("#sign-in").hidden = true;
   $("#panels").hidden = false;
   $("#sign-out").hidden = false;
+  showMode("polling");
   refresh();
-  timer = setInterval(refresh, POLL_MS);
+  timer = setInterval(poll, POLL_MS);
+  follow();
 }
 
 function signOut() {
   sessionStorage.removeItem(KEY_STORAGE);
   clearInterval(timer);
+  clearTimeout(streamRetry);
+  const open = stream;
+  stream = null;
+  open?.abort();
   $("#panels").hidden = true;
   $("#sign-out").hidden = true;
   $("#sign-in").hidden = false;
   $("#live").textContent = "not signed in";
+  delete $("#live").dataset.mode;
 }
 
 document.addEventListener("DOMContentLoaded", () => {

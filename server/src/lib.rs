@@ -13,6 +13,7 @@ pub mod cli;
 pub mod database;
 pub mod delivery;
 pub mod duration;
+pub mod events;
 pub mod listener;
 pub mod routes;
 pub mod serve;

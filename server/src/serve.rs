@@ -255,8 +255,15 @@ async fn serve(
             let _ = stopping.wait_for(|stop| *stop).await;
         }
     };
+    // Live event streams never end on their own: they are closed as the
+    // shutdown starts, so draining does not wait for them.
+    let events = state.events.clone();
+    let shutdown = async {
+        stopped().await;
+        events.close();
+    };
     let http = async {
-        let served = listener::serve(listener, app(state), args.listener(), stopped()).await;
+        let served = listener::serve(listener, app(state), args.listener(), shutdown).await;
         tracing::info!("HTTP connections closed");
         // Serving can also end with an error: delivery stops with it.
         stop.send_replace(true);

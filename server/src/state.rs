@@ -14,6 +14,7 @@ use crate::api::webhooks::Webhooks;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::breakers::Breakers;
+use crate::events::{Events, Sources};
 use crate::routes::demo::Demo;
 use crate::routes::health::DeliveryStatus;
 use crate::routes::stack::StackConfig;
@@ -58,6 +59,9 @@ pub struct AppState {
     /// The verifier of `POST /demo/webhooks/inbound`; `None`: the route is
     /// not mounted.
     pub inbound_webhooks: Option<WebhookVerifier>,
+    /// The live events of `/api/events`; [`Events::close`] ends every
+    /// stream (the server does on shutdown).
+    pub events: Events,
 }
 
 impl AppState {
@@ -85,7 +89,18 @@ impl AppState {
             stack: StackConfig::default(),
             delivery: None,
             inbound_webhooks: None,
+            events: Events::default(),
         })
+    }
+
+    /// What `/api/events` follows: this state's breakers, flags and queue.
+    #[must_use]
+    pub fn event_sources(&self) -> Sources {
+        Sources {
+            breakers: self.breakers.clone(),
+            flags: self.flags.clone(),
+            queue: self.database.as_ref().map(|(_, store)| Arc::clone(store)),
+        }
     }
 
     /// Uses `store` (a database of `kind`) as the server's database.

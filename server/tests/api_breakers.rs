@@ -98,6 +98,42 @@ async fn forcing_the_demo_breaker_open_refuses_upstream_calls_until_closed() {
 }
 
 #[tokio::test]
+async fn the_last_transition_is_null_until_the_breaker_moves() {
+    let state = AppState::new().unwrap();
+    let api = serve(state).await;
+    let list = api.get("/api/breakers", "read").await;
+    assert_eq!(demo(&list.body)["last_transition"], Value::Null);
+
+    api.post(
+        "/api/breakers/demo-upstream/force-open",
+        "admin",
+        &json!({}),
+    )
+    .await;
+    let list = api.get("/api/breakers", "read").await;
+    let last = &demo(&list.body)["last_transition"];
+    assert_eq!(last["from"], "closed", "{last}");
+    assert_eq!(last["to"], "forced_open");
+    // RFC 3339 in UTC, to the millisecond: `2026-11-27T03:04:05.678Z`.
+    let at = last["at"].as_str().unwrap();
+    assert!(
+        at.parse::<palisade_flags::time::Timestamp>().is_ok()
+            && at.ends_with('Z')
+            && at.len() == 24,
+        "{at}"
+    );
+
+    let closed = api
+        .post("/api/breakers/demo-upstream/close", "admin", &json!({}))
+        .await;
+    let last = &closed.body["last_transition"];
+    assert_eq!(
+        (&last["from"], &last["to"]),
+        (&json!("forced_open"), &json!("closed"))
+    );
+}
+
+#[tokio::test]
 async fn reset_ends_an_outage_at_once() {
     let state = AppState::new().unwrap();
     let api = serve(state).await;
@@ -161,4 +197,7 @@ fn every_breaker_route_is_in_the_openapi_document() {
         );
     }
     assert!(doc["components"]["schemas"]["BreakerList"].is_object());
+    let view = &doc["components"]["schemas"]["BreakerView"];
+    assert!(view["properties"]["last_transition"].is_object(), "{view}");
+    assert!(doc["components"]["schemas"]["TransitionView"]["properties"]["at"].is_object());
 }

@@ -236,6 +236,7 @@ async fn the_openapi_document_matches_the_routes() {
             "DELETE /api/webhooks/endpoints/{id}",
             "GET /api/audit",
             "GET /api/breakers",
+            "GET /api/events",
             "GET /api/flags",
             "GET /api/flags/{key}",
             "GET /api/flags/{key}/history",

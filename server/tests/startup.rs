@@ -312,6 +312,54 @@ impl Drop for Server {
     }
 }
 
+/// An open `/api/events` stream ends as the shutdown starts: the server
+/// exits long before its (one hour) shutdown deadline, and the stream ends
+/// cleanly rather than being cut.
+#[cfg(unix)]
+#[test]
+fn an_open_event_stream_does_not_hold_up_shutdown() {
+    const TOKEN: &str =
+        "pal_0123456789abcdef_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let dir = TempDir::new("events-shutdown");
+    let mut server = Server::start_with_env(
+        &dir.0,
+        &["--port", "0", "--shutdown-deadline", "1h"],
+        &[("PALISADE_ADMIN_TOKEN", TOKEN)],
+    );
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let mut child = server.child.take().unwrap();
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // Bounded: a stream holding up the drain would keep it running for the
+    // whole hour.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("text/event-stream"), "{rest}");
+    assert!(
+        rest.ends_with("0\r\n\r\n"),
+        "the chunked body ends cleanly: {rest:?}"
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM is a clean exit, got {status}");
+}
+
 #[cfg(unix)]
 #[test]
 fn serve_opens_the_default_database_reports_it_ready_and_stops_on_sigterm() {

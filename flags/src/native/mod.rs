@@ -54,6 +54,8 @@ use std::path::Path;
 
 pub use error::NativeError;
 
+pub(crate) use encode::rfc3339;
+
 #[cfg(feature = "live")]
 pub(crate) use encode::fingerprint;
 pub(crate) use encode::rfc3339;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::state::{Breaker, State};
 
@@ -53,6 +54,30 @@ impl CircuitBreakerHandle {
         }
     }
 
+    /// The breaker's last change of state, `None` until its first. Its time
+    /// is wall-clock time for display, to the millisecond, derived from the
+    /// breaker's [`Clock`](crate::clock::Clock) (so it follows paused tokio
+    /// time in tests). Reading it costs one atomic load; recording it costs
+    /// the transition one more atomic operation, and calls nothing.
+    ///
+    /// ```
+    /// use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, State};
+    ///
+    /// let layer = CircuitBreakerLayer::builder().build()?;
+    /// let handle = layer.handle();
+    /// assert!(handle.last_transition().is_none());
+    /// handle.force_open();
+    /// let last = handle.last_transition().expect("it moved");
+    /// assert_eq!((last.from, last.to), (State::Closed, State::ForcedOpen));
+    /// # Ok::<(), palisade_resilience::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn last_transition(&self) -> Option<LastTransition> {
+        self.breaker
+            .last_transition()
+            .map(|(from, to, at)| LastTransition { from, to, at })
+    }
+
     /// Rejects every call until [`reset`](Self::reset) (ForcedOpen). Rejections
     /// carry no `retry_after`.
     pub fn force_open(&self) {
@@ -102,6 +127,19 @@ pub struct Snapshot {
     pub slow_calls: u64,
     /// Calls rejected since the breaker was built.
     pub rejected: u64,
+}
+
+/// A breaker's last change of state; from
+/// [`CircuitBreakerHandle::last_transition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LastTransition {
+    /// The state it left.
+    pub from: State,
+    /// The state it entered (and is in, unless it moved again since).
+    pub to: State,
+    /// When, as wall-clock time to the millisecond, for display.
+    pub at: SystemTime,
 }
 
 impl Snapshot {

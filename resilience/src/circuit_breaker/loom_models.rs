@@ -169,3 +169,19 @@ fn loom_a_run_of_concurrent_failures_opens_the_breaker_once() {
         assert_eq!(transitions_to(&seen, State::Open), 1);
     });
 }
+
+/// Two operators move the breaker at once, to different states: whichever
+/// transition came last, the recorded last transition is it — its target is
+/// the state the breaker is in, never the one a slower thread stored late.
+#[test]
+fn loom_the_last_transition_is_the_one_that_came_last() {
+    loom::model(|| {
+        let (breaker, _) = breaker(CircuitBreakerLayer::builder());
+        let other = Arc::clone(&breaker);
+        let handle = thread::spawn(move || other.force(State::ForcedOpen));
+        breaker.force(State::Disabled);
+        handle.join().unwrap();
+        let (_, to, _) = breaker.last_transition().expect("the breaker moved");
+        assert_eq!(to, breaker.state());
+    });
+}

@@ -176,7 +176,7 @@ mod time_window;
 mod window;
 
 pub use config::{CircuitBreakerLayerBuilder, SlidingWindow};
-pub use handle::{CircuitBreakerHandle, Snapshot};
+pub use handle::{CircuitBreakerHandle, LastTransition, Snapshot};
 // For the keyed breakers' health report, in `keyed.rs`.
 #[cfg(feature = "health")]
 pub(crate) use handle::{status_of, success_rate};

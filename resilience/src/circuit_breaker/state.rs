@@ -23,10 +23,13 @@
 //!
 //! HalfOpen bookkeeping is a second word: generation (16 bits), probes taken,
 //! probes done, failed probes, slow probes (12 bits each), updated by CAS.
+//!
+//! The last transition, for display, is a third word written only by the
+//! thread whose transition won (see `encode_last`): no call reads it.
 
 use std::fmt;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -173,6 +176,32 @@ fn ho_field(word: u64, shift: u32) -> u64 {
     (word >> shift) & HO_MASK
 }
 
+// ----- the last-transition word -----------------------------------------------
+
+/// Set once the breaker has moved at all; the word is 0 before.
+const LAST_SET: u64 = 1;
+/// bits 1–3 the state it left, 4–6 the state it entered, 7–22 the
+/// generation it entered (newer transitions win a race to store), 23–63 when,
+/// in whole ms since the clock's origin (41 bits: about 69 years).
+const LAST_FROM_SHIFT: u32 = 1;
+const LAST_TO_SHIFT: u32 = 4;
+const LAST_GEN_SHIFT: u32 = 7;
+const LAST_AT_SHIFT: u32 = 23;
+const LAST_MAX_MS: u64 = (1 << (64 - LAST_AT_SHIFT)) - 1;
+
+fn encode_last(from: State, to: State, generation: u64, at_nanos: u64) -> u64 {
+    LAST_SET
+        | (u64::from(from.code()) << LAST_FROM_SHIFT)
+        | (u64::from(to.code()) << LAST_TO_SHIFT)
+        | ((generation & GEN_MASK) << LAST_GEN_SHIFT)
+        | ((at_nanos / NANOS_PER_MS).min(LAST_MAX_MS) << LAST_AT_SHIFT)
+}
+
+/// The state whose code is in the three bits at `shift` of `word`.
+fn state_at(word: u64, shift: u32) -> State {
+    state_of(word >> shift)
+}
+
 /// Whether generation `a` is older than `b` (16-bit wrapping comparison).
 fn older(a: u64, b: u64) -> bool {
     let diff = b.wrapping_sub(a) & GEN_MASK;
@@ -195,6 +224,8 @@ pub(crate) struct Breaker {
     consecutive: AtomicU64,
     /// The sub-millisecond rest of the current deadline (see the module docs).
     deadline_rest: AtomicU64,
+    /// The last transition (see [`encode_last`]); 0 before the first.
+    last_transition: AtomicU64,
     /// Every time below is in ns since this clock's origin.
     clock: Clock,
     /// Whether completing a call reads the clock (time window or slow calls).
@@ -235,6 +266,7 @@ impl Breaker {
             window,
             rejected: AtomicU64::new(0),
             deadline_rest: AtomicU64::new(0),
+            last_transition: AtomicU64::new(0),
             clock,
             metrics: Metrics::new(&settings.name),
             settings,
@@ -252,6 +284,32 @@ impl Breaker {
 
     pub(crate) fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// The last transition: from, to, and its wall-clock time (ms precision).
+    pub(crate) fn last_transition(&self) -> Option<(State, State, SystemTime)> {
+        let word = self.last_transition.load(Ordering::Acquire);
+        (word & LAST_SET != 0).then(|| {
+            let at_ms = word >> LAST_AT_SHIFT;
+            (
+                state_at(word, LAST_FROM_SHIFT),
+                state_at(word, LAST_TO_SHIFT),
+                self.clock.wall_time(at_ms * NANOS_PER_MS),
+            )
+        })
+    }
+
+    /// Stores a transition that won its compare-and-swap, unless a newer one
+    /// (a later generation) was stored first by a faster thread.
+    #[cold]
+    fn record_last(&self, from: State, to: State, generation: u64, now: u64) {
+        let new = encode_last(from, to, generation, now);
+        let _ = self
+            .last_transition
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |stored| {
+                let stored_gen = (stored >> LAST_GEN_SHIFT) & GEN_MASK;
+                (stored & LAST_SET == 0 || older(stored_gen, generation)).then_some(new)
+            });
     }
 
     pub(crate) fn window_totals(&self) -> Tally {
@@ -611,6 +669,7 @@ impl Breaker {
         }
         let from = state_of(from);
         if from != to {
+            self.record_last(from, to, generation, now);
             self.metrics.transition(from, to);
             let transition =
                 Transition::new(Arc::clone(&self.settings.name), from, to, Instant::now());

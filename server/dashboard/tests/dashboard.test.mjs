@@ -95,13 +95,16 @@ after(async () => {
 });
 
 /// A signed-in page, failing the test on any console error or page error.
-async function signedIn(t, viewport = { width: 1280, height: 800 }) {
+/// `query` is added to the dashboard's address (e.g. `?poll=600000`);
+/// `prepare` runs on the page before it loads (e.g. to block a route).
+async function signedIn(t, viewport = { width: 1280, height: 800 }, query = "", prepare = async () => {}) {
   const page = await browser.newPage({ viewport });
   const errors = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.on("pageerror", (e) => errors.push(e.message));
   t.after(() => page.close());
-  await page.goto(`${base}/dashboard`);
+  await prepare(page);
+  await page.goto(`${base}/dashboard${query}`);
   await page.getByLabel("API key").fill(ADMIN);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("tr[data-flag='demo-flagged']").waitFor();
@@ -162,4 +165,46 @@ test("a narrow window keeps every control reachable", async (t) => {
   const box = await page.getByRole("button", { name: "Sign out" }).boundingBox();
   assert.ok(box && box.x + box.width <= 390, "the header's controls stay in view");
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-narrow.png"), fullPage: true });
+});
+
+test("a flag changed through the API shows at once over the event stream", async (t) => {
+  // Polling every 10 minutes: only the stream can bring the change in time.
+  const { page, errors } = await signedIn(t, undefined, "?poll=600000");
+  const indicator = page.locator("#live");
+  await eventually(async () => (await indicator.getAttribute("data-mode")) === "live", "the stream to open");
+  assert.match(await indicator.textContent(), /^live/);
+  const toggle = page.getByRole("switch", { name: "demo-flagged on" });
+  const before = await toggle.isChecked();
+  await call("PATCH", "/api/flags/demo-flagged", { enabled: !before });
+  await eventually(async () => (await toggle.isChecked()) === !before, "the flag's new value in the page");
+  await call("PATCH", "/api/flags/demo-flagged", { enabled: before });
+  await eventually(async () => (await toggle.isChecked()) === before, "the flag's old value in the page");
+  assert.deepEqual(errors, []);
+});
+
+test("a breaker forced open through the API shows at once with its last transition", async (t) => {
+  const { page } = await signedIn(t, undefined, "?poll=600000");
+  await eventually(async () => (await page.locator("#live").getAttribute("data-mode")) === "live", "the stream to open");
+  const row = page.locator("tr[data-breaker='demo-upstream']");
+  await call("POST", "/api/breakers/demo-upstream/force-open", {});
+  await eventually(async () => (await row.getAttribute("class")) === "open", "the row to show open");
+  assert.match(await row.locator("td").nth(3).textContent(), /→ forced open, /);
+  await call("POST", "/api/breakers/demo-upstream/close", {});
+  await eventually(async () => (await row.getAttribute("class")) === "closed", "the row to show closed");
+});
+
+test("with the event stream blocked the page polls and says so", async (t) => {
+  const { page, errors } = await signedIn(t, undefined, "?poll=500", (p) => p.route("**/api/events", (route) => route.abort()));
+  const indicator = page.locator("#live");
+  await eventually(async () => /^polling/.test(await indicator.textContent()), "the polling indicator");
+  assert.equal(await indicator.getAttribute("data-mode"), "polling");
+  // Changes still arrive, by polling.
+  const toggle = page.getByRole("switch", { name: "demo-flagged on" });
+  const before = await toggle.isChecked();
+  await call("PATCH", "/api/flags/demo-flagged", { enabled: !before });
+  await eventually(async () => (await toggle.isChecked()) === !before, "the flag's new value by polling");
+  await call("PATCH", "/api/flags/demo-flagged", { enabled: before });
+  assert.equal(await indicator.getAttribute("data-mode"), "polling");
+  // An aborted request is logged by the browser as a failed resource.
+  assert.deepEqual(errors.filter((e) => !/ERR_FAILED|Failed to load resource/.test(e)), []);
 });

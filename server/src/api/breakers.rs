@@ -5,8 +5,9 @@
 
 use axum::extract::State;
 use http::StatusCode;
+use palisade_flags::time::Timestamp;
 use palisade_problem::Problem;
-use palisade_resilience::circuit_breaker::CircuitBreakerHandle;
+use palisade_resilience::circuit_breaker::{CircuitBreakerHandle, LastTransition};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -45,6 +46,33 @@ pub(crate) struct BreakerView {
     slow_calls: u64,
     /// Calls rejected since the breaker was built.
     rejected: u64,
+    /// Its last change of state; `null` while it never changed.
+    last_transition: Option<TransitionView>,
+}
+
+/// A breaker's change of state, as the API (and the `breaker` event of
+/// `/api/events`) shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub(crate) struct TransitionView {
+    /// The state it left.
+    #[schema(example = "closed")]
+    pub(crate) from: String,
+    /// The state it entered.
+    #[schema(example = "open")]
+    pub(crate) to: String,
+    /// When, RFC 3339 in UTC to the millisecond.
+    #[schema(example = "2026-11-27T03:04:05.678Z")]
+    pub(crate) at: String,
+}
+
+impl From<LastTransition> for TransitionView {
+    fn from(last: LastTransition) -> Self {
+        Self {
+            from: last.from.as_str().to_owned(),
+            to: last.to.as_str().to_owned(),
+            at: Timestamp::from_system_time(last.at).to_string(),
+        }
+    }
 }
 
 impl BreakerView {
@@ -58,6 +86,7 @@ impl BreakerView {
             failures: snapshot.failures,
             slow_calls: snapshot.slow_calls,
             rejected: snapshot.rejected,
+            last_transition: handle.last_transition().map(TransitionView::from),
         }
     }
 

@@ -14,8 +14,9 @@
 //!   action, the target and the before/after JSON.
 
 mod audit;
-mod breakers;
+pub(crate) mod breakers;
 mod caller;
+mod events;
 pub mod extract;
 pub(crate) mod flags;
 mod keys;
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(webhooks::routes())
         .merge(breakers::routes())
+        .merge(events::routes())
         .merge(flags::routes())
         .merge(keys::routes())
         .merge(audit::routes())
