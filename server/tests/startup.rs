@@ -41,6 +41,7 @@ const SERVER_ENV: &[&str] = &[
     "PALISADE_REDIS_PREFIX",
     "PALISADE_BODY_LIMIT",
     "PALISADE_REQUEST_TIMEOUT",
+    "PALISADE_KEY_CACHE_TTL",
     "RUST_LOG",
 ];
 
@@ -332,6 +333,7 @@ fn help_documents_every_flag_and_variable() {
         "--redis-prefix",
         "--body-limit",
         "--request-timeout",
+        "--key-cache-ttl",
         "migrate",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{Auth, IpRules, RateTiers, TierArg};
+use super::{Auth, DEFAULT_KEY_CACHE_TTL, IpRules, RateTiers, TierArg};
 use crate::duration::parse_duration;
 use crate::routes::stack::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, StackConfig};
 use crate::store::ServerDb;
@@ -89,6 +89,18 @@ pub struct ApiArgs {
         value_parser = parse_duration
     )]
     pub request_timeout: Duration,
+    /// How long an API key read from the database is trusted before it is
+    /// read again (0 reads it on every request). A key revoked through this
+    /// instance is refused at once; one revoked through another instance,
+    /// or in the database directly, once this has passed.
+    #[arg(
+        long = "key-cache-ttl",
+        env = "PALISADE_KEY_CACHE_TTL",
+        value_name = "DURATION",
+        default_value = "5s",
+        value_parser = parse_duration
+    )]
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for ApiArgs {
@@ -102,6 +114,7 @@ impl Default for ApiArgs {
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            key_cache_ttl: DEFAULT_KEY_CACHE_TTL,
         }
     }
 }
@@ -138,10 +151,11 @@ impl ApiArgs {
     pub fn auth(&self, db: ServerDb) -> Result<Auth, String> {
         let tiers = RateTiers::with(&self.rate_tiers);
         let ip_rules = IpRules::new(self.api_allow.clone(), self.api_deny.clone());
-        match &self.redis_url {
-            None => Ok(Auth::new(db, tiers, ip_rules)),
+        let auth = match &self.redis_url {
+            None => Auth::new(db, tiers, ip_rules),
             Some(url) => Auth::with_redis(db, tiers, ip_rules, url, &self.redis_prefix)
-                .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned()),
-        }
+                .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned())?,
+        };
+        Ok(auth.with_key_cache_ttl(self.key_cache_ttl))
     }
 }
