@@ -139,6 +139,28 @@ async fn a_keep_alive_connection_stays_open_until_the_idle_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_head_started_after_an_idle_spell_gets_the_header_read_timeout() {
+    let config = ListenerConfig::default()
+        .header_read_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(60));
+    let (addr, _stop, _server) = start(hello(), config).await;
+
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(GET).await.unwrap();
+    read_ok(&mut client).await;
+    // Idle for a while, then a head that never ends: it has the header-read
+    // timeout from its first byte, not what was left of the idle timeout.
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let closed = closed_by_server(&mut client, Duration::from_secs(20)).await;
+    assert!(closed - started >= Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
 async fn h2c_with_prior_knowledge_is_served_with_the_client_address() {
     let (addr, _stop, _server) = start(hello(), ListenerConfig::default()).await;
 

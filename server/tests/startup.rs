@@ -42,6 +42,7 @@ const SERVER_ENV: &[&str] = &[
     "PALISADE_BODY_LIMIT",
     "PALISADE_REQUEST_TIMEOUT",
     "PALISADE_INBOUND_WEBHOOK_SECRET",
+    "PALISADE_KEY_CACHE_TTL",
     "RUST_LOG",
 ];
 
@@ -453,6 +454,7 @@ fn help_documents_every_flag_and_variable() {
         "--body-limit",
         "--request-timeout",
         "--inbound-webhook-secret",
+        "--key-cache-ttl",
         "migrate",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");

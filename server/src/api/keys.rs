@@ -216,7 +216,6 @@ pub(crate) async fn revoke_key(
     #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now();
     let before = auth_of(&state)?
-        .db()
         .revoke_key(&id, now)
         .await
         .map_err(|e| internal("cannot revoke the API key", &e))?;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{Auth, IpRules, RateTiers, TierArg};
+use super::{Auth, DEFAULT_KEY_CACHE_TTL, IpRules, RateTiers, TierArg};
 use crate::duration::parse_duration;
 use crate::routes::stack::{DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, StackConfig};
 use crate::store::ServerDb;
@@ -90,6 +90,18 @@ pub struct ApiArgs {
         value_parser = parse_duration
     )]
     pub request_timeout: Duration,
+    /// How long an API key read from the database is trusted before it is
+    /// read again (0 reads it on every request). A key revoked through this
+    /// instance is refused at once; one revoked through another instance,
+    /// or in the database directly, once this has passed.
+    #[arg(
+        long = "key-cache-ttl",
+        env = "PALISADE_KEY_CACHE_TTL",
+        value_name = "DURATION",
+        default_value = "5s",
+        value_parser = parse_duration
+    )]
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for ApiArgs {
@@ -103,6 +115,7 @@ impl Default for ApiArgs {
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            key_cache_ttl: DEFAULT_KEY_CACHE_TTL,
         }
     }
 }
@@ -140,10 +153,11 @@ impl ApiArgs {
         let tiers = RateTiers::with(&self.rate_tiers);
         let ip_rules = IpRules::new(self.api_allow.clone(), self.api_deny.clone());
         // An empty variable is how many deployment tools "unset" one.
-        match self.redis_url.as_deref().filter(|url| !url.is_empty()) {
-            None => Ok(Auth::new(db, tiers, ip_rules)),
+        let auth = match self.redis_url.as_deref().filter(|url| !url.is_empty()) {
+            None => Auth::new(db, tiers, ip_rules),
             Some(url) => Auth::with_redis(db, tiers, ip_rules, url, &self.redis_prefix)
-                .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned()),
-        }
+                .map_err(|_| "--redis-url / REDIS_URL: not a usable Redis URL".to_owned())?,
+        };
+        Ok(auth.with_key_cache_ttl(self.key_cache_ttl))
     }
 }

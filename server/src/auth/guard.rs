@@ -66,20 +66,17 @@ pub(crate) async fn authenticate(
         SecurityEvent::AuthFailed.emit(None, client, "malformed bearer token");
         return unauthenticated("the bearer token is not a Palisade API key");
     };
-    let found = match auth.db.key_with_hash(token.id()).await {
-        Ok(found) => found,
+    let key = match auth.keys.verify(&auth.db, &token).await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            SecurityEvent::AuthFailed.emit(Some(token.id()), client, "unknown key or wrong secret");
+            return unauthenticated("this API key is not valid");
+        }
         Err(error) => {
             tracing::error!(%error, "authentication: cannot read the API keys");
             return Problem::palisade(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable")
                 .with_detail("API keys cannot be checked right now; try again")
                 .into_response();
-        }
-    };
-    let key = match found {
-        Some((key, hash)) if token.matches(&hash) => key,
-        _ => {
-            SecurityEvent::AuthFailed.emit(Some(token.id()), client, "unknown key or wrong secret");
-            return unauthenticated("this API key is not valid");
         }
     };
     if key.revoked_at.is_some() {
@@ -97,7 +94,7 @@ pub(crate) async fn authenticate(
         return palisade_resilience::edge::problem_for(&*error).into_response();
     }
     request.extensions_mut().insert(Caller {
-        key_id: key.id,
+        key_id: key.id.clone(),
         scope: key.scope,
         client: client.map(|c| c.ip()),
     });

@@ -8,27 +8,33 @@ pub mod args;
 mod events;
 pub(crate) mod guard;
 mod ip;
+mod key_cache;
 mod limit;
 mod token;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub use self::ip::IpRules;
+pub use self::key_cache::{DEFAULT_KEY_CACHE_TTL, KEY_CACHE_CAPACITY, KEY_CACHE_METRIC};
 pub use self::limit::{DEFAULT_TIER, RateTiers, TierArg};
 pub use self::token::{ApiToken, MalformedToken};
 pub(crate) use events::SecurityEvent;
+use key_cache::KeyCache;
 use limit::TierLimiters;
 
 use crate::api::Scope;
 use crate::store::keys::StoredKey;
 use crate::store::{DbError, ServerDb};
 
-/// The authentication handle: the key store, the tiers and their
-/// limiters, the address rules. Cheap to clone.
+/// The authentication handle: the key store and its cache, the tiers and
+/// their limiters, the address rules. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Auth {
     pub(crate) db: ServerDb,
+    /// Keys recently read from `db`, for [`DEFAULT_KEY_CACHE_TTL`] unless
+    /// set with [`Auth::with_key_cache_ttl`].
+    pub(crate) keys: Arc<KeyCache>,
     pub(crate) tiers: Arc<RateTiers>,
     pub(crate) limiters: Arc<TierLimiters>,
     pub(crate) ip_rules: Arc<IpRules>,
@@ -42,6 +48,7 @@ impl Auth {
     pub fn new(db: ServerDb, tiers: RateTiers, ip_rules: IpRules) -> Self {
         Self {
             db,
+            keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
             limiters: Arc::new(TierLimiters::local(&tiers)),
             tiers: Arc::new(tiers),
             ip_rules: Arc::new(ip_rules),
@@ -68,11 +75,34 @@ impl Auth {
         )?;
         Ok(Self {
             db,
+            keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
             limiters: Arc::new(TierLimiters::redis(&tiers, &conn, prefix)?),
             tiers: Arc::new(tiers),
             ip_rules: Arc::new(ip_rules),
             redis: Some(conn),
         })
+    }
+
+    /// Trusts a key read from the database for `ttl` before reading it
+    /// again (default [`DEFAULT_KEY_CACHE_TTL`]); zero reads it on every
+    /// request. A key revoked with [`Auth::revoke_key`] is refused at once;
+    /// one revoked by another instance, or in the database directly, is
+    /// refused once `ttl` has passed.
+    ///
+    /// ```
+    /// # async fn demo(db: palisade_server::store::ServerDb) {
+    /// use std::time::Duration;
+    /// use palisade_server::auth::{Auth, IpRules, RateTiers};
+    ///
+    /// let auth = Auth::new(db, RateTiers::default(), IpRules::default())
+    ///     .with_key_cache_ttl(Duration::from_secs(2));
+    /// # let _ = auth;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_key_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.keys = Arc::new(KeyCache::new(ttl));
+        self
     }
 
     /// The key store.
@@ -116,6 +146,21 @@ impl Auth {
             return Err(CreateKeyError::Random("key id collision; try again".into()));
         }
         Ok((key, token))
+    }
+
+    /// Revokes the key `id` in the database and forgets it from this
+    /// instance's cache, so it is refused from the next request on. Returns
+    /// the key as it was before, or `None` when no key has this id.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn revoke_key(&self, id: &str, at: SystemTime) -> Result<Option<StoredKey>, DbError> {
+        let revoked = self.db.revoke_key(id, at).await;
+        // Evicted whatever the outcome: after an error the row may or may
+        // not have changed, and reading it again is always safe.
+        self.keys.evict(id);
+        revoked
     }
 
     /// The first admin key: `admin_token` (a full `pal_…` token from

@@ -5,6 +5,11 @@
 //! (or from the first byte after an idle spell) until a request reaches the
 //! router, *busy* while any response is unfinished, and *idle* in between.
 //! Only an awaiting or idle connection has a deadline.
+//!
+//! Nothing here wakes the connection's task: a request changes the phase
+//! twice and its bytes once, and waking the task (and moving its timer) on
+//! each of those cost a measurable share of a small request. The task
+//! instead checks the phase on a timer it re-arms itself ([`next_check`]).
 
 use std::io;
 use std::pin::Pin;
@@ -14,7 +19,6 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Why a connection was closed by the server before the client closed it.
@@ -52,7 +56,6 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Activity {
     state: Mutex<State>,
-    changed: Notify,
 }
 
 impl Activity {
@@ -63,7 +66,6 @@ impl Activity {
                 in_flight: 0,
                 phase: Phase::AwaitingHead(Instant::now()),
             }),
-            changed: Notify::new(),
         })
     }
 
@@ -85,20 +87,37 @@ impl Activity {
             Phase::Busy => None,
         }
     }
+}
 
-    /// Resolves after the next change of phase (a change made before the
-    /// call is not lost: `Notify` keeps one permit).
-    pub(crate) async fn changed(&self) {
-        self.changed.notified().await;
-    }
+/// The shortest pause between two looks at an [`Activity`], so that a zero
+/// timeout does not make a busy connection's task spin. Only a timeout
+/// shorter than this is enforced late, by up to this much.
+const MIN_CHECK: Duration = Duration::from_millis(100);
 
+/// When the connection's task next looks at its [`Activity`], having looked
+/// at `now` and found `deadline` (see [`Activity::deadline`]): at the
+/// deadline, but never later than `now + min(header_read, idle)`.
+///
+/// That bound keeps every deadline exact although no phase change wakes the
+/// task: a deadline set after `now` is at least `now + header_read` (bytes
+/// after an idle spell) or `now + idle` (a response finished), so the task
+/// looks again before it and then sleeps until it.
+pub(crate) fn next_check(
+    now: Instant,
+    deadline: Option<Instant>,
+    header_read: Duration,
+    idle: Duration,
+) -> Instant {
+    let latest = now + header_read.min(idle).max(MIN_CHECK);
+    deadline.map_or(latest, |at| at.min(latest))
+}
+
+impl Activity {
     /// Bytes arrived: on an idle connection they start a request head.
     fn read_bytes(&self) {
         let mut state = self.lock();
         if let Phase::Idle(_) = state.phase {
             state.phase = Phase::AwaitingHead(Instant::now());
-            drop(state);
-            self.changed.notify_one();
         }
     }
 
@@ -110,7 +129,6 @@ impl Activity {
             state.in_flight += 1;
             state.phase = Phase::Busy;
         }
-        self.changed.notify_one();
         RequestGuard {
             activity: Arc::clone(self),
         }
@@ -129,8 +147,6 @@ impl Drop for RequestGuard {
         state.in_flight = state.in_flight.saturating_sub(1);
         if state.in_flight == 0 {
             state.phase = Phase::Idle(Instant::now());
-            drop(state);
-            self.activity.changed.notify_one();
         }
     }
 }
@@ -194,5 +210,29 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_check_is_the_deadline_or_sooner() {
+        let now = Instant::now();
+        let (ten, sixty) = (Duration::from_secs(10), Duration::from_secs(60));
+        // Idle until now + 60 s: looked at again after the shorter timeout,
+        // in case a head starts meanwhile.
+        assert_eq!(next_check(now, Some(now + sixty), ten, sixty), now + ten);
+        // A deadline before that is kept.
+        let soon = now + Duration::from_secs(3);
+        assert_eq!(next_check(now, Some(soon), ten, sixty), soon);
+        // Busy: no deadline, looked at after the shorter timeout.
+        assert_eq!(next_check(now, None, ten, sixty), now + ten);
+        // A zero timeout does not make a busy connection spin.
+        assert_eq!(
+            next_check(now, None, Duration::ZERO, sixty),
+            now + MIN_CHECK
+        );
     }
 }

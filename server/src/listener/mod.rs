@@ -48,8 +48,9 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-use self::activity::{Activity, TrackedIo};
+use self::activity::{Activity, TrackedIo, next_check};
 pub use self::bind_addr::{BindAddr, BindAddrError};
 use self::service::ConnectionService;
 
@@ -215,17 +216,17 @@ async fn serve_connection(
     let service = ConnectionService::new(router, remote, Arc::clone(&activity));
     let connection = watcher.watch(builder.serve_connection_with_upgrades(io, service));
     tokio::pin!(connection);
+    let (header_read, idle) = (config.header_read_timeout, config.idle_timeout);
+    // One timer per connection, re-armed only when it fires (see
+    // `activity::next_check`), never on each request.
+    let check = tokio::time::sleep_until(next_check(
+        Instant::now(),
+        activity.deadline(header_read, idle).map(|(at, _)| at),
+        header_read,
+        idle,
+    ));
+    tokio::pin!(check);
     loop {
-        let deadline = activity.deadline(config.header_read_timeout, config.idle_timeout);
-        let expired = async {
-            match deadline {
-                Some((at, why)) => {
-                    tokio::time::sleep_until(at).await;
-                    why
-                }
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             served = &mut connection => {
                 if let Err(err) = served {
@@ -233,11 +234,18 @@ async fn serve_connection(
                 }
                 return;
             }
-            () = activity.changed() => {}
-            why = expired => {
-                // Dropping the connection closes the socket.
-                tracing::debug!(%remote, reason = why.as_str(), "closing connection");
-                return;
+            () = &mut check => {
+                let now = Instant::now();
+                let deadline = activity.deadline(header_read, idle);
+                if let Some((at, why)) = deadline
+                    && at <= now
+                {
+                    // Dropping the connection closes the socket.
+                    tracing::debug!(%remote, reason = why.as_str(), "closing connection");
+                    return;
+                }
+                let at = deadline.map(|(at, _)| at);
+                check.as_mut().reset(next_check(now, at, header_read, idle));
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod metrics;
 mod openapi;
 pub mod stack;
+pub mod timeout;
 mod version;
 
 /// Builds the whole application.
@@ -34,6 +35,12 @@ pub fn app(state: AppState) -> Router {
         Some(verifier) => inbound.with_state(verifier.clone()),
         None => Router::new(),
     };
+    // Routes that read no state get none: a route with state clones the
+    // whole `AppState` (a dozen reference counts) on every request.
+    let stateless = Router::new()
+        .route("/health/live", get(health::live))
+        .route("/metrics", get(metrics::metrics))
+        .route("/version", get(version::version));
     let router = Router::new()
         .merge(inbound)
         .merge(dashboard::routes())
@@ -41,11 +48,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/api", api)
         .route("/openapi.json", get(openapi::openapi).with_state(doc))
         .route("/health", get(health::report))
-        .route("/health/live", get(health::live))
-        .route("/metrics", get(metrics::metrics))
-        .route("/version", get(version::version))
         .route("/health/ready", get(health::ready))
         .route("/demo/upstream", get(demo::upstream))
-        .with_state(state);
+        .with_state(state)
+        .merge(stateless);
     stack::wrap(router, config)
 }

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::Next;
+use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse as _, Response};
 use http::StatusCode;
 use palisade_problem::Problem;
@@ -14,6 +13,8 @@ use palisade_tracing_layer::metrics::MetricsLayer;
 use palisade_tracing_layer::request_id::RequestIdLayer;
 use palisade_tracing_layer::trace::TraceLayer;
 use tower::ServiceBuilder;
+
+use super::timeout::RequestTimeoutLayer;
 
 /// The largest request body by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -62,10 +63,7 @@ pub fn wrap(router: Router, config: StackConfig) -> Router {
                 .layer(TraceLayer::new())
                 .layer(MetricsLayer::new())
                 .layer(DefaultBodyLimit::max(config.body_limit))
-                .layer(axum::middleware::from_fn_with_state(
-                    config.request_timeout,
-                    timeout,
-                )),
+                .layer(RequestTimeoutLayer::new(config.request_timeout)),
         )
 }
 
@@ -79,20 +77,4 @@ async fn method_not_allowed() -> Response {
     Problem::palisade(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
         .with_detail("this path does not answer this method")
         .into_response()
-}
-
-/// Answers 504 `timeout` when the handler takes longer than `limit`; the
-/// handler's future is dropped, so it stops at its next await.
-async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(%method, %path, ?limit, "request timed out");
-            Problem::palisade(StatusCode::GATEWAY_TIMEOUT, "timeout")
-                .with_detail(format!("the request took longer than {limit:?}"))
-                .into_response()
-        }
-    }
 }
