@@ -23,6 +23,7 @@
 //! | `timeout`         | yes     | `timeout`: `TimeoutLayer`                                   |
 //! | `fallback`        | yes     | `fallback`: `FallbackLayer`                                 |
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
+//! | `registry`        | no      | `registry`: named breakers, bulkheads and rate limiters, listed and reconfigured at run time |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
 //! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed, percentile or average-plus-x % delay, budgeted) |
@@ -96,12 +97,16 @@ pub mod hedge;
 pub mod outlier;
 #[cfg(feature = "rate-limit")]
 pub mod rate_limit;
+#[cfg(feature = "registry")]
+pub mod registry;
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "throttle")]
 pub mod throttle;
 #[cfg(feature = "timeout")]
 pub mod timeout;
+#[cfg(any(feature = "bulkhead", feature = "rate-limit"))]
+pub mod weight;
 
 pub use builder::ServiceBuilderExt;
 pub use config::ConfigError;

@@ -258,6 +258,10 @@ pub enum OwnError<'a> {
     /// ([`MissingKey`](crate::key::MissingKey)): a misconfiguration or a
     /// malformed request, not a rejection — retrying cannot help.
     MissingKey(&'a crate::key::MissingKey),
+    /// The HTTP timeout found a malformed `x-request-timeout` header
+    /// (features `timeout` and `http`): a bad request, not a rejection.
+    #[cfg(all(feature = "timeout", feature = "http"))]
+    InvalidTimeout(&'a crate::timeout::error::InvalidTimeout),
 }
 
 impl<'a> OwnError<'a> {
@@ -285,6 +289,10 @@ impl<'a> OwnError<'a> {
         }
         if let Some(e) = error.downcast_ref() {
             return Some(Self::MissingKey(e));
+        }
+        #[cfg(all(feature = "timeout", feature = "http"))]
+        if let Some(e) = error.downcast_ref() {
+            return Some(Self::InvalidTimeout(e));
         }
         None
     }

@@ -40,6 +40,12 @@ pub enum Reason {
         /// The configured bound on partitions.
         max_keys: usize,
     },
+    /// The call weighed more permits than the bulkhead has at all (see
+    /// [`weight`](crate::weight)), so it could never run.
+    TooHeavy {
+        /// What the call weighed.
+        weight: u32,
+    },
 }
 
 impl BulkheadFull {
@@ -78,7 +84,8 @@ impl BulkheadFull {
 }
 
 impl Reason {
-    /// A short label (`queue_full`, `wait_expired`, `too_many_partitions`),
+    /// A short label (`queue_full`, `wait_expired`, `too_many_partitions`,
+    /// `too_heavy`),
     /// used as the `reason` label of the rejection metric.
     #[must_use]
     pub const fn as_str(&self) -> &'static str {
@@ -86,6 +93,7 @@ impl Reason {
             Self::QueueFull => "queue_full",
             Self::WaitExpired { .. } => "wait_expired",
             Self::TooManyPartitions { .. } => "too_many_partitions",
+            Self::TooHeavy { .. } => "too_heavy",
         }
     }
 }
@@ -106,6 +114,11 @@ impl fmt::Display for BulkheadFull {
             Reason::TooManyPartitions { max_keys } => {
                 write!(f, "bulkhead full: all {max_keys} partitions are busy")
             }
+            Reason::TooHeavy { weight } => write!(
+                f,
+                "bulkhead full: a call of weight {weight} exceeds the {} permits there are",
+                self.max_concurrent
+            ),
         }
     }
 }

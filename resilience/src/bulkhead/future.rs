@@ -4,10 +4,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::sync::{AcquireError, OwnedSemaphorePermit};
+use tokio::sync::AcquireError;
 use tower_service::Service;
 
 use super::error::{BulkheadFull, Reason};
@@ -16,12 +17,8 @@ use crate::BoxError;
 
 type Wait = Pin<
     Box<
-        dyn Future<
-                Output = Result<
-                    Result<OwnedSemaphorePermit, AcquireError>,
-                    tokio::time::error::Elapsed,
-                >,
-            > + Send,
+        dyn Future<Output = Result<Result<Permit, AcquireError>, tokio::time::error::Elapsed>>
+            + Send,
     >,
 >;
 
@@ -87,12 +84,14 @@ where
         }
     }
 
-    pub(crate) fn queued(svc: S, req: Req, waiter: WaiterGuard) -> Self {
-        let shared = &waiter.shared;
-        let wait = Box::pin(tokio::time::timeout(
-            shared.limits.max_wait,
-            shared.semaphore.clone().acquire_owned(),
-        ));
+    pub(crate) fn queued(svc: S, req: Req, waiter: WaiterGuard, weight: u32) -> Self {
+        let shared = Arc::clone(&waiter.shared);
+        let max_wait = shared.limits.max_wait;
+        let acquire = async move {
+            shared.semaphore.acquire_many(weight).await?.forget();
+            Ok(Permit::new(shared, weight))
+        };
+        let wait = Box::pin(tokio::time::timeout(max_wait, acquire));
         Self {
             state: State::Queued {
                 queued: Box::new(Queued {
@@ -202,7 +201,7 @@ where
         };
         let shared: &Shared = &waiter.shared;
         match outcome {
-            Ok(Ok(permit)) => q.permit = Some(Permit::new(permit, &shared.stats)),
+            Ok(Ok(permit)) => q.permit = Some(permit),
             // The semaphore is never closed; treat it like an expired wait
             // rather than panicking.
             Ok(Err(_)) | Err(_) => {

@@ -28,10 +28,18 @@ impl BulkheadHandle {
         &self.shared.stats.name
     }
 
-    /// The configured limit on concurrent calls.
+    /// The limit on concurrent calls (on the sum of their weights): the
+    /// configured one, or the one a [registry](crate::registry) set since.
     #[must_use]
     pub fn max_concurrent(&self) -> usize {
-        self.shared.limits.max_concurrent
+        self.shared.max_concurrent()
+    }
+
+    /// Moves the limit (validated by the registry, which serialises
+    /// changes); see [`BulkheadConfig`](crate::registry::BulkheadConfig).
+    #[cfg(feature = "registry")]
+    pub(crate) fn resize(&self, max_concurrent: usize) {
+        self.shared.resize(max_concurrent);
     }
 
     /// The configured bound on queued calls (zero when `max_wait` is zero).

@@ -224,7 +224,7 @@ where
             Err(missing) => return ResponseFuture::failed(missing.into()),
         };
         match self.partitions.get(&key) {
-            Ok(partition) => start(&partition, &mut self.inner, req),
+            Ok(partition) => start(&partition, &mut self.inner, req, 1),
             Err(error) => ResponseFuture::rejected(error),
         }
     }

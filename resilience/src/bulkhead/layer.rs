@@ -12,6 +12,7 @@ use super::keyed::KeyedBulkheadLayerBuilder;
 use super::service::Bulkhead;
 use super::shared::{Limits, Shared, Stats};
 use crate::ConfigError;
+use crate::weight::Unweighted;
 
 /// The name used in tracing events and metric labels when none is configured.
 pub(crate) const DEFAULT_NAME: &str = "bulkhead";
@@ -25,10 +26,14 @@ const DEFAULT_MAX_CONCURRENT: NonZeroUsize = match NonZeroUsize::new(25) {
 /// Applies a [`Bulkhead`]. Every service this layer (or a clone of it) wraps
 /// shares the same permits and queue; build another layer for an independent
 /// bulkhead.
+///
+/// `W` weighs each call ([`Unweighted`]: one permit); see
+/// [`BulkheadLayerBuilder::weight`].
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct BulkheadLayer {
+pub struct BulkheadLayer<W = Unweighted> {
     shared: Arc<Shared>,
+    weigh: W,
 }
 
 impl BulkheadLayer {
@@ -46,6 +51,7 @@ impl BulkheadLayer {
         };
         Self {
             shared: Shared::new(limits, Stats::new(Arc::from(DEFAULT_NAME))),
+            weigh: Unweighted,
         }
     }
 
@@ -53,7 +59,9 @@ impl BulkheadLayer {
     pub fn builder() -> BulkheadLayerBuilder {
         BulkheadLayerBuilder::default()
     }
+}
 
+impl<W> BulkheadLayer<W> {
     /// A handle reporting this bulkhead's occupancy.
     #[must_use]
     pub fn handle(&self) -> BulkheadHandle {
@@ -61,11 +69,11 @@ impl BulkheadLayer {
     }
 }
 
-impl<S> Layer<S> for BulkheadLayer {
-    type Service = Bulkhead<S>;
+impl<S, W: Clone> Layer<S> for BulkheadLayer<W> {
+    type Service = Bulkhead<S, W>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Bulkhead::new(inner, self.shared.clone())
+        Bulkhead::new(inner, self.shared.clone(), self.weigh.clone())
     }
 }
 
@@ -73,11 +81,12 @@ impl<S> Layer<S> for BulkheadLayer {
 /// [`KeyedBulkheadLayer`](super::KeyedBulkheadLayer)).
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct BulkheadLayerBuilder {
+pub struct BulkheadLayerBuilder<W = Unweighted> {
     max_concurrent: NonZeroUsize,
     max_waiters: usize,
     max_wait: Duration,
     name: Arc<str>,
+    weigh: W,
 }
 
 impl Default for BulkheadLayerBuilder {
@@ -87,11 +96,59 @@ impl Default for BulkheadLayerBuilder {
             max_waiters: 0,
             max_wait: Duration::ZERO,
             name: Arc::from(DEFAULT_NAME),
+            weigh: Unweighted,
         }
     }
 }
 
 impl BulkheadLayerBuilder {
+    /// Continues as a keyed bulkhead: one partition with these limits per key
+    /// that `key` (any [`ExtractKey`](crate::key::ExtractKey)) finds in a
+    /// request; a request whose key it cannot find fails with
+    /// [`MissingKey`](crate::key::MissingKey). (Keyed partitions are
+    /// unweighted: one permit per call.)
+    pub fn keyed<F>(self, key: F) -> KeyedBulkheadLayerBuilder<F> {
+        KeyedBulkheadLayerBuilder::new(self, key)
+    }
+}
+
+impl<W> BulkheadLayerBuilder<W> {
+    /// Charges each call the permits `weigh` finds (a closure
+    /// `Fn(&Req) -> u32`, or with feature `http`
+    /// [`FromExtension`](crate::weight::FromExtension)) instead of one, as
+    /// the [`weight`](crate::weight) module describes: a call weighing more
+    /// than `max_concurrent` is rejected at once with
+    /// [`Reason::TooHeavy`](super::error::Reason::TooHeavy).
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use palisade_resilience::bulkhead::{BulkheadLayer, error::BulkheadFull};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let layer = BulkheadLayer::builder()
+    ///     .max_concurrent(NonZeroUsize::new(4).unwrap())
+    ///     .weight(|rows: &u32| rows / 1000)
+    ///     .build()?;
+    /// let svc = layer.layer(service_fn(|rows: u32| async move { Ok::<_, std::io::Error>(rows) }));
+    ///
+    /// assert_eq!(svc.clone().oneshot(3000).await?, 3000);
+    /// let err = svc.oneshot(9000).await.unwrap_err();
+    /// assert_eq!(err.downcast_ref::<BulkheadFull>().unwrap().reason().as_str(), "too_heavy");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn weight<W2>(self, weigh: W2) -> BulkheadLayerBuilder<W2> {
+        BulkheadLayerBuilder {
+            max_concurrent: self.max_concurrent,
+            max_waiters: self.max_waiters,
+            max_wait: self.max_wait,
+            name: self.name,
+            weigh,
+        }
+    }
+
     /// How many calls may hold a permit at once.
     pub fn max_concurrent(mut self, max_concurrent: NonZeroUsize) -> Self {
         self.max_concurrent = max_concurrent;
@@ -128,19 +185,12 @@ impl BulkheadLayerBuilder {
     ///
     /// [`ConfigError::OutOfRange`] when `max_concurrent` is above tokio's
     /// semaphore limit ([`Semaphore::MAX_PERMITS`]).
-    pub fn build(self) -> Result<BulkheadLayer, ConfigError> {
+    pub fn build(self) -> Result<BulkheadLayer<W>, ConfigError> {
         let limits = self.limits()?;
         Ok(BulkheadLayer {
             shared: Shared::new(limits, Stats::new(self.name)),
+            weigh: self.weigh,
         })
-    }
-
-    /// Continues as a keyed bulkhead: one partition with these limits per key
-    /// that `key` (any [`ExtractKey`](crate::key::ExtractKey)) finds in a
-    /// request; a request whose key it cannot find fails with
-    /// [`MissingKey`](crate::key::MissingKey).
-    pub fn keyed<F>(self, key: F) -> KeyedBulkheadLayerBuilder<F> {
-        KeyedBulkheadLayerBuilder::new(self, key)
     }
 
     pub(crate) fn limits(&self) -> Result<Limits, ConfigError> {

@@ -28,7 +28,7 @@ enum Got {
 }
 
 fn arrive(shared: &Arc<Shared>) -> Got {
-    if let Some(permit) = shared.try_acquire() {
+    if let Some(permit) = shared.try_acquire(1) {
         return Got::Permit(permit);
     }
     match shared.enqueue() {
@@ -71,7 +71,7 @@ fn loom_two_callers_get_the_permit_and_the_queue_place() {
 fn loom_the_queue_never_takes_more_than_its_places() {
     loom::model(|| {
         let shared = shared(1, 1);
-        let running = shared.try_acquire().unwrap();
+        let running = shared.try_acquire(1).unwrap();
         let others: Vec<_> = (0..2)
             .map(|_| {
                 let shared = Arc::clone(&shared);

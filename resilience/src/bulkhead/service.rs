@@ -10,6 +10,7 @@ use super::future::ResponseFuture;
 use super::handle::BulkheadHandle;
 use super::shared::Shared;
 use crate::BoxError;
+use crate::weight::{self, Unweighted, Weigh};
 
 /// Limits concurrent calls to the inner service, queueing a bounded number of
 /// callers for at most `max_wait`. Built by [`BulkheadLayer`](super::BulkheadLayer);
@@ -18,16 +19,23 @@ use crate::BoxError;
 /// `poll_ready` only forwards the inner service's readiness: the bulkhead
 /// never applies backpressure, it queues (bounded) or rejects in the response
 /// future. See the [module docs](super) for why.
+///
+/// Each call takes the permits `W` weighs it at ([`Unweighted`]: one).
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct Bulkhead<S> {
+pub struct Bulkhead<S, W = Unweighted> {
     inner: S,
     shared: Arc<Shared>,
+    weigh: W,
 }
 
-impl<S> Bulkhead<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+impl<S, W> Bulkhead<S, W> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>, weigh: W) -> Self {
+        Self {
+            inner,
+            shared,
+            weigh,
+        }
     }
 
     /// A handle reporting this bulkhead's occupancy.
@@ -52,10 +60,11 @@ impl<S> Bulkhead<S> {
     }
 }
 
-impl<S, Req> Service<Req> for Bulkhead<S>
+impl<S, W, Req> Service<Req> for Bulkhead<S, W>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
+    W: Weigh<Req>,
 {
     type Response = S::Response;
     type Error = BoxError;
@@ -67,34 +76,50 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        start(&self.shared, &mut self.inner, req)
+        let weight = weight::of(&self.weigh, &req);
+        start(&self.shared, &mut self.inner, req, weight)
     }
 }
 
-/// Admits a call into `shared`: straight to the (ready) inner service when a
-/// permit is free, into the queue when there is room, else a rejection.
+/// Admits a call of `weight` permits into `shared`: straight to the (ready)
+/// inner service when that many permits are free, into the queue when there
+/// is room, else a rejection.
 #[inline]
-pub(crate) fn start<S, Req>(shared: &Arc<Shared>, inner: &mut S, req: Req) -> ResponseFuture<S, Req>
+pub(crate) fn start<S, Req>(
+    shared: &Arc<Shared>,
+    inner: &mut S,
+    req: Req,
+    weight: u32,
+) -> ResponseFuture<S, Req>
 where
     S: Service<Req> + Clone,
 {
-    match shared.try_acquire() {
+    match shared.try_acquire(weight) {
         Some(permit) => ResponseFuture::running(inner.call(req), permit),
-        None => contended(shared, inner, req),
+        None => contended(shared, inner, req, weight),
     }
 }
 
 /// The slow path, kept out of line so the common one stays small.
 #[cold]
 #[inline(never)]
-fn contended<S, Req>(shared: &Arc<Shared>, inner: &S, req: Req) -> ResponseFuture<S, Req>
+fn contended<S, Req>(
+    shared: &Arc<Shared>,
+    inner: &S,
+    req: Req,
+    weight: u32,
+) -> ResponseFuture<S, Req>
 where
     S: Service<Req> + Clone,
 {
+    // A call heavier than the whole bulkhead would wait for ever.
+    if weight as usize > shared.max_concurrent() {
+        return ResponseFuture::rejected(shared.reject(Reason::TooHeavy { weight }));
+    }
     match shared.enqueue() {
         // `inner` stays ready for the next call; the queued call gets a fresh
         // clone and waits for its readiness once it holds a permit.
-        Some(waiter) => ResponseFuture::queued(inner.clone(), req, waiter),
+        Some(waiter) => ResponseFuture::queued(inner.clone(), req, waiter, weight),
         None => ResponseFuture::rejected(shared.reject(Reason::QueueFull)),
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::error::{BulkheadFull, Reason};
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
@@ -40,8 +40,15 @@ impl Stats {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) semaphore: Arc<Semaphore>,
+    pub(crate) semaphore: Semaphore,
+    /// `limits.max_concurrent` is where the bulkhead started; this is the
+    /// limit now (a registry may change it at run time).
     pub(crate) limits: Limits,
+    max_concurrent: AtomicUsize,
+    /// Permits still to take out of circulation after the limit was lowered
+    /// while they were held: returned permits pay this debt before they go
+    /// back to the semaphore.
+    debt: AtomicUsize,
     /// Calls waiting in the queue right now.
     pub(crate) waiters: AtomicUsize,
     pub(crate) stats: Arc<Stats>,
@@ -50,19 +57,62 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(limits: Limits, stats: Arc<Stats>) -> Arc<Self> {
         Arc::new(Self {
-            semaphore: Arc::new(Semaphore::new(limits.max_concurrent)),
+            semaphore: Semaphore::new(limits.max_concurrent),
+            max_concurrent: AtomicUsize::new(limits.max_concurrent),
+            debt: AtomicUsize::new(0),
             limits,
             waiters: AtomicUsize::new(0),
             stats,
         })
     }
 
-    /// A permit if one is free right now. Tokio's semaphore is fair: while
-    /// calls are queued, released permits go to them and this fails.
+    /// A permit of `weight` if that many are free right now. Tokio's
+    /// semaphore is fair: while calls are queued, released permits go to
+    /// them and this fails.
     #[inline]
-    pub(crate) fn try_acquire(&self) -> Option<Permit> {
-        let permit = self.semaphore.clone().try_acquire_owned().ok()?;
-        Some(Permit::new(permit, &self.stats))
+    pub(crate) fn try_acquire(self: &Arc<Self>, weight: u32) -> Option<Permit> {
+        self.semaphore.try_acquire_many(weight).ok()?.forget();
+        Some(Permit::new(self.clone(), weight))
+    }
+
+    /// The limit on concurrent calls (the sum of their weights) now.
+    #[inline]
+    pub(crate) fn max_concurrent(&self) -> usize {
+        self.max_concurrent.load(Ordering::Acquire)
+    }
+
+    /// Gives `weight` permits back, paying any debt from a lowered limit
+    /// first.
+    #[inline]
+    fn release(&self, weight: u32) {
+        let mut give = weight as usize;
+        if self.debt.load(Ordering::Acquire) != 0 {
+            let paid = take_up_to(&self.debt, give);
+            give -= paid;
+        }
+        if give != 0 {
+            self.semaphore.add_permits(give);
+        }
+    }
+
+    /// Moves the limit to `max_concurrent` (at most [`Semaphore::MAX_PERMITS`],
+    /// checked by the caller) without pausing any call: a higher limit adds
+    /// permits at once (queued calls get them first); a lower one takes the
+    /// free permits out at once and the rest as calls holding them finish.
+    /// Callers serialise changes (the registry holds its lock).
+    #[cfg(any(feature = "registry", all(test, loom)))]
+    pub(crate) fn resize(&self, max_concurrent: usize) {
+        let before = self.max_concurrent.swap(max_concurrent, Ordering::AcqRel);
+        if max_concurrent > before {
+            let grow = max_concurrent - before;
+            // Permits not yet taken back are simply kept.
+            let cancelled = take_up_to(&self.debt, grow);
+            self.semaphore.add_permits(grow - cancelled);
+        } else {
+            let shrink = before - max_concurrent;
+            let forgotten = self.semaphore.forget_permits(shrink);
+            self.debt.fetch_add(shrink - forgotten, Ordering::AcqRel);
+        }
     }
 
     /// Takes a place in the wait queue, if there is one left.
@@ -80,20 +130,36 @@ impl Shared {
 
     /// Records a rejection (counter, tracing, metrics) and returns its error.
     pub(crate) fn reject(&self, reason: Reason) -> BulkheadFull {
-        self.stats.reject(self.limits.max_concurrent, reason)
+        self.stats.reject(self.max_concurrent(), reason)
+    }
+
+    /// Permits in circulation: the limit plus those still owed after it was
+    /// lowered.
+    fn issued(&self) -> usize {
+        self.max_concurrent() + self.debt.load(Ordering::Acquire)
     }
 
     /// Whether nothing holds or waits for a permit.
     pub(crate) fn is_idle(&self) -> bool {
         self.waiters.load(Ordering::Acquire) == 0
-            && self.semaphore.available_permits() == self.limits.max_concurrent
+            && self.semaphore.available_permits() == self.issued()
     }
 
+    /// Permits held right now (each call holds its weight).
     pub(crate) fn in_flight(&self) -> usize {
-        self.limits
-            .max_concurrent
+        self.issued()
             .saturating_sub(self.semaphore.available_permits())
     }
+}
+
+/// Subtracts up to `wanted` from `counter`; returns how much it took.
+fn take_up_to(counter: &AtomicUsize, wanted: usize) -> usize {
+    let mut taken = 0;
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |owed| {
+        taken = owed.min(wanted);
+        Some(owed - taken)
+    });
+    taken
 }
 
 impl Stats {
@@ -116,31 +182,33 @@ impl Stats {
     }
 }
 
-/// A held permit; dropping it frees the slot (and updates the gauge).
+/// `weight` held permits, taken out of the semaphore (`forget`) when
+/// acquired; dropping the guard gives them back (and updates the gauge).
 #[derive(Debug)]
 pub(crate) struct Permit {
-    _permit: OwnedSemaphorePermit,
-    #[cfg(feature = "metrics")]
-    gauge: metrics::Gauge,
+    shared: Arc<Shared>,
+    weight: u32,
 }
 
 impl Permit {
+    /// Guards `weight` permits already taken from `shared`'s semaphore.
     #[inline]
-    pub(crate) fn new(permit: OwnedSemaphorePermit, _stats: &Stats) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, weight: u32) -> Self {
         #[cfg(feature = "metrics")]
-        _stats.in_flight_gauge.increment(1);
-        Self {
-            _permit: permit,
-            #[cfg(feature = "metrics")]
-            gauge: _stats.in_flight_gauge.clone(),
-        }
+        shared.stats.in_flight_gauge.increment(f64::from(weight));
+        Self { shared, weight }
     }
 }
 
-#[cfg(feature = "metrics")]
 impl Drop for Permit {
+    #[inline]
     fn drop(&mut self) {
-        self.gauge.decrement(1);
+        #[cfg(feature = "metrics")]
+        self.shared
+            .stats
+            .in_flight_gauge
+            .decrement(f64::from(self.weight));
+        self.shared.release(self.weight);
     }
 }
 

@@ -540,6 +540,6 @@ impl<C> CircuitBreakerLayerBuilder<C> {
 /// `percent` is within 0..=100 (checked), so the conversion is exact enough
 /// and cannot overflow.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn basis_points(percent: f64) -> u64 {
+pub(crate) fn basis_points(percent: f64) -> u64 {
     (percent * 100.0).round() as u64
 }

@@ -78,6 +78,32 @@ impl CircuitBreakerHandle {
             .map(|(from, to, at)| LastTransition { from, to, at })
     }
 
+    /// The settings a [registry](crate::registry) can change, as they are now.
+    #[cfg(feature = "registry")]
+    pub(crate) fn runtime_config(&self) -> crate::registry::BreakerConfig {
+        let tuning = self.breaker.tuning();
+        #[allow(clippy::cast_precision_loss)] // basis points, at most 10,000
+        crate::registry::BreakerConfig {
+            failure_rate_threshold: tuning.failure_bp as f64 / 100.0,
+            minimum_calls: u32::try_from(tuning.minimum_calls).unwrap_or(u32::MAX),
+            consecutive_failures: tuning
+                .consecutive_failures
+                .and_then(|n| std::num::NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))),
+            wait_duration_in_open: tuning.wait,
+        }
+    }
+
+    /// Applies settings the registry validated.
+    #[cfg(feature = "registry")]
+    pub(crate) fn apply_runtime_config(&self, config: &crate::registry::BreakerConfig) {
+        self.breaker.retune(super::state::Tuning {
+            failure_bp: super::config::basis_points(config.failure_rate_threshold),
+            minimum_calls: u64::from(config.minimum_calls),
+            consecutive_failures: config.consecutive_failures.map(|n| u64::from(n.get())),
+            wait: config.wait_duration_in_open,
+        });
+    }
+
     /// Rejects every call until [`reset`](Self::reset) (ForcedOpen). Rejections
     /// carry no `retry_after`.
     pub fn force_open(&self) {

@@ -233,6 +233,8 @@ pub(crate) struct Breaker {
     /// Whether slow calls are detected.
     pub(super) slow_calls: bool,
     settings: Settings,
+    /// The settings a registry may change at run time, read per judgement.
+    tunables: Tunables,
     metrics: Metrics,
     /// This breaker, for the Open → HalfOpen timer's task (which must not
     /// keep a dropped breaker alive).
@@ -269,6 +271,7 @@ impl Breaker {
             last_transition: AtomicU64::new(0),
             clock,
             metrics: Metrics::new(&settings.name),
+            tunables: Tunables::new(&settings),
             settings,
             this,
         }
@@ -446,7 +449,7 @@ impl Breaker {
             };
             let over_rate = window
                 .record(sample)
-                .is_some_and(|tally| self.exceeds(tally, self.settings.minimum_calls));
+                .is_some_and(|tally| self.exceeds(tally, self.minimum_calls()));
             if over_rate | self.streak(failure) {
                 self.trip(word, None);
             }
@@ -460,9 +463,10 @@ impl Breaker {
     /// off.
     #[inline]
     fn streak(&self, failure: bool) -> bool {
-        let Some(threshold) = self.settings.consecutive_failures else {
+        let threshold = self.tunables.consecutive_failures.load(Ordering::Relaxed);
+        if threshold == 0 {
             return false;
-        };
+        }
         if failure {
             self.consecutive.fetch_add(1, Ordering::AcqRel) + 1 >= threshold
         } else {
@@ -512,10 +516,15 @@ impl Breaker {
         let over_rate = self
             .window
             .record(sample, now)
-            .is_some_and(|tally| self.exceeds(tally, self.settings.minimum_calls));
+            .is_some_and(|tally| self.exceeds(tally, self.minimum_calls()));
         if over_rate | self.streak(failure) {
             self.trip(word, now);
         }
+    }
+
+    #[inline]
+    fn minimum_calls(&self) -> u64 {
+        self.tunables.minimum_calls.load(Ordering::Relaxed)
     }
 
     #[inline]
@@ -524,8 +533,10 @@ impl Breaker {
             count > 0 && count.saturating_mul(10_000) >= threshold_bp.saturating_mul(tally.calls)
         };
         tally.calls >= minimum
-            && (over(tally.failures, self.settings.failure_bp)
-                || (self.slow_calls && over(tally.slow, self.settings.slow_bp)))
+            && (over(
+                tally.failures,
+                self.tunables.failure_bp.load(Ordering::Relaxed),
+            ) || (self.slow_calls && over(tally.slow, self.settings.slow_bp)))
     }
 
     /// Counts a finished probe; the one that finishes the last permitted probe
@@ -717,13 +728,101 @@ impl Breaker {
 
     /// The wait of the `trips`-th consecutive opening.
     fn wait(&self, trips: u64) -> Duration {
-        let s = &self.settings;
+        let (wait, max_wait) = self.tunables.waits();
         let exponent = i32::try_from(trips.saturating_sub(1)).unwrap_or(i32::MAX);
-        let grown = s.wait.as_secs_f64() * s.multiplier.powi(exponent);
+        let grown = wait.as_secs_f64() * self.settings.multiplier.powi(exponent);
         Duration::try_from_secs_f64(grown)
-            .unwrap_or(s.max_wait)
-            .min(s.max_wait)
+            .unwrap_or(max_wait)
+            .min(max_wait)
     }
+
+    /// The settings that can change at run time, as they are now.
+    #[cfg(feature = "registry")]
+    pub(crate) fn tuning(&self) -> Tuning {
+        let t = &self.tunables;
+        let consecutive = t.consecutive_failures.load(Ordering::Relaxed);
+        Tuning {
+            failure_bp: t.failure_bp.load(Ordering::Relaxed),
+            minimum_calls: t.minimum_calls.load(Ordering::Relaxed),
+            consecutive_failures: (consecutive != 0).then_some(consecutive),
+            wait: t.waits().0,
+        }
+    }
+
+    /// Applies validated run-time settings. Each is one atomic store, read by
+    /// the next judgement: no call is paused, and calls in flight count
+    /// against whichever threshold is current when they complete. A count
+    /// window keeps its size, so `minimum_calls` is capped at it as when the
+    /// breaker was built; with a wait multiplier of 1 the wait cap follows
+    /// the new wait.
+    #[cfg(feature = "registry")]
+    pub(crate) fn retune(&self, tuning: Tuning) {
+        let t = &self.tunables;
+        let minimum = match self.settings.window {
+            SlidingWindow::Count(n) => tuning.minimum_calls.min(u64::from(n)),
+            SlidingWindow::Time { .. } => tuning.minimum_calls,
+        };
+        let wait = nanos(tuning.wait);
+        let max_wait = if self.settings.multiplier > 1.0 {
+            nanos(self.settings.max_wait).max(wait)
+        } else {
+            wait
+        };
+        t.failure_bp.store(tuning.failure_bp, Ordering::Relaxed);
+        t.minimum_calls.store(minimum, Ordering::Relaxed);
+        t.consecutive_failures
+            .store(tuning.consecutive_failures.unwrap_or(0), Ordering::Relaxed);
+        t.max_wait_nanos.store(max_wait, Ordering::Relaxed);
+        t.wait_nanos.store(wait, Ordering::Relaxed);
+    }
+}
+
+/// The settings of a breaker that can change at run time (through the
+/// registry), in the units the breaker judges with.
+#[cfg(feature = "registry")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tuning {
+    pub(crate) failure_bp: u64,
+    pub(crate) minimum_calls: u64,
+    pub(crate) consecutive_failures: Option<u64>,
+    pub(crate) wait: Duration,
+}
+
+/// [`Tuning`] as atomics: judging reads them with relaxed loads (plain loads
+/// on x86 and ARM), so changing them takes no lock on the call path.
+#[derive(Debug)]
+struct Tunables {
+    failure_bp: AtomicU64,
+    minimum_calls: AtomicU64,
+    /// Zero when the consecutive-failures model is off.
+    consecutive_failures: AtomicU64,
+    wait_nanos: AtomicU64,
+    max_wait_nanos: AtomicU64,
+}
+
+impl Tunables {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            failure_bp: AtomicU64::new(settings.failure_bp),
+            minimum_calls: AtomicU64::new(settings.minimum_calls),
+            consecutive_failures: AtomicU64::new(settings.consecutive_failures.unwrap_or(0)),
+            wait_nanos: AtomicU64::new(nanos(settings.wait)),
+            max_wait_nanos: AtomicU64::new(nanos(settings.max_wait)),
+        }
+    }
+
+    /// The initial wait in Open and its cap.
+    fn waits(&self) -> (Duration, Duration) {
+        (
+            Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed)),
+            Duration::from_nanos(self.max_wait_nanos.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+/// `d` in whole nanoseconds, saturating (about 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(all(test, loom))]

@@ -158,6 +158,13 @@ fn own_problem(own: OwnError<'_>) -> Option<Problem> {
             "Injected fault",
             "a fault was injected on purpose by the chaos layer",
         )),
+        #[cfg(feature = "timeout")]
+        OwnError::InvalidTimeout(_) => Some(ours(
+            StatusCode::BAD_REQUEST,
+            "invalid_timeout",
+            "Invalid timeout",
+            "the x-request-timeout header must be a whole number of milliseconds",
+        )),
         // The keyed layer logged the first one at `ERROR` already.
         OwnError::MissingKey(missing) if missing.is_client_error() => Some(ours(
             StatusCode::BAD_REQUEST,

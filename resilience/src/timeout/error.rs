@@ -43,3 +43,41 @@ impl fmt::Display for Elapsed {
 }
 
 impl std::error::Error for Elapsed {}
+
+/// A request's `x-request-timeout` header was not a whole number of
+/// milliseconds, so the [HTTP timeout](super::TimeoutLayer::http) refused
+/// it before calling the inner service (the [edge](crate::edge) answers
+/// 400).
+///
+/// ```
+/// use palisade_resilience::timeout::error::InvalidTimeout;
+///
+/// let err = InvalidTimeout::new();
+/// assert_eq!(err.to_string(), "the x-request-timeout header must be a whole number of milliseconds");
+/// ```
+#[cfg(feature = "http")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InvalidTimeout(());
+
+#[cfg(feature = "http")]
+impl InvalidTimeout {
+    /// The error for a malformed header.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(())
+    }
+}
+
+#[cfg(feature = "http")]
+impl fmt::Display for InvalidTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} header must be a whole number of milliseconds",
+            super::http::X_REQUEST_TIMEOUT
+        )
+    }
+}
+
+#[cfg(feature = "http")]
+impl std::error::Error for InvalidTimeout {}

@@ -1,5 +1,6 @@
 //! [`TimeoutLayer`].
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,9 +11,10 @@ use super::Timeout;
 /// Applies a [`Timeout`] to every call of the wrapped service.
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct TimeoutLayer {
+pub struct TimeoutLayer<K = super::AnyRequest> {
     timeout: Duration,
     name: Option<Arc<str>>,
+    kind: PhantomData<fn() -> K>,
 }
 
 impl TimeoutLayer {
@@ -27,9 +29,27 @@ impl TimeoutLayer {
         Self {
             timeout,
             name: None,
+            kind: PhantomData,
         }
     }
 
+    /// The HTTP preset: `max` bounds every call, and a request may ask for
+    /// less with a [`RequestTimeout`](super::http::RequestTimeout) extension
+    /// or an [`x-request-timeout`](super::http::X_REQUEST_TIMEOUT) header in
+    /// milliseconds; a malformed header fails the call with
+    /// [`InvalidTimeout`](super::error::InvalidTimeout) (a 400 at the
+    /// [edge](crate::edge)). See [`http`](super::http).
+    #[cfg(feature = "http")]
+    pub const fn http(max: Duration) -> TimeoutLayer<super::Http> {
+        TimeoutLayer {
+            timeout: max,
+            name: None,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> TimeoutLayer<K> {
     /// Names this timeout in tracing events and in the `name` label of its
     /// metrics (default `timeout`).
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
@@ -44,14 +64,15 @@ impl TimeoutLayer {
     }
 }
 
-impl<S> Layer<S> for TimeoutLayer {
-    type Service = Timeout<S>;
+impl<S, K> Layer<S> for TimeoutLayer<K> {
+    type Service = Timeout<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Timeout {
             inner,
             timeout: self.timeout,
             name: self.name.clone(),
+            kind: PhantomData,
         }
     }
 }

@@ -125,11 +125,23 @@
 
 pub mod error;
 pub mod future;
+#[cfg(feature = "http")]
+pub mod http;
 mod layer;
 mod service;
 
 pub use layer::TimeoutLayer;
 pub use service::Timeout;
+
+/// The kind of a [`TimeoutLayer`] that gives every call the same timeout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyRequest;
+
+/// The kind of a [`TimeoutLayer::http`]: its timeout is the longest an
+/// `http::Request` may ask for.
+#[cfg(feature = "http")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Http;
 
 /// The `name` label when none was configured.
 pub(crate) const DEFAULT_NAME: &str = "timeout";

@@ -1,5 +1,6 @@
 //! [`Timeout`], the service.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,16 +17,22 @@ use crate::BoxError;
 /// The timer starts when the call is made (not while waiting for readiness)
 /// and is a `tokio::time::Sleep` inside the response future: no boxing, no
 /// allocation.
+///
+/// `K` is [`AnyRequest`](super::AnyRequest) (one timeout for every call) or,
+/// from [`TimeoutLayer::http`](super::TimeoutLayer::http),
+/// [`Http`](super::Http): the timeout is then the most a request may ask
+/// for (see [`http`](super::http)).
 #[must_use]
 #[derive(Debug, Clone)]
-pub struct Timeout<S> {
+pub struct Timeout<S, K = super::AnyRequest> {
     pub(super) inner: S,
     pub(super) timeout: Duration,
     pub(super) name: Option<Arc<str>>,
+    pub(super) kind: PhantomData<fn() -> K>,
 }
 
-impl<S> Timeout<S> {
-    /// The configured timeout.
+impl<S, K> Timeout<S, K> {
+    /// The configured timeout (with [`Http`](super::Http), the longest).
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -47,7 +54,7 @@ impl<S> Timeout<S> {
     }
 }
 
-impl<S, Req> Service<Req> for Timeout<S>
+impl<S, Req> Service<Req> for Timeout<S, super::AnyRequest>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,

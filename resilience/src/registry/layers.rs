@@ -1,0 +1,289 @@
+//! [`Registry`]: named layers, listed and reconfigured at run time.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use indexmap::IndexMap;
+use tokio::sync::broadcast;
+
+use super::config::{Kind, LayerConfig};
+use super::error::RegistryError;
+use super::event::ConfigChanged;
+
+/// How many changes a slow subscriber may fall behind before it misses some
+/// (it then gets `RecvError::Lagged` and can re-read the list).
+const EVENT_BUFFER: usize = 64;
+
+/// A registered layer's handle: its live state and counts.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Handle {
+    /// A circuit breaker.
+    #[cfg(feature = "circuit-breaker")]
+    Breaker(crate::circuit_breaker::CircuitBreakerHandle),
+    /// A bulkhead.
+    #[cfg(feature = "bulkhead")]
+    Bulkhead(crate::bulkhead::BulkheadHandle),
+    /// A rate limiter: its counts, and the policy whose quota changes.
+    #[cfg(feature = "rate-limit")]
+    RateLimit(crate::rate_limit::RateLimitHandle, super::TunableRate),
+}
+
+impl Handle {
+    /// The kind of layer.
+    #[must_use]
+    pub const fn kind(&self) -> Kind {
+        match self {
+            #[cfg(feature = "circuit-breaker")]
+            Self::Breaker(_) => Kind::Breaker,
+            #[cfg(feature = "bulkhead")]
+            Self::Bulkhead(_) => Kind::Bulkhead,
+            #[cfg(feature = "rate-limit")]
+            Self::RateLimit(..) => Kind::RateLimit,
+        }
+    }
+
+    /// The settings in effect now.
+    #[must_use]
+    pub fn config(&self) -> LayerConfig {
+        match self {
+            #[cfg(feature = "circuit-breaker")]
+            Self::Breaker(breaker) => LayerConfig::Breaker(breaker.runtime_config()),
+            #[cfg(feature = "bulkhead")]
+            Self::Bulkhead(bulkhead) => {
+                let max = std::num::NonZeroUsize::new(bulkhead.max_concurrent())
+                    .unwrap_or(std::num::NonZeroUsize::MIN);
+                LayerConfig::Bulkhead(super::BulkheadConfig::new(max))
+            }
+            #[cfg(feature = "rate-limit")]
+            Self::RateLimit(_, policy) => LayerConfig::RateLimit(policy.quota()),
+        }
+    }
+
+    /// Applies `config`, already checked to be of this kind and valid.
+    fn apply(&self, config: &LayerConfig) {
+        match (self, config) {
+            #[cfg(feature = "circuit-breaker")]
+            (Self::Breaker(breaker), LayerConfig::Breaker(c)) => breaker.apply_runtime_config(c),
+            #[cfg(feature = "bulkhead")]
+            (Self::Bulkhead(bulkhead), LayerConfig::Bulkhead(c)) => {
+                bulkhead.resize(c.max_concurrent.get());
+            }
+            #[cfg(feature = "rate-limit")]
+            (Self::RateLimit(_, policy), LayerConfig::RateLimit(quota)) => {
+                policy.set_quota(*quota);
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+}
+
+/// One registered layer, as [`Registry::list`] reports it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Entry {
+    /// The name it is registered under.
+    pub name: Arc<str>,
+    /// Its settings now.
+    pub config: LayerConfig,
+    /// Its live state and counts.
+    pub handle: Handle,
+}
+
+/// Named breakers, bulkheads and rate limiters: listed with their state and
+/// settings, reconfigured at run time without rebuilding the stack, each
+/// applied change an event. See the [module docs](super).
+///
+/// Cheap to clone (clones share the entries). The lock inside is taken only
+/// by registering, listing and reconfiguring, never by a call through a
+/// layer.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    entries: Mutex<IndexMap<Arc<str>, Handle>>,
+    events: broadcast::Sender<ConfigChanged>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    #[must_use]
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self {
+            inner: Arc::new(Inner {
+                entries: Mutex::new(IndexMap::new()),
+                events,
+            }),
+        }
+    }
+
+    fn entries(&self) -> MutexGuard<'_, IndexMap<Arc<str>, Handle>> {
+        // The map is never left half-updated, so a panic elsewhere while it
+        // was held does not make it unusable.
+        self.inner
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers the breaker `handle` belongs to, under its own name.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "circuit-breaker")]
+    pub fn register_breaker(
+        &self,
+        handle: crate::circuit_breaker::CircuitBreakerHandle,
+    ) -> Result<(), RegistryError> {
+        let name = Arc::from(handle.name());
+        self.insert(name, Handle::Breaker(handle))
+    }
+
+    /// Registers the bulkhead `handle` belongs to, under its own name.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "bulkhead")]
+    pub fn register_bulkhead(
+        &self,
+        handle: crate::bulkhead::BulkheadHandle,
+    ) -> Result<(), RegistryError> {
+        let name = Arc::from(handle.name());
+        self.insert(name, Handle::Bulkhead(handle))
+    }
+
+    /// Registers a rate limiter built on a [`TunableRate`](super::TunableRate)
+    /// policy under `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "rate-limit")]
+    pub fn register_rate_limit<H>(
+        &self,
+        name: &str,
+        layer: &crate::rate_limit::RateLimitLayer<super::TunableRate, H>,
+    ) -> Result<(), RegistryError> {
+        self.insert(
+            Arc::from(name),
+            Handle::RateLimit(layer.handle(), layer.policy().clone()),
+        )
+    }
+
+    fn insert(&self, name: Arc<str>, handle: Handle) -> Result<(), RegistryError> {
+        let mut entries = self.entries();
+        if entries.contains_key(&name) {
+            return Err(RegistryError::DuplicateName {
+                name: name.to_string(),
+            });
+        }
+        entries.insert(name, handle);
+        Ok(())
+    }
+
+    /// Every registered layer, in the order registered.
+    #[must_use]
+    pub fn list(&self) -> Vec<Entry> {
+        self.entries()
+            .iter()
+            .map(|(name, handle)| Entry {
+                name: Arc::clone(name),
+                config: handle.config(),
+                handle: handle.clone(),
+            })
+            .collect()
+    }
+
+    /// The settings of the layer registered as `name`.
+    #[must_use]
+    pub fn config(&self, name: &str) -> Option<LayerConfig> {
+        self.entries().get(name).map(Handle::config)
+    }
+
+    /// Replaces the settings of the layer registered as `name`. The change
+    /// takes effect on the next call through the layer (calls in flight are
+    /// neither interrupted nor counted twice), and is sent to subscribers,
+    /// logged and counted; the applied change is returned.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::UnknownName`], [`RegistryError::KindMismatch`] or
+    /// [`RegistryError::Invalid`]; the layer then keeps its settings.
+    pub fn reconfigure(
+        &self,
+        name: &str,
+        config: LayerConfig,
+    ) -> Result<ConfigChanged, RegistryError> {
+        // Held across check and apply, so concurrent changes are applied one
+        // after the other and each event's `before` is what it replaced.
+        let entries = self.entries();
+        let Some((name, handle)) = entries.get_key_value(name) else {
+            return Err(RegistryError::UnknownName {
+                name: name.to_owned(),
+            });
+        };
+        if handle.kind() != config.kind() {
+            return Err(RegistryError::KindMismatch {
+                name: name.to_string(),
+                registered: handle.kind(),
+                given: config.kind(),
+            });
+        }
+        validate(&config).map_err(|error| {
+            tracing::warn!(name = &**name, %error, "layer reconfiguration refused");
+            RegistryError::Invalid {
+                name: name.to_string(),
+                error,
+            }
+        })?;
+        let before = handle.config();
+        handle.apply(&config);
+        let changed = ConfigChanged {
+            name: Arc::clone(name),
+            before,
+            after: handle.config(),
+        };
+        drop(entries);
+        changed.record();
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(changed.clone());
+        Ok(changed)
+    }
+
+    /// Every change applied from now on.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<ConfigChanged> {
+        self.inner.events.subscribe()
+    }
+}
+
+fn validate(config: &LayerConfig) -> Result<(), crate::ConfigError> {
+    match config {
+        #[cfg(feature = "circuit-breaker")]
+        LayerConfig::Breaker(c) => c.validate(),
+        #[cfg(feature = "bulkhead")]
+        LayerConfig::Bulkhead(c) => c.validate(),
+        #[cfg(feature = "rate-limit")]
+        LayerConfig::RateLimit(_) => Ok(()),
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("names", &self.entries().keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
