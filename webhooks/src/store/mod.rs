@@ -53,7 +53,7 @@ pub(crate) use model::{from_millis, to_millis};
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
-pub use stats::{AttemptBucket, Buckets, EndpointStats, RecentMessage};
+pub use stats::{AttemptBucket, Buckets, EndpointAttempts, EndpointStats, RecentMessage};
 
 /// The result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -207,14 +207,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         since: SystemTime,
     ) -> BoxFuture<'a, StoreResult<Vec<EndpointStats>>>;
 
-    /// The attempts made to one endpoint in each of `buckets`' slices, by
-    /// outcome: one [`AttemptBucket`] per slice, oldest first, empty slices
-    /// included.
+    /// The attempts made to each endpoint named in `endpoint_ids` in each
+    /// of `buckets`' slices, by outcome, in one query. Ids that name no
+    /// endpoint are left out; the order is the ids'.
     fn attempt_buckets<'a>(
         &'a self,
-        endpoint_id: &'a str,
+        endpoint_ids: &'a [String],
         buckets: Buckets,
-    ) -> BoxFuture<'a, StoreResult<Vec<AttemptBucket>>>;
+    ) -> BoxFuture<'a, StoreResult<Vec<EndpointAttempts>>>;
 
     /// The messages delivered to one endpoint, newest first, at most
     /// `limit`; with `before`, only those published before that message

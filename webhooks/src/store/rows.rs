@@ -8,7 +8,8 @@ use bytes::Bytes;
 
 use super::{
     Attempt, AttemptBucket, AttemptResult, Buckets, Claimed, Delivery, DeliveryState,
-    EndpointStats, RecentMessage, StoreError, StoreResult, from_millis, to_millis,
+    EndpointAttempts, EndpointStats, RecentMessage, StoreError, StoreResult, from_millis,
+    to_millis,
 };
 
 pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
@@ -134,15 +135,18 @@ pub(crate) fn width_millis(buckets: &Buckets) -> i64 {
         .max(1)
 }
 
-/// Spreads the grouped rows (`slot`, `succeeded`, `http_error`,
-/// `transport_error`) over every slice of `buckets`, empty ones included.
+/// Spreads the grouped rows (`endpoint_id`, `slot`, `succeeded`,
+/// `http_error`, `transport_error`; `slot` null for an endpoint without
+/// attempts) over every slice of `buckets`, empty ones included, in the
+/// order of `ids`.
 pub(crate) fn fill_buckets(
+    ids: &[String],
     buckets: &Buckets,
     rows: &[impl Columns],
-) -> StoreResult<Vec<AttemptBucket>> {
+) -> StoreResult<Vec<EndpointAttempts>> {
     let width = width_millis(buckets);
     let start = to_millis(buckets.start);
-    let mut filled: Vec<AttemptBucket> = (0..i64::from(buckets.count.get()))
+    let empty: Vec<AttemptBucket> = (0..i64::from(buckets.count.get()))
         .map(|i| AttemptBucket {
             start: from_millis(start.saturating_add(i.saturating_mul(width))),
             succeeded: 0,
@@ -150,16 +154,31 @@ pub(crate) fn fill_buckets(
             transport_error: 0,
         })
         .collect();
+    let mut filled: Vec<EndpointAttempts> = Vec::new();
     for row in rows {
-        let slot = row.int("slot")?;
+        let endpoint_id = row.text("endpoint_id")?;
+        let index = match filled.iter().position(|e| e.endpoint_id == endpoint_id) {
+            Some(index) => index,
+            None => {
+                filled.push(EndpointAttempts {
+                    endpoint_id,
+                    buckets: empty.clone(),
+                });
+                filled.len() - 1
+            }
+        };
+        let Some(slot) = row.opt_int("slot")? else {
+            continue;
+        };
         let bucket = usize::try_from(slot)
             .ok()
-            .and_then(|i| filled.get_mut(i))
+            .and_then(|i| filled[index].buckets.get_mut(i))
             .ok_or_else(|| corrupt(format!("attempt bucket {slot} outside the window")))?;
         bucket.succeeded = counted(row, "succeeded")?;
         bucket.http_error = counted(row, "http_error")?;
         bucket.transport_error = counted(row, "transport_error")?;
     }
+    filled.sort_by_key(|e| ids.iter().position(|id| *id == e.endpoint_id));
     Ok(filled)
 }
 

@@ -106,6 +106,15 @@ pub struct AttemptBucket {
     pub transport_error: u64,
 }
 
+/// One endpoint's attempts per time slice, oldest slice first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointAttempts {
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// One per slice of the [`Buckets`] asked for, empty ones included.
+    pub buckets: Vec<AttemptBucket>,
+}
+
 /// A message delivered (or to be delivered) to one endpoint, as the
 /// endpoint's message list shows it: what it was, and where its delivery
 /// stands.

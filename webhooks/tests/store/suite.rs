@@ -1195,28 +1195,53 @@ async fn endpoint_stats_buckets_and_recent_messages(store: &dyn Store) {
         http_error,
         transport_error,
     };
+    let history = store
+        .attempt_buckets(
+            &[
+                quiet.id.clone(),
+                "ep_unknown".into(),
+                a.id.clone(),
+                b.id.clone(),
+            ],
+            window,
+        )
+        .await
+        .expect("buckets");
+    let by_endpoint: Vec<_> = history
+        .iter()
+        .map(|e| (e.endpoint_id.clone(), e.buckets.clone()))
+        .collect();
     assert_eq!(
-        store.attempt_buckets(&a.id, window).await.expect("a"),
+        by_endpoint,
         vec![
-            slice(t(100), 1, 0, 0),
-            slice(t(160), 0, 1, 0),
-            slice(t(220), 0, 0, 1)
-        ]
-    );
-    assert_eq!(
-        store.attempt_buckets(&b.id, window).await.expect("b"),
-        vec![
-            slice(t(100), 3, 0, 0),
-            slice(t(160), 0, 0, 0),
-            slice(t(220), 0, 0, 0)
+            (
+                quiet.id.clone(),
+                vec![
+                    slice(t(100), 0, 0, 0),
+                    slice(t(160), 0, 0, 0),
+                    slice(t(220), 0, 0, 0)
+                ]
+            ),
+            (
+                a.id.clone(),
+                vec![
+                    slice(t(100), 1, 0, 0),
+                    slice(t(160), 0, 1, 0),
+                    slice(t(220), 0, 0, 1)
+                ]
+            ),
+            // The attempt at the window's end is outside it.
+            (
+                b.id.clone(),
+                vec![
+                    slice(t(100), 3, 0, 0),
+                    slice(t(160), 0, 0, 0),
+                    slice(t(220), 0, 0, 0)
+                ]
+            ),
         ],
-        "the attempt at the window's end is outside it"
+        "every slice of every known endpoint, in the order asked"
     );
-    assert!(matches!(
-        store.attempt_buckets("ep_unknown", window).await,
-        Err(StoreError::UnknownEndpoint(_))
-    ));
-
     let page = store.recent_messages(&a.id, None, 3).await.expect("page 1");
     let summary: Vec<_> = page
         .iter()

@@ -25,7 +25,7 @@ use super::rows::{
     in_order_of, recent_message_from_row, width_millis,
 };
 use super::{
-    Attempt, AttemptBucket, AttemptResult, Buckets, Claimed, Delivery, DisabledReason, Endpoint,
+    Attempt, AttemptResult, Buckets, Claimed, Delivery, DisabledReason, Endpoint, EndpointAttempts,
     EndpointStats, EventType, FinishReport, Finished, Message, NewEndpoint, NewMessage, Next,
     Published, QueueStats, RecentMessage, SecretKeyring, Store, StoreError, StoreResult,
     from_millis, new_id, to_millis,
@@ -976,33 +976,29 @@ impl Store for SqliteStore {
 
     fn attempt_buckets<'a>(
         &'a self,
-        endpoint_id: &'a str,
+        endpoint_ids: &'a [String],
         buckets: Buckets,
-    ) -> BoxFuture<'a, StoreResult<Vec<AttemptBucket>>> {
+    ) -> BoxFuture<'a, StoreResult<Vec<EndpointAttempts>>> {
         async move {
-            let mut conn = self.reader.acquire().await?;
-            require(
-                &mut conn,
-                "SELECT 1 FROM endpoints WHERE id = ?1",
-                endpoint_id,
-                StoreError::UnknownEndpoint,
-            )
-            .await?;
+            // One row per endpoint and slice with attempts; an endpoint
+            // without any still has its row (slot null), so it is listed.
             let rows = sqlx::query(
-                "SELECT (at - ?2) / ?3 AS slot, \
-                   COUNT(CASE WHEN status >= 200 AND status < 300 THEN 1 END) AS succeeded, \
-                   COUNT(CASE WHEN status < 200 OR status >= 300 THEN 1 END) AS http_error, \
-                   COUNT(CASE WHEN status IS NULL THEN 1 END) AS transport_error \
-                 FROM attempts WHERE endpoint_id = ?1 AND at >= ?2 AND at < ?4 \
-                 GROUP BY slot",
+                "SELECT e.id AS endpoint_id, (a.at - ?2) / ?3 AS slot, \
+                   COUNT(CASE WHEN a.status >= 200 AND a.status < 300 THEN 1 END) AS succeeded, \
+                   COUNT(CASE WHEN a.status < 200 OR a.status >= 300 THEN 1 END) AS http_error, \
+                   COUNT(CASE WHEN a.id IS NOT NULL AND a.status IS NULL THEN 1 END) \
+                     AS transport_error \
+                 FROM endpoints e LEFT JOIN attempts a ON a.endpoint_id = e.id \
+                   AND a.at >= ?2 AND a.at < ?4 \
+                 WHERE e.id IN (SELECT value FROM json_each(?1)) GROUP BY e.id, slot",
             )
-            .bind(endpoint_id)
+            .bind(json_list(endpoint_ids))
             .bind(to_millis(buckets.start))
             .bind(width_millis(&buckets))
             .bind(to_millis(buckets.end()))
-            .fetch_all(&mut *conn)
+            .fetch_all(&self.reader)
             .await?;
-            fill_buckets(&buckets, &rows)
+            fill_buckets(endpoint_ids, &buckets, &rows)
         }
         .boxed()
     }
