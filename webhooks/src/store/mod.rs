@@ -34,6 +34,7 @@ mod postgres;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod stats;
 
 use std::time::{Duration, SystemTime};
 
@@ -52,6 +53,7 @@ pub(crate) use model::{from_millis, to_millis};
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteStore};
+pub use stats::{AttemptBucket, Buckets, EndpointAttempts, EndpointStats, RecentMessage};
 
 /// The result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -195,4 +197,32 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Queue depth and lag.
     fn stats(&self, now: SystemTime) -> BoxFuture<'_, StoreResult<QueueStats>>;
+
+    /// Delivery statistics of the endpoints named in `endpoint_ids`, in one
+    /// query: their queues now, and their attempts at or after `since`.
+    /// Ids that name no endpoint are left out; the order is the ids'.
+    fn endpoint_stats<'a>(
+        &'a self,
+        endpoint_ids: &'a [String],
+        since: SystemTime,
+    ) -> BoxFuture<'a, StoreResult<Vec<EndpointStats>>>;
+
+    /// The attempts made to each endpoint named in `endpoint_ids` in each
+    /// of `buckets`' slices, by outcome, in one query. Ids that name no
+    /// endpoint are left out; the order is the ids'.
+    fn attempt_buckets<'a>(
+        &'a self,
+        endpoint_ids: &'a [String],
+        buckets: Buckets,
+    ) -> BoxFuture<'a, StoreResult<Vec<EndpointAttempts>>>;
+
+    /// The messages delivered to one endpoint, newest first, at most
+    /// `limit`; with `before`, only those published before that message
+    /// (the last one of the previous page).
+    fn recent_messages<'a>(
+        &'a self,
+        endpoint_id: &'a str,
+        before: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<RecentMessage>>>;
 }

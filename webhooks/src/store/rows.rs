@@ -7,7 +7,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Attempt, AttemptResult, Claimed, Delivery, DeliveryState, StoreError, StoreResult, from_millis,
+    Attempt, AttemptBucket, AttemptResult, Buckets, Claimed, Delivery, DeliveryState,
+    EndpointAttempts, EndpointStats, RecentMessage, StoreError, StoreResult, from_millis,
+    to_millis,
 };
 
 pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
@@ -98,5 +100,95 @@ pub(crate) fn attempt_from_row(row: &impl Columns) -> StoreResult<Attempt> {
         result,
         latency: Duration::from_micros(row.int("latency_us")?.unsigned_abs()),
         response_excerpt: row.text("excerpt")?,
+    })
+}
+
+/// A non-negative `COUNT(*)` column.
+fn counted(row: &impl Columns, column: &str) -> StoreResult<u64> {
+    let value = row.int(column)?;
+    u64::try_from(value).map_err(|_| corrupt(format!("{column} is negative: {value}")))
+}
+
+/// A row of the endpoint statistics query: `endpoint_id`, `pending`,
+/// `dead`, `succeeded` and `attempts` (all attempts in the window).
+pub(crate) fn endpoint_stats_from_row(row: &impl Columns) -> StoreResult<EndpointStats> {
+    let succeeded = counted(row, "succeeded")?;
+    Ok(EndpointStats {
+        endpoint_id: row.text("endpoint_id")?,
+        pending: counted(row, "pending")?,
+        dead: counted(row, "dead")?,
+        succeeded,
+        failed: counted(row, "attempts")?.saturating_sub(succeeded),
+    })
+}
+
+/// Puts the statistics in the order of the ids asked for.
+pub(crate) fn in_order_of(ids: &[String], mut stats: Vec<EndpointStats>) -> Vec<EndpointStats> {
+    stats.sort_by_key(|s| ids.iter().position(|id| *id == s.endpoint_id));
+    stats
+}
+
+/// The bucket width in whole milliseconds, as the queries divide by it.
+pub(crate) fn width_millis(buckets: &Buckets) -> i64 {
+    i64::try_from(buckets.width.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// Spreads the grouped rows (`endpoint_id`, `slot`, `succeeded`,
+/// `http_error`, `transport_error`; `slot` null for an endpoint without
+/// attempts) over every slice of `buckets`, empty ones included, in the
+/// order of `ids`.
+pub(crate) fn fill_buckets(
+    ids: &[String],
+    buckets: &Buckets,
+    rows: &[impl Columns],
+) -> StoreResult<Vec<EndpointAttempts>> {
+    let width = width_millis(buckets);
+    let start = to_millis(buckets.start);
+    let empty: Vec<AttemptBucket> = (0..i64::from(buckets.count.get()))
+        .map(|i| AttemptBucket {
+            start: from_millis(start.saturating_add(i.saturating_mul(width))),
+            succeeded: 0,
+            http_error: 0,
+            transport_error: 0,
+        })
+        .collect();
+    let mut filled: Vec<EndpointAttempts> = Vec::new();
+    for row in rows {
+        let endpoint_id = row.text("endpoint_id")?;
+        let index = match filled.iter().position(|e| e.endpoint_id == endpoint_id) {
+            Some(index) => index,
+            None => {
+                filled.push(EndpointAttempts {
+                    endpoint_id,
+                    buckets: empty.clone(),
+                });
+                filled.len() - 1
+            }
+        };
+        let Some(slot) = row.opt_int("slot")? else {
+            continue;
+        };
+        let bucket = usize::try_from(slot)
+            .ok()
+            .and_then(|i| filled[index].buckets.get_mut(i))
+            .ok_or_else(|| corrupt(format!("attempt bucket {slot} outside the window")))?;
+        bucket.succeeded = counted(row, "succeeded")?;
+        bucket.http_error = counted(row, "http_error")?;
+        bucket.transport_error = counted(row, "transport_error")?;
+    }
+    filled.sort_by_key(|e| ids.iter().position(|id| *id == e.endpoint_id));
+    Ok(filled)
+}
+
+/// A delivery row (`d.*`) with its message's `event_type` and
+/// `published_at`.
+pub(crate) fn recent_message_from_row(row: &impl Columns) -> StoreResult<RecentMessage> {
+    Ok(RecentMessage {
+        message_id: row.text("message_id")?,
+        event_type: row.text("event_type")?,
+        created_at: from_millis(row.int("published_at")?),
+        delivery: delivery_from_row(row)?,
     })
 }

@@ -4,9 +4,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use palisade_webhooks::Secret;
+use std::num::NonZeroU32;
+
 use palisade_webhooks::store::{
-    Attempt, AttemptResult, DeliveryState, DisabledReason, EventType, Finished, NewEndpoint,
-    NewMessage, Next, Store, StoreError,
+    Attempt, AttemptBucket, AttemptResult, Buckets, DeliveryState, DisabledReason, EndpointStats,
+    EventType, Finished, NewEndpoint, NewMessage, Next, Store, StoreError,
 };
 
 pub(crate) fn t(secs: u64) -> SystemTime {
@@ -88,6 +90,7 @@ pub(crate) async fn run(store: &dyn Store) {
     bad_input_stores_nothing(store).await;
     claim_finish_and_history(store).await;
     one_report_follows_its_order_for_the_failure_streak(store).await;
+    endpoint_stats_buckets_and_recent_messages(store).await;
 }
 
 /// Run on its own fresh store: leases, ordering, replay, disabling, stats.
@@ -1059,4 +1062,223 @@ async fn ordered_endpoints_do_not_wait_for_each_other(store: &dyn Store) {
     for id in endpoints {
         store.delete_endpoint(&id).await.expect("delete");
     }
+}
+
+/// What the dashboard reads: each endpoint's queue and attempts in a
+/// window, its attempts per time slice by outcome, its messages newest
+/// first.
+async fn endpoint_stats_buckets_and_recent_messages(store: &dyn Store) {
+    let in_app = |url: &str| NewEndpoint {
+        application: "stats".into(),
+        ..endpoint(url)
+    };
+    let a = store
+        .create_endpoint(in_app("https://a.stats.example/"), t(90))
+        .await
+        .expect("a");
+    let b = store
+        .create_endpoint(in_app("https://b.stats.example/"), t(90))
+        .await
+        .expect("b");
+    let quiet = store
+        .create_endpoint(
+            NewEndpoint {
+                event_types: Some(vec!["user.created".into()]),
+                ..in_app("https://quiet.stats.example/")
+            },
+            t(90),
+        )
+        .await
+        .expect("quiet");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let published = store
+            .publish(
+                NewMessage {
+                    application: "stats".into(),
+                    ..message("invoice.paid", &format!(r#"{{"n":{i}}}"#))
+                },
+                t(100 + i),
+            )
+            .await
+            .expect("publish");
+        assert_eq!(published.deliveries, 2, "to a and b, not quiet");
+        ids.push(published.message_id);
+    }
+    let claimed: Vec<_> = store
+        .claim("stats:1", t(110), Duration::from_secs(600), 100)
+        .await
+        .expect("claim")
+        .into_iter()
+        .filter(|c| c.endpoint_id == a.id || c.endpoint_id == b.id)
+        .collect();
+    assert_eq!(claimed.len(), 8);
+    let of = |endpoint: &str, n: usize| {
+        claimed
+            .iter()
+            .find(|c| c.endpoint_id == endpoint && c.message_id == ids[n])
+            .expect("claimed")
+    };
+    let timeout = |c, at| Finished {
+        attempt: Some(Attempt {
+            result: AttemptResult::Transport("timeout".into()),
+            ..attempt(c, at, 0)
+        }),
+        ..report(c, at, 0, Next::Dead)
+    };
+    // a: one success, one HTTP error (retrying), one timeout (dead), one
+    // still in flight. b: four successes, the last at the window's end.
+    let finished = vec![
+        report(of(&a.id, 0), t(111), 200, Next::Succeeded),
+        report(of(&a.id, 1), t(170), 500, Next::RetryAt(t(900))),
+        timeout(of(&a.id, 2), t(230)),
+        report(of(&b.id, 0), t(115), 204, Next::Succeeded),
+        report(of(&b.id, 1), t(115), 204, Next::Succeeded),
+        report(of(&b.id, 2), t(159), 204, Next::Succeeded),
+        report(of(&b.id, 3), t(280), 204, Next::Succeeded),
+    ];
+    store
+        .finish("stats:1", &finished, t(290), None)
+        .await
+        .expect("finish");
+
+    let asked = [
+        b.id.clone(),
+        "ep_unknown".into(),
+        a.id.clone(),
+        quiet.id.clone(),
+    ];
+    let stats = store.endpoint_stats(&asked, t(100)).await.expect("stats");
+    let expected = |id: &str, pending, dead, succeeded, failed| EndpointStats {
+        endpoint_id: id.to_owned(),
+        pending,
+        dead,
+        succeeded,
+        failed,
+    };
+    assert_eq!(
+        stats,
+        vec![
+            expected(&b.id, 0, 0, 4, 0),
+            expected(&a.id, 2, 1, 1, 2),
+            expected(&quiet.id, 0, 0, 0, 0),
+        ],
+        "in the order asked, unknown ids left out"
+    );
+    assert_eq!(stats[0].success_rate(), Some(100.0));
+    assert_eq!(stats[2].success_rate(), None);
+    let later = store
+        .endpoint_stats(std::slice::from_ref(&a.id), t(200))
+        .await
+        .expect("stats");
+    assert_eq!(
+        later,
+        vec![expected(&a.id, 2, 1, 0, 1)],
+        "only attempts since the window's start count"
+    );
+    assert!(
+        store
+            .endpoint_stats(&[], t(0))
+            .await
+            .expect("no ids")
+            .is_empty()
+    );
+
+    let window = Buckets {
+        start: t(100),
+        width: Duration::from_secs(60),
+        count: NonZeroU32::new(3).expect("3"),
+    };
+    let slice = |start, succeeded, http_error, transport_error| AttemptBucket {
+        start,
+        succeeded,
+        http_error,
+        transport_error,
+    };
+    let history = store
+        .attempt_buckets(
+            &[
+                quiet.id.clone(),
+                "ep_unknown".into(),
+                a.id.clone(),
+                b.id.clone(),
+            ],
+            window,
+        )
+        .await
+        .expect("buckets");
+    let by_endpoint: Vec<_> = history
+        .iter()
+        .map(|e| (e.endpoint_id.clone(), e.buckets.clone()))
+        .collect();
+    assert_eq!(
+        by_endpoint,
+        vec![
+            (
+                quiet.id.clone(),
+                vec![
+                    slice(t(100), 0, 0, 0),
+                    slice(t(160), 0, 0, 0),
+                    slice(t(220), 0, 0, 0)
+                ]
+            ),
+            (
+                a.id.clone(),
+                vec![
+                    slice(t(100), 1, 0, 0),
+                    slice(t(160), 0, 1, 0),
+                    slice(t(220), 0, 0, 1)
+                ]
+            ),
+            // The attempt at the window's end is outside it.
+            (
+                b.id.clone(),
+                vec![
+                    slice(t(100), 3, 0, 0),
+                    slice(t(160), 0, 0, 0),
+                    slice(t(220), 0, 0, 0)
+                ]
+            ),
+        ],
+        "every slice of every known endpoint, in the order asked"
+    );
+    let page = store.recent_messages(&a.id, None, 3).await.expect("page 1");
+    let summary: Vec<_> = page
+        .iter()
+        .map(|m| (m.message_id.clone(), m.delivery.state, m.delivery.attempts))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (ids[3].clone(), DeliveryState::Delivering, 0),
+            (ids[2].clone(), DeliveryState::Dead, 1),
+            (ids[1].clone(), DeliveryState::FailedRetrying, 1),
+        ],
+        "newest first"
+    );
+    assert_eq!(page[0].event_type, "invoice.paid");
+    assert_eq!(page[0].created_at, t(103));
+    assert_eq!(page[0].delivery.endpoint_id, a.id);
+    let next = store
+        .recent_messages(&a.id, Some(&ids[1]), 3)
+        .await
+        .expect("page 2");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].message_id, ids[0]);
+    assert_eq!(next[0].delivery.state, DeliveryState::Succeeded);
+    assert!(
+        store
+            .recent_messages(&quiet.id, None, 10)
+            .await
+            .expect("quiet")
+            .is_empty()
+    );
+    assert!(matches!(
+        store.recent_messages(&quiet.id, Some(&ids[0]), 10).await,
+        Err(StoreError::UnknownMessage(_))
+    ));
+    assert!(matches!(
+        store.recent_messages("ep_unknown", None, 10).await,
+        Err(StoreError::UnknownEndpoint(_))
+    ));
 }

@@ -20,11 +20,15 @@ use sqlx::sqlite::{
 };
 
 use self::rows::{endpoint_from_rows, event_type_from_row};
-use super::rows::{attempt_from_row, claimed_from_row, delivery_from_row};
+use super::rows::{
+    attempt_from_row, claimed_from_row, delivery_from_row, endpoint_stats_from_row, fill_buckets,
+    in_order_of, recent_message_from_row, width_millis,
+};
 use super::{
-    Attempt, AttemptResult, Claimed, Delivery, DisabledReason, Endpoint, EventType, FinishReport,
-    Finished, Message, NewEndpoint, NewMessage, Next, Published, QueueStats, SecretKeyring, Store,
-    StoreError, StoreResult, from_millis, new_id, to_millis,
+    Attempt, AttemptResult, Buckets, Claimed, Delivery, DisabledReason, Endpoint, EndpointAttempts,
+    EndpointStats, EventType, FinishReport, Finished, Message, NewEndpoint, NewMessage, Next,
+    Published, QueueStats, RecentMessage, SecretKeyring, Store, StoreError, StoreResult,
+    from_millis, new_id, to_millis,
 };
 use crate::Secret;
 
@@ -89,13 +93,22 @@ fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::SqlSafeStr as _;
     use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "outbox".into(),
-        MigrationType::Simple,
-        include_str!("../../../migrations/sqlite/0001_outbox.sql").into_sql_str(),
-        false,
-    )]);
+    let mut migrator = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "outbox".into(),
+            MigrationType::Simple,
+            include_str!("../../../migrations/sqlite/0001_outbox.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "endpoint stats".into(),
+            MigrationType::Simple,
+            include_str!("../../../migrations/sqlite/0002_endpoint_stats.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     // Our own bookkeeping table, so an application can keep its own sqlx
     // migrations in the same database file.
     migrator.dangerous_set_table_name("_palisade_webhooks_migrations");
@@ -924,6 +937,111 @@ impl Store for SqliteStore {
                 dead: u64::try_from(dead).unwrap_or(0),
                 oldest_due_at: oldest.filter(|&t| t <= now_ms).map(from_millis),
             })
+        }
+        .boxed()
+    }
+
+    fn endpoint_stats<'a>(
+        &'a self,
+        endpoint_ids: &'a [String],
+        since: SystemTime,
+    ) -> BoxFuture<'a, StoreResult<Vec<EndpointStats>>> {
+        async move {
+            // The ids travel as one JSON array, so a page of endpoints is
+            // one statement whatever its size.
+            let rows = sqlx::query(
+                "SELECT e.id AS endpoint_id, \
+                   (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id \
+                      AND d.state IN ('pending', 'delivering', 'failed_retrying')) AS pending, \
+                   (SELECT COUNT(*) FROM deliveries d WHERE d.endpoint_id = e.id \
+                      AND d.state = 'dead') AS dead, \
+                   (SELECT COUNT(*) FROM attempts a WHERE a.endpoint_id = e.id AND a.at >= ?2 \
+                      AND a.status >= 200 AND a.status < 300) AS succeeded, \
+                   (SELECT COUNT(*) FROM attempts a WHERE a.endpoint_id = e.id \
+                      AND a.at >= ?2) AS attempts \
+                 FROM endpoints e WHERE e.id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(json_list(endpoint_ids))
+            .bind(to_millis(since))
+            .fetch_all(&self.reader)
+            .await?;
+            let stats = rows
+                .iter()
+                .map(endpoint_stats_from_row)
+                .collect::<StoreResult<_>>()?;
+            Ok(in_order_of(endpoint_ids, stats))
+        }
+        .boxed()
+    }
+
+    fn attempt_buckets<'a>(
+        &'a self,
+        endpoint_ids: &'a [String],
+        buckets: Buckets,
+    ) -> BoxFuture<'a, StoreResult<Vec<EndpointAttempts>>> {
+        async move {
+            // One row per endpoint and slice with attempts; an endpoint
+            // without any still has its row (slot null), so it is listed.
+            let rows = sqlx::query(
+                "SELECT e.id AS endpoint_id, (a.at - ?2) / ?3 AS slot, \
+                   COUNT(CASE WHEN a.status >= 200 AND a.status < 300 THEN 1 END) AS succeeded, \
+                   COUNT(CASE WHEN a.status < 200 OR a.status >= 300 THEN 1 END) AS http_error, \
+                   COUNT(CASE WHEN a.id IS NOT NULL AND a.status IS NULL THEN 1 END) \
+                     AS transport_error \
+                 FROM endpoints e LEFT JOIN attempts a ON a.endpoint_id = e.id \
+                   AND a.at >= ?2 AND a.at < ?4 \
+                 WHERE e.id IN (SELECT value FROM json_each(?1)) GROUP BY e.id, slot",
+            )
+            .bind(json_list(endpoint_ids))
+            .bind(to_millis(buckets.start))
+            .bind(width_millis(&buckets))
+            .bind(to_millis(buckets.end()))
+            .fetch_all(&self.reader)
+            .await?;
+            fill_buckets(endpoint_ids, &buckets, &rows)
+        }
+        .boxed()
+    }
+
+    fn recent_messages<'a>(
+        &'a self,
+        endpoint_id: &'a str,
+        before: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<RecentMessage>>> {
+        async move {
+            let mut conn = self.reader.acquire().await?;
+            require(
+                &mut conn,
+                "SELECT 1 FROM endpoints WHERE id = ?1",
+                endpoint_id,
+                StoreError::UnknownEndpoint,
+            )
+            .await?;
+            // Deliveries are numbered in publish order: newest first is
+            // the highest id first, and a page ends below its cursor's.
+            let below = match before {
+                None => i64::MAX,
+                Some(message_id) => sqlx::query_scalar(
+                    "SELECT id FROM deliveries WHERE endpoint_id = ?1 AND message_id = ?2",
+                )
+                .bind(endpoint_id)
+                .bind(message_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| StoreError::UnknownMessage(message_id.to_owned()))?,
+            };
+            let rows = sqlx::query(
+                "SELECT d.*, m.event_type, m.created_at AS published_at \
+                 FROM deliveries d JOIN messages m ON m.id = d.message_id \
+                 WHERE d.endpoint_id = ?1 AND d.id < ?2 ORDER BY d.id DESC LIMIT ?3",
+            )
+            .bind(endpoint_id)
+            .bind(below)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(recent_message_from_row).collect()
         }
         .boxed()
     }
