@@ -425,3 +425,123 @@ async fn client_response_body_sizes_are_counted_too() {
         "{text}"
     );
 }
+
+/// Reads the whole request body, answers its length.
+fn reading() -> impl tower::Service<
+    Request<palisade_tracing_layer::metrics::MetricsRequestBody<Slow>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+> + Clone {
+    service_fn(
+        |request: Request<palisade_tracing_layer::metrics::MetricsRequestBody<Slow>>| async move {
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                body.len().to_string(),
+            ))))
+        },
+    )
+}
+
+fn with_body(uri: &str, frames: &[&'static [u8]], content_length: &str) -> Request<Slow> {
+    let frames = frames.iter().map(|f| Bytes::from_static(f)).collect();
+    let mut request = Request::post(uri)
+        .header(http::header::CONTENT_LENGTH, content_length)
+        .body(Slow(frames))
+        .unwrap();
+    request.extensions_mut().insert(HttpRoute::new("/upload"));
+    request
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_body_sizes_are_counted_as_the_service_reads_the_body() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let service = MetricsLayer::new().request_body_sizes().layer(reading());
+
+    // 7 bytes in three frames; the header claims 1000 and is not trusted.
+    let request = with_body("/upload", &[b"abc", b"d", b"efg"], "1000");
+    let response = service.clone().oneshot(request).await.unwrap();
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "7"
+    );
+    // An empty body is a sample of 0.
+    let request = with_body("/upload", &[], "0");
+    let response = service.oneshot(request).await.unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let text = handle.render();
+    let name = "http_server_request_body_size_bytes";
+    assert!(text.contains(&format!("# TYPE {name} histogram")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "# HELP {name} Size of HTTP server request bodies."
+        )),
+        "{text}"
+    );
+    let labels =
+        r#"http_request_method="POST",http_route="/upload",http_response_status_code="200""#;
+    assert_eq!(
+        lines(&text, &format!("{name}_sum")),
+        [format!("{name}_sum{{{labels}}} 7")],
+        "{text}"
+    );
+    assert_eq!(
+        lines(&text, &format!("{name}_count")),
+        [format!("{name}_count{{{labels}}} 2")]
+    );
+    // The response side is not measured unless asked for.
+    assert!(!text.contains("response_body_size"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_body_sizes_carry_the_failure_labels_and_count_only_what_was_read() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    // Reads one frame of the body, then fails with a 503.
+    let partial = service_fn(
+        |request: Request<palisade_tracing_layer::metrics::MetricsRequestBody<Slow>>| async move {
+            let mut body = request.into_body();
+            body.frame().await.unwrap().unwrap();
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            Ok::<_, Infallible>(response)
+        },
+    );
+    let service = MetricsLayer::new().request_body_sizes().layer(partial);
+    let response = service
+        .oneshot(with_body("/upload", &[b"abcd", b"efgh"], "8"))
+        .await
+        .unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let text = handle.render();
+    assert!(
+        text.contains(r#"http_server_request_body_size_bytes_sum{http_request_method="POST",http_route="/upload",http_response_status_code="503",error_type="503"} 4"#),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_request_body_sizes_are_counted_too() {
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let client = ClientMetricsLayer::new()
+        .request_body_sizes()
+        .layer(reading());
+    let response = client
+        .oneshot(with_body(
+            "http://api.example/upload",
+            &[b"hello", b"!"],
+            "6",
+        ))
+        .await
+        .unwrap();
+    response.into_body().collect().await.unwrap();
+
+    let text = handle.render();
+    assert!(
+        text.contains(r#"http_client_request_body_size_bytes_sum{http_request_method="POST",server_address="api.example",http_response_status_code="200"} 6"#),
+        "{text}"
+    );
+}

@@ -1,15 +1,16 @@
+use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::Metrics;
 use super::cap::SeriesCap;
 use super::names::{
-    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_RESPONSE_BODY_SIZE, SERVER_ACTIVE, SERVER_DURATION,
-    SERVER_RESPONSE_BODY_SIZE,
+    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_REQUEST_BODY_SIZE, CLIENT_RESPONSE_BODY_SIZE,
+    SERVER_ACTIVE, SERVER_DURATION, SERVER_REQUEST_BODY_SIZE, SERVER_RESPONSE_BODY_SIZE,
 };
 use super::record::Side;
+use super::{CountRequestBody, Metrics, PassRequestBody, RequestBodyMode};
 use crate::PathRules;
 
 /// The default bound on distinct label sets per layer.
@@ -17,12 +18,16 @@ pub const DEFAULT_MAX_SERIES: usize = 1000;
 
 /// Applies [`Metrics`] to a server: `http.server.request.duration` and
 /// `http.server.active_requests`. See the [module docs](super).
+///
+/// `M` is [`PassRequestBody`] until
+/// [`request_body_sizes`](Self::request_body_sizes) makes it [`CountRequestBody`].
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct MetricsLayer {
+pub struct MetricsLayer<M: RequestBodyMode = PassRequestBody> {
     cap: Arc<SeriesCap>,
     paths: PathRules,
     body_sizes: bool,
+    request_body: PhantomData<M>,
 }
 
 /// Applies [`Metrics`] to a client: `http.client.request.duration` and
@@ -30,9 +35,10 @@ pub struct MetricsLayer {
 /// See the [module docs](super).
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct ClientMetricsLayer {
+pub struct ClientMetricsLayer<M: RequestBodyMode = PassRequestBody> {
     cap: Arc<SeriesCap>,
     body_sizes: bool,
+    request_body: PhantomData<M>,
 }
 
 fn describe(side: Side) {
@@ -69,6 +75,41 @@ impl MetricsLayer {
             cap: cap(DEFAULT_MAX_SERIES),
             paths: PathRules::default(),
             body_sizes: false,
+            request_body: PhantomData,
+        }
+    }
+}
+
+impl<M: RequestBodyMode> MetricsLayer<M> {
+    /// Also records the request body's size in bytes as
+    /// `http.server.request.body.size` (histogram, same labels as the
+    /// duration): the inner service gets the body as a
+    /// [`MetricsRequestBody`](super::MetricsRequestBody) that counts the
+    /// bytes it reads, and the size is recorded with the duration, when the
+    /// response ends (a body not read by then counts what was read).
+    /// Describes the metric to the recorder installed now.
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    /// use palisade_tracing_layer::metrics::MetricsLayer;
+    ///
+    /// // axum's routes accept any body, so the wrapped body needs no change.
+    /// let app: Router = Router::new()
+    ///     .route("/orders", post(|body: String| async move { body.len().to_string() }))
+    ///     .layer(MetricsLayer::new().request_body_sizes());
+    /// # let _ = app;
+    /// ```
+    pub fn request_body_sizes(self) -> MetricsLayer<CountRequestBody> {
+        metrics::describe_histogram!(
+            SERVER_REQUEST_BODY_SIZE,
+            metrics::Unit::Bytes,
+            "Size of HTTP server request bodies."
+        );
+        MetricsLayer {
+            cap: self.cap,
+            paths: self.paths,
+            body_sizes: self.body_sizes,
+            request_body: PhantomData,
         }
     }
 
@@ -118,6 +159,28 @@ impl ClientMetricsLayer {
         Self {
             cap: cap(DEFAULT_MAX_SERIES),
             body_sizes: false,
+            request_body: PhantomData,
+        }
+    }
+}
+
+impl<M: RequestBodyMode> ClientMetricsLayer<M> {
+    /// Also records the size of the request body the client sent, in bytes,
+    /// as `http.client.request.body.size` (histogram, same labels as the
+    /// client duration), counted as the client reads the body to send it and
+    /// recorded when the response ends. The inner client gets a
+    /// [`MetricsRequestBody`](super::MetricsRequestBody). Describes the metric
+    /// to the recorder installed now.
+    pub fn request_body_sizes(self) -> ClientMetricsLayer<CountRequestBody> {
+        metrics::describe_histogram!(
+            CLIENT_REQUEST_BODY_SIZE,
+            metrics::Unit::Bytes,
+            "Size of HTTP client request bodies."
+        );
+        ClientMetricsLayer {
+            cap: self.cap,
+            body_sizes: self.body_sizes,
+            request_body: PhantomData,
         }
     }
 
@@ -151,8 +214,8 @@ impl Default for ClientMetricsLayer {
     }
 }
 
-impl<S> Layer<S> for MetricsLayer {
-    type Service = Metrics<S>;
+impl<S, M: RequestBodyMode> Layer<S> for MetricsLayer<M> {
+    type Service = Metrics<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Metrics {
@@ -161,12 +224,13 @@ impl<S> Layer<S> for MetricsLayer {
             cap: Arc::clone(&self.cap),
             paths: self.paths.clone(),
             body_sizes: self.body_sizes,
+            request_body: PhantomData,
         }
     }
 }
 
-impl<S> Layer<S> for ClientMetricsLayer {
-    type Service = Metrics<S>;
+impl<S, M: RequestBodyMode> Layer<S> for ClientMetricsLayer<M> {
+    type Service = Metrics<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Metrics {
@@ -175,6 +239,7 @@ impl<S> Layer<S> for ClientMetricsLayer {
             cap: Arc::clone(&self.cap),
             paths: PathRules::default(),
             body_sizes: self.body_sizes,
+            request_body: PhantomData,
         }
     }
 }

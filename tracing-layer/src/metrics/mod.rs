@@ -20,12 +20,20 @@
 //! `Content-Length` is not trusted), recorded when the duration is. Give it
 //! its own buckets (`Matcher::Full("http_server_response_body_size".into())`):
 //! a `Matcher::Prefix("http_")` for the duration buckets would match it too.
-//! The request body's size is not measured (it would change the request body
-//! type the inner service sees).
+//!
+//! With [`MetricsLayer::request_body_sizes`] (off by default) it also records
+//! `http.server.request.body.size` — histogram in bytes, the same labels —
+//! counted as the inner service reads the body: the inner service then gets a
+//! [`MetricsRequestBody`] (axum's routers accept any body, so
+//! `Router::layer` works as before; a service that names its body type must
+//! name this one). The size is what had been read when the response ended:
+//! a handler that answers without reading the body records 0.
 //!
 //! [`ClientMetricsLayer`] records `http.client.request.duration` and
 //! `http.client.active_requests` the same way, with `server.address` (the
-//! URI's host) in place of the route, and 4xx as failures too.
+//! URI's host) in place of the route, and 4xx as failures too; and on request
+//! `http.client.response.body.size` and `http.client.request.body.size` (the
+//! bytes the client sent by the end of the response).
 //!
 //! Each layer remembers at most [`DEFAULT_MAX_SERIES`] distinct label sets
 //! ([`MetricsLayer::max_series`]); past that, new sets are recorded in one
@@ -77,12 +85,15 @@ pub mod future;
 mod layer;
 mod names;
 mod record;
+mod request_body;
 mod service;
 
 pub use body::MetricsBody;
 pub use layer::{ClientMetricsLayer, DEFAULT_MAX_SERIES, MetricsLayer};
 pub use names::{
-    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_RESPONSE_BODY_SIZE, DURATION_BUCKETS, OVERFLOW_LABEL,
-    SERVER_ACTIVE, SERVER_DURATION, SERVER_RESPONSE_BODY_SIZE, UNMATCHED_ROUTE,
+    CLIENT_ACTIVE, CLIENT_DURATION, CLIENT_REQUEST_BODY_SIZE, CLIENT_RESPONSE_BODY_SIZE,
+    DURATION_BUCKETS, OVERFLOW_LABEL, SERVER_ACTIVE, SERVER_DURATION, SERVER_REQUEST_BODY_SIZE,
+    SERVER_RESPONSE_BODY_SIZE, UNMATCHED_ROUTE,
 };
+pub use request_body::{CountRequestBody, MetricsRequestBody, PassRequestBody, RequestBodyMode};
 pub use service::Metrics;

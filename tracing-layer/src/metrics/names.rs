@@ -19,6 +19,15 @@ pub const SERVER_RESPONSE_BODY_SIZE: &str = "http.server.response.body.size";
 /// read (opt-in: [`ClientMetricsLayer::body_sizes`](super::ClientMetricsLayer::body_sizes)).
 pub const CLIENT_RESPONSE_BODY_SIZE: &str = "http.client.response.body.size";
 
+/// `http.server.request.body.size`: histogram, bytes, the request body as the
+/// service read it by the end of the response (opt-in:
+/// [`MetricsLayer::request_body_sizes`](super::MetricsLayer::request_body_sizes)).
+pub const SERVER_REQUEST_BODY_SIZE: &str = "http.server.request.body.size";
+/// `http.client.request.body.size`: histogram, bytes, the request body as the
+/// client sent it by the end of the response (opt-in:
+/// [`ClientMetricsLayer::request_body_sizes`](super::ClientMetricsLayer::request_body_sizes)).
+pub const CLIENT_REQUEST_BODY_SIZE: &str = "http.client.request.body.size";
+
 /// The bucket boundaries, in seconds, OpenTelemetry advises for the HTTP
 /// duration histograms. The `metrics` facade has no notion of buckets: give
 /// these to your exporter, for example

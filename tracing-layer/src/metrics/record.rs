@@ -1,6 +1,7 @@
 //! One request's measurement, from arrival to the end of its response body.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::StatusCode;
 use http::uri::Authority;
@@ -66,6 +67,9 @@ pub(super) struct Pending {
     pub(super) body_size: Option<&'static str>,
     /// Response body bytes seen so far.
     pub(super) body_bytes: u64,
+    /// The request body-size histogram and the bytes the request body has
+    /// yielded so far, when the layer counts them.
+    pub(super) request_body: Option<(&'static str, Arc<AtomicU64>)>,
     pub(super) _active: Active,
 }
 
@@ -111,6 +115,15 @@ impl Pending {
             self.cap
                 .histogram(name, parts)
                 .record(self.body_bytes as f64);
+        }
+        if let Some((name, bytes)) = &self.request_body {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "sizes above 2^53 bytes lose precision, which a histogram tolerates"
+            )]
+            self.cap
+                .histogram(name, parts)
+                .record(bytes.load(Ordering::Relaxed) as f64);
         }
     }
 }

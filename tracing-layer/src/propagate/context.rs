@@ -80,7 +80,7 @@ impl Extracted {
     #[must_use]
     pub fn into_hop(self, rng: &mut impl rand::Rng) -> TraceContext {
         match self {
-            Self::Parent { context, .. } => context.child(rng),
+            Self::Parent { context, .. } => context.into_child(rng),
             Self::Missing | Self::Invalid(_) => TraceContext::new_root(rng, false),
         }
     }
@@ -189,6 +189,14 @@ impl TraceContext {
             span_id: SpanId::random(rng),
             ..self.clone()
         }
+    }
+
+    /// [`child`](Self::child), consuming this context: `tracestate` and
+    /// baggage move instead of being copied.
+    #[must_use]
+    pub fn into_child(mut self, rng: &mut impl rand::Rng) -> Self {
+        self.span_id = SpanId::random(rng);
+        self
     }
 
     /// This context with other flags.

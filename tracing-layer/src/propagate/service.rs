@@ -63,10 +63,10 @@ where
         // Each call is a client span of its own: a new span id, sent as the
         // callee's parent id, so two calls from one hop never share a parent.
         let (ours, parent) = match (found, self.start_new_traces) {
-            (Some(context), _) => (
-                Some(context.child(&mut rng)),
-                Some((context.span_id(), context.flags())),
-            ),
+            (Some(context), _) => {
+                let parent = (context.span_id(), context.flags());
+                (Some(context.into_child(&mut rng)), Some(parent))
+            }
             (None, Some(sampled)) if !request.headers().contains_key(TRACEPARENT) => {
                 (Some(TraceContext::new_root(&mut rng, sampled)), None)
             }

@@ -1,5 +1,7 @@
 //! The OpenTelemetry HTTP semantic-convention attributes of a server request.
 
+use std::fmt;
+
 use http::{Request, Version};
 
 use crate::propagate::{SpanId, TraceContext};
@@ -42,15 +44,38 @@ impl RequestAttributes<'_> {
     /// `{method}` without a route; `HTTP` stands for an `_OTHER` method.
     #[must_use]
     pub fn span_name(&self) -> String {
-        let method = if self.method == OTHER {
-            "HTTP"
-        } else {
-            self.method
-        };
-        match self.route {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_owned(),
+        self.span_name_display().to_string()
+    }
+
+    /// [`span_name`](Self::span_name) without the `String`: written straight
+    /// into whatever records it, and only when a subscriber does.
+    pub(super) fn span_name_display(&self) -> SpanName<'_> {
+        SpanName {
+            method: if self.method == OTHER {
+                "HTTP"
+            } else {
+                self.method
+            },
+            route: self.route,
         }
+    }
+}
+
+/// `{method} {route}`, or `{method}` without a route.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SpanName<'a> {
+    method: &'a str,
+    route: Option<&'a str>,
+}
+
+impl fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.method)?;
+        if let Some(route) = self.route {
+            f.write_str(" ")?;
+            f.write_str(route)?;
+        }
+        Ok(())
     }
 }
 

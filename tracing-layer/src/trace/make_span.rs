@@ -15,6 +15,13 @@ use super::RequestAttributes;
 pub trait MakeSpan<B> {
     /// The span for `request`.
     fn make_span(&mut self, request: &Request<B>, attributes: &RequestAttributes<'_>) -> Span;
+
+    /// Whether [`make_span`](Self::make_span) could make an enabled span at
+    /// all; when `false` the layer skips computing the attributes and uses
+    /// `Span::none()`. The default, `true`, always asks `make_span`.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 impl<B, F> MakeSpan<B> for F
@@ -64,7 +71,8 @@ macro_rules! http_span {
         tracing::span!(
             $level,
             "HTTP request",
-            "otel.name" = $a.span_name(),
+            // Displayed, not a `String`: no allocation per request.
+            "otel.name" = tracing::field::display($a.span_name_display()),
             "otel.kind" = "server",
             "otel.status_code" = tracing::field::Empty,
             "http.request.method" = $a.method,
@@ -87,6 +95,12 @@ macro_rules! http_span {
 }
 
 impl<B> MakeSpan<B> for DefaultMakeSpan {
+    /// `false` when no subscriber takes spans at this level (the global
+    /// maximum level, as `tracing`'s own macros check first).
+    fn enabled(&self) -> bool {
+        tracing::level_enabled!(self.level)
+    }
+
     fn make_span(&mut self, _request: &Request<B>, a: &RequestAttributes<'_>) -> Span {
         // `span!` needs its level as a constant at each call site.
         match self.level {

@@ -99,7 +99,7 @@ where
         let (context, parent) = match TraceContext::extract(request.headers()) {
             Extracted::Parent { context, .. } => {
                 let parent = (context.span_id(), context.flags());
-                (context.child(&mut rng), Some(parent))
+                (context.into_child(&mut rng), Some(parent))
             }
             // Missing or invalid: "the vendor creates a new trace-id and parent-id".
             // Baggage is independent of the trace: a new trace keeps it.
@@ -126,9 +126,12 @@ where
             return future;
         }
         let parent_span_id = parent.map(|(span_id, _)| span_id);
-        let span = {
+        // No subscriber wants the span: skip computing its attributes.
+        let span = if self.make_span.enabled() {
             let attributes = RequestAttributes::new(&request, &context, parent_span_id, group);
             self.make_span.make_span(&request, &attributes)
+        } else {
+            tracing::Span::none()
         };
         // The exported span: the caller's span as its parent, our hop's ids.
         #[cfg(feature = "otel")]
