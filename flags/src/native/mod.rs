@@ -58,7 +58,6 @@ pub(crate) use encode::rfc3339;
 
 #[cfg(feature = "live")]
 pub(crate) use encode::fingerprint;
-pub(crate) use encode::rfc3339;
 
 use crate::model::{Flag, FlagSet, Segment};
 
