@@ -13,8 +13,8 @@
 //!   ([`KeyCache::evict`]); one made elsewhere (another instance, or the
 //!   database directly) is seen when the entry expires, within `ttl`. A
 //!   `ttl` of zero turns the cache off.
-//! - Every lookup is counted in `palisade_api_key_cache_total{result}`,
-//!   `result` being `hit` or `miss`.
+//! - While the cache is on, every lookup is counted in
+//!   `palisade_api_key_cache_total{result}`, `result` being `hit` or `miss`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
