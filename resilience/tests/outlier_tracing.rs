@@ -11,7 +11,6 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use palisade_resilience::outlier::OutlierDetector;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -32,9 +31,12 @@ impl Visit for Fields {
     }
 }
 
+/// An event's level and its fields, formatted.
+type Captured = (Level, Vec<(String, String)>);
+
 /// Keeps the info and warn events of the outlier module.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(Level, Vec<(String, String)>)>>>);
+struct Capture(Arc<Mutex<Vec<Captured>>>);
 
 impl Subscriber for Capture {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
