@@ -101,6 +101,17 @@ fn a_timeout_that_does_not_fire_allocates_nothing() {
     assert_eq!(allocations(layer.layer(Echo), 10_000), 0);
 }
 
+#[test]
+fn a_healthy_outlier_endpoint_allocates_nothing() {
+    let detector = palisade_resilience::outlier::OutlierDetector::builder()
+        // Interval judgements (a small Vec of the pool) run within the calls.
+        .interval(Duration::from_secs(3_600))
+        .build()
+        .unwrap();
+    let _peer = detector.layer(Echo);
+    assert_eq!(allocations(detector.layer(Echo), 10_000), 0);
+}
+
 /// The control: a service that boxes its future on every call is counted, so
 /// the zeros above are measurements, not a counter that never counts.
 #[test]
