@@ -217,6 +217,7 @@ impl<'a> Context<'a> {
 
     /// `kind.attribute`, or the property of that whole name for a context
     /// without the kind (what the name meant before kinds).
+    #[cold]
     fn kind_field(&self, path: &KindPath) -> Option<&'a str> {
         let (kind, attribute) = (path.kind(), path.attribute());
         let own = match (kind, attribute) {
@@ -269,15 +270,21 @@ impl<'a> Properties<'a> {
     }
 
     /// The last value given for property `name`.
+    #[inline]
     fn get(&self, name: &str) -> Option<&'a str> {
         self.get_of(NO_KIND, name)
     }
 
-    /// The last value given for attribute `name` of `kind`.
+    /// The last value given for attribute `name` of `kind` (the spilled
+    /// ones are the later ones).
+    #[inline]
     fn get_of(&self, kind: &str, name: &str) -> Option<&'a str> {
-        self.all()
+        let is = |entry: &&(&'a str, &'a str, &'a str)| entry.1 == name && entry.0 == kind;
+        self.spilled
+            .iter()
             .rev()
-            .find(|(k, n, _)| *k == kind && *n == name)
+            .find(is)
+            .or_else(|| self.inline[..self.inline_len].iter().rev().find(is))
             .map(|&(_, _, value)| value)
     }
 

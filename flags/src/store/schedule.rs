@@ -113,7 +113,7 @@ impl ScheduleTask {
 }
 
 /// Sleeps until the next change is due (or the flags change), applies what
-/// is due, and so on until the flags are dropped.
+/// is due, and so on until the task is aborted (its `ScheduleTask` dropped).
 async fn run(live: Arc<LiveFlags>, clock: Arc<dyn Clock>, apply: impl ApplyDue) {
     let mut changes = live.subscribe();
     loop {
