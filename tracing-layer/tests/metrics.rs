@@ -545,3 +545,33 @@ async fn client_request_body_sizes_are_counted_too() {
         "{text}"
     );
 }
+
+#[cfg(feature = "axum")]
+#[tokio::test(start_paused = true)]
+async fn request_body_sizes_work_under_an_axum_router() {
+    use axum::routing::post;
+
+    let (recorder, handle) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let app: axum::Router = axum::Router::new()
+        .route(
+            "/orders",
+            post(|body: String| async move { body.len().to_string() }),
+        )
+        .layer(MetricsLayer::new().request_body_sizes());
+
+    let request = Request::post("/orders")
+        .body(axum::body::Body::from("hello"))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "5"
+    );
+
+    let text = handle.render();
+    assert!(
+        text.contains(r#"http_server_request_body_size_bytes_sum{http_request_method="POST",http_route="/orders",http_response_status_code="200"} 5"#),
+        "{text}"
+    );
+}
