@@ -143,14 +143,16 @@ function renderBreakers(answer) {
 
 // ---- webhook endpoints ------------------------------------------------------
 
-const SVG = "http://www.w3.org/2000/svg";
-
 /// A small stacked bar chart of the last hour's attempts, one bar per
 /// five-minute slice: succeeded, HTTP error, no answer. Its label says the
 /// same in words for screen readers.
 function attemptChart(slices) {
   const [w, h, gap] = [96, 24, 1];
-  const svg = document.createElementNS(SVG, "svg");
+  // Parsed from markup: the HTML parser puts it in the SVG namespace, whose
+  // children are then made in the same one.
+  const template = document.createElement("template");
+  template.innerHTML = "<svg></svg>";
+  const svg = template.content.firstElementChild;
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   svg.setAttribute("width", String(w));
   svg.setAttribute("height", String(h));
@@ -159,7 +161,7 @@ function attemptChart(slices) {
   const sum = (key) => slices.reduce((n, s) => n + (s[key] ?? 0), 0);
   const words = `last hour: ${sum("succeeded")} succeeded, ${sum("http_error")} HTTP errors, ${sum("transport_error")} without an answer`;
   svg.setAttribute("aria-label", words);
-  const title = document.createElementNS(SVG, "title");
+  const title = document.createElementNS(svg.namespaceURI, "title");
   title.textContent = words;
   svg.append(title);
   const total = (s) => (s.succeeded ?? 0) + (s.http_error ?? 0) + (s.transport_error ?? 0);
@@ -172,7 +174,7 @@ function attemptChart(slices) {
       if (!n) continue;
       const height = Math.max(1, (n / max) * h);
       top -= height;
-      const rect = document.createElementNS(SVG, "rect");
+      const rect = document.createElementNS(svg.namespaceURI, "rect");
       rect.setAttribute("class", kind);
       rect.setAttribute("x", (i * width).toFixed(1));
       rect.setAttribute("y", top.toFixed(1));
