@@ -162,24 +162,52 @@ function renderBreakers(answer) {
 
 // ---- webhook endpoints ------------------------------------------------------
 
-/// A tiny bar chart of attempts per interval: green succeeded, red failed.
-function bars(buckets) {
-  const span = document.createElement("span");
-  span.className = "bars";
-  span.setAttribute("role", "img");
-  const total = buckets.reduce((n, b) => n + (b.succeeded ?? 0) + (b.failed ?? 0), 0);
-  span.setAttribute("aria-label", `${total} attempts in the last hour`);
-  const max = Math.max(1, ...buckets.map((b) => (b.succeeded ?? 0) + (b.failed ?? 0)));
-  for (const b of buckets) {
-    for (const [kind, n] of [["ok", b.succeeded ?? 0], ["failed", b.failed ?? 0]]) {
+/// A small stacked bar chart of the last hour's attempts, one bar per
+/// five-minute slice: succeeded, HTTP error, no answer. Its label says the
+/// same in words for screen readers.
+function attemptChart(slices) {
+  const [w, h, gap] = [96, 24, 1];
+  // Parsed from markup: the HTML parser puts it in the SVG namespace, whose
+  // children are then made in the same one.
+  const template = document.createElement("template");
+  template.innerHTML = "<svg></svg>";
+  const svg = template.content.firstElementChild;
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("width", String(w));
+  svg.setAttribute("height", String(h));
+  svg.setAttribute("class", "attempts");
+  svg.setAttribute("role", "img");
+  const sum = (key) => slices.reduce((n, s) => n + (s[key] ?? 0), 0);
+  const words = `last hour: ${sum("succeeded")} succeeded, ${sum("http_error")} HTTP errors, ${sum("transport_error")} without an answer`;
+  svg.setAttribute("aria-label", words);
+  const title = document.createElementNS(svg.namespaceURI, "title");
+  title.textContent = words;
+  svg.append(title);
+  const total = (s) => (s.succeeded ?? 0) + (s.http_error ?? 0) + (s.transport_error ?? 0);
+  const max = Math.max(1, ...slices.map(total));
+  const width = w / Math.max(1, slices.length);
+  slices.forEach((slice, i) => {
+    let top = h;
+    for (const kind of ["succeeded", "http_error", "transport_error"]) {
+      const n = slice[kind] ?? 0;
       if (!n) continue;
-      const bar = document.createElement("span");
-      bar.className = kind;
-      bar.style.height = `${Math.max(2, (n / max) * 24)}px`;
-      span.append(bar);
+      const height = Math.max(1, (n / max) * h);
+      top -= height;
+      const rect = document.createElementNS(svg.namespaceURI, "rect");
+      rect.setAttribute("class", kind);
+      rect.setAttribute("x", (i * width).toFixed(1));
+      rect.setAttribute("y", top.toFixed(1));
+      rect.setAttribute("width", Math.max(1, width - gap).toFixed(1));
+      rect.setAttribute("height", height.toFixed(1));
+      svg.append(rect);
     }
-  }
-  return span;
+  });
+  return svg;
+}
+
+/// A count the API gives, or a dash.
+function count(value) {
+  return typeof value === "number" ? String(value) : "–";
 }
 
 function renderEndpoints(answer) {
@@ -192,14 +220,68 @@ function renderEndpoints(answer) {
     row.dataset.endpoint = endpoint.id;
     cell(row, endpoint.url, "url");
     cell(row, badge(enabled ? "enabled" : "disabled", enabled ? "on" : "off"));
-    cell(row, percent(stats.success_rate));
-    cell(row, String(stats.pending ?? "–"));
-    cell(row, String(stats.dead ?? "–"));
-    cell(row, Array.isArray(stats.attempts_last_hour) ? bars(stats.attempts_last_hour) : "–");
+    cell(row, percent(stats.success_rate), "success");
+    cell(row, count(stats.pending), "pending");
+    cell(row, count(stats.dead), "dead");
+    cell(row, Array.isArray(stats.attempts_last_hour) ? attemptChart(stats.attempts_last_hour) : "–");
     const path = `/api/webhooks/endpoints/${encodeURIComponent(endpoint.id)}`;
-    cell(row, button("Replay dead", () => api("POST", `${path}/replay`, {}), `Replay the dead deliveries of ${endpoint.url}`));
+    const actions = cell(row, "");
+    actions.append(
+      messagesButton(endpoint),
+      " ",
+      button("Replay dead", () => api("POST", `${path}/replay`, {}), `Replay the dead deliveries of ${endpoint.url}`),
+    );
     body.append(row);
   }
+}
+
+/// Opens the endpoint's recent messages below the table. Not through
+/// `act`: reading refreshes nothing.
+function messagesButton(endpoint) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = "Messages";
+  b.setAttribute("aria-label", `Show the messages of ${endpoint.url}`);
+  b.addEventListener("click", () => showEndpointMessages(endpoint).then(clearError, showError));
+  return b;
+}
+
+/// The endpoint's newest messages, each a button that shows its attempts.
+async function showEndpointMessages(endpoint) {
+  const page = await api("GET", `/api/webhooks/messages?endpoint_id=${encodeURIComponent(endpoint.id)}&limit=20`);
+  const box = $("#endpoint-messages");
+  box.replaceChildren();
+  const title = document.createElement("h3");
+  title.textContent = `Messages to ${endpoint.url}`;
+  box.append(title);
+  const messages = list(page, "items");
+  if (!messages.length) {
+    const none = document.createElement("p");
+    none.className = "muted";
+    none.textContent = "No messages yet.";
+    box.append(none);
+    return;
+  }
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th scope=col>Message</th><th scope=col>Event type</th><th scope=col>Published</th><th scope=col>Delivery</th><th scope=col>Attempts</th></tr></thead>";
+  const tbody = document.createElement("tbody");
+  for (const message of messages) {
+    const row = document.createElement("tr");
+    row.dataset.message = message.id;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = message.id;
+    open.setAttribute("aria-label", `Show the attempts of ${message.id}`);
+    open.addEventListener("click", () => showMessage(message.id).then(clearError, showError));
+    cell(row, open);
+    cell(row, message.event_type);
+    cell(row, when(message.created_at));
+    cell(row, String(message.delivery?.state ?? "–").replace("_", " "));
+    cell(row, count(message.delivery?.attempts));
+    tbody.append(row);
+  }
+  table.append(tbody);
+  box.append(table);
 }
 
 async function showMessage(id) {
@@ -210,16 +292,19 @@ async function showMessage(id) {
   title.textContent = `${message.event_type ?? "message"} ${message.id ?? id}`;
   box.append(title);
   const table = document.createElement("table");
-  table.innerHTML = "<thead><tr><th scope=col>Endpoint</th><th scope=col>Attempt</th><th scope=col>Outcome</th><th scope=col>Status</th><th scope=col>At</th></tr></thead>";
+  table.innerHTML = "<thead><tr><th scope=col>Endpoint</th><th scope=col>Attempt</th><th scope=col>Outcome</th><th scope=col>Status</th><th scope=col>At</th><th scope=col>Duration</th><th scope=col>Error</th></tr></thead>";
   const tbody = document.createElement("tbody");
   const attempts = list(message.attempts, "attempts");
   attempts.forEach((attempt, i) => {
     const row = document.createElement("tr");
+    row.className = "attempt";
     cell(row, attempt.endpoint_id);
     cell(row, String(i + 1));
     cell(row, attempt.error ? `failed: ${attempt.error}` : (attempt.status >= 200 && attempt.status < 300 ? "succeeded" : "failed"));
     cell(row, String(attempt.status ?? "–"));
     cell(row, when(attempt.at));
+    cell(row, typeof attempt.latency_ms === "number" ? `${attempt.latency_ms} ms` : "–");
+    cell(row, attempt.error ?? (attempt.response_excerpt || "–"));
     tbody.append(row);
   });
   table.append(tbody);
@@ -361,12 +446,8 @@ let streamRetry = null;
 /// shows its error and leaves the others up to date.
 const PANELS = {
   breakers: () => api("GET", "/api/breakers").then(renderBreakers),
-  endpoints: () =>
-    api("GET", "/api/webhooks/endpoints")
-      .then((page) => Promise.all(list(page, "endpoints").map((e) =>
-        api("GET", `/api/webhooks/endpoints/${encodeURIComponent(e.id)}`)
-          .then((detail) => ({ ...e, stats: detail.stats })))))
-      .then(renderEndpoints),
+  // One call: the list carries every endpoint's statistics.
+  endpoints: () => api("GET", "/api/webhooks/endpoints").then(renderEndpoints),
   flags: () =>
     Promise.all([api("GET", "/api/flags"), api("GET", "/api/audit?limit=100").catch(() => [])])
       .then(([flags, audit]) => renderFlags(flags, latestChanges(audit))),

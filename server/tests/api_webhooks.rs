@@ -472,6 +472,8 @@ fn every_webhook_route_is_in_the_openapi_document_with_its_schemas() {
         ("/webhooks/messages", "post", Some("PublishMessage")),
         ("/webhooks/messages/{id}", "get", None),
         ("/webhooks/messages/{id}/replay", "post", None),
+        ("/webhooks/messages", "get", None),
+        ("/webhooks/endpoints/{id}/stats", "get", None),
     ] {
         let operation = operation_of(path, method);
         if let Some(request) = request {
@@ -494,6 +496,11 @@ fn every_webhook_route_is_in_the_openapi_document_with_its_schemas() {
         "MessageView",
         "DeliveryView",
         "AttemptView",
+        "EndpointListItem",
+        "DeliveryStats",
+        "AttemptSlice",
+        "MessagePage",
+        "MessageSummary",
     ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),
@@ -942,5 +949,182 @@ async fn an_endpoints_dead_deliveries_are_replayed_once_it_recovers() {
     let audit = s.state.audit.list(None, 1).await.unwrap();
     assert_eq!(audit[0].change.action, "endpoint.replay_dead");
     assert_eq!(audit[0].change.after.as_ref().unwrap()["replayed"], 1);
+    running.shutdown(Duration::from_secs(1)).await;
+}
+
+/// The slices' total of one outcome.
+fn slice_total(stats: &Value, outcome: &str) -> u64 {
+    stats["attempts_last_hour"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[outcome].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn endpoints_show_delivery_stats_and_their_messages_newest_first() {
+    let s = setup("endpoint-stats").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let receiver = Router::new()
+        .route("/ok", post(|| async { StatusCode::NO_CONTENT }))
+        .route(
+            "/fail",
+            post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        );
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let id_of = |created: Value| created["id"].as_str().unwrap().to_owned();
+    let ok = id_of(create(&s.api, json!({ "url": format!("{base}/ok") })).await);
+    let failing = id_of(create(&s.api, json!({ "url": format!("{base}/fail") })).await);
+    let paused = id_of(create(&s.api, json!({ "url": format!("{base}/ok") })).await);
+
+    let mut messages = Vec::new();
+    for n in 0..3 {
+        let published = s
+            .api
+            .post(
+                "/api/webhooks/messages",
+                "write",
+                &json!({ "event_type": "invoice.paid", "payload": { "n": n } }),
+            )
+            .await;
+        assert_eq!(published.body["deliveries"], 3, "{}", published.body);
+        messages.push(published.body["id"].as_str().unwrap().to_owned());
+    }
+    // Disabled before the engine starts: its three deliveries stay pending.
+    let disabled = s
+        .api
+        .patch(
+            &format!("/api/webhooks/endpoints/{paused}"),
+            "write",
+            &json!({ "enabled": false }),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    let running = s.engine.start();
+
+    // Every delivery to the two enabled endpoints ends (one attempt each:
+    // 204 succeeds, 500 dies).
+    let stats_of = |page: &Value, id: &str| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {page}"))["stats"]
+            .clone()
+    };
+    let mut page = Value::Null;
+    for _ in 0..200 {
+        page = s.api.get("/api/webhooks/endpoints", "read").await.body;
+        if stats_of(&page, &ok)["succeeded"] == 3 && stats_of(&page, &failing)["dead"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let good = stats_of(&page, &ok);
+    assert_eq!(
+        (
+            &good["pending"],
+            &good["dead"],
+            &good["succeeded"],
+            &good["failed"]
+        ),
+        (&json!(0), &json!(0), &json!(3), &json!(0)),
+        "{good}"
+    );
+    assert_eq!(good["success_rate"], 100.0);
+    assert_eq!(good["attempts_last_hour"].as_array().unwrap().len(), 12);
+    assert_eq!(slice_total(&good, "succeeded"), 3, "{good}");
+    let bad = stats_of(&page, &failing);
+    assert_eq!(
+        (
+            &bad["pending"],
+            &bad["dead"],
+            &bad["succeeded"],
+            &bad["failed"]
+        ),
+        (&json!(0), &json!(3), &json!(0), &json!(3)),
+        "{bad}"
+    );
+    assert_eq!(bad["success_rate"], 0.0);
+    assert_eq!(slice_total(&bad, "http_error"), 3, "{bad}");
+    assert_eq!(slice_total(&bad, "succeeded"), 0, "{bad}");
+    let idle = stats_of(&page, &paused);
+    assert_eq!(idle["pending"], 3, "{idle}");
+    assert_eq!(idle["success_rate"], Value::Null, "no attempts: no rate");
+
+    // One endpoint's statistics, and a 404 for an unknown one.
+    let one = s
+        .api
+        .get(&format!("/api/webhooks/endpoints/{failing}/stats"), "read")
+        .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.body["dead"], 3);
+    assert_eq!(slice_total(&one.body, "http_error"), 3);
+    s.api
+        .get("/api/webhooks/endpoints/ep_nope/stats", "read")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // The failing endpoint's messages, newest first, two at a time.
+    let list = format!("/api/webhooks/messages?endpoint_id={failing}&limit=2");
+    let first = s.api.get(&list, "read").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&first.body), [messages[2].clone(), messages[1].clone()]);
+    assert_eq!(first.body["items"][0]["delivery"]["state"], "dead");
+    assert_eq!(first.body["items"][0]["delivery"]["attempts"], 1);
+    assert_eq!(first.body["items"][0]["event_type"], "invoice.paid");
+    assert_eq!(first.body["next"], messages[1].as_str());
+    let second = s
+        .api
+        .get(&format!("{list}&before={}", messages[1]), "read")
+        .await;
+    assert_eq!(ids(&second.body), [messages[0].clone()]);
+    assert_eq!(second.body["next"], Value::Null);
+    // A message's attempts are one click further.
+    let attempts = s
+        .api
+        .get(&format!("/api/webhooks/messages/{}", messages[0]), "read")
+        .await;
+    assert_eq!(attempts.body["attempts"].as_array().unwrap().len(), 2);
+
+    for (path, status, code) in [
+        (
+            "/api/webhooks/messages",
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "/api/webhooks/messages?endpoint_id=ep_nope",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            &format!("/api/webhooks/messages?endpoint_id={failing}&limit=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            &format!("/api/webhooks/messages?endpoint_id={failing}&before=msg_nope"),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+    ] {
+        s.api.get(path, "read").await.assert_problem(status, code);
+    }
+    s.api
+        .get(&list, "none")
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
     running.shutdown(Duration::from_secs(1)).await;
 }

@@ -23,6 +23,7 @@ let server;
 let base;
 let browser;
 let dataDir;
+let seededMessage;
 
 /// A free port on 127.0.0.1, from the kernel.
 function freePort() {
@@ -82,7 +83,7 @@ before(async () => {
   await call("POST", "/api/webhooks/event-types", { name: "order.created" });
   const created = await call("POST", "/api/webhooks/endpoints", { url: `${base}/health/live`, description: "seeded" });
   assert.ok(created.id);
-  await call("POST", "/api/webhooks/messages", { event_type: "order.created", payload: { id: 1 } });
+  seededMessage = (await call("POST", "/api/webhooks/messages", { event_type: "order.created", payload: { id: 1 } })).id;
   await fetch(`${base}/demo/upstream`);
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
@@ -207,4 +208,34 @@ test("with the event stream blocked the page polls and says so", async (t) => {
   assert.equal(await indicator.getAttribute("data-mode"), "polling");
   // An aborted request is logged by the browser as a failed resource.
   assert.deepEqual(errors.filter((e) => !/ERR_FAILED|Failed to load resource/.test(e)), []);
+});
+
+test("an endpoint shows its counts and last hour, and opens its messages and their attempts", async (t) => {
+  // The seeded delivery has been attempted (the receiver answers a POST
+  // with an error status, so it waits for a retry).
+  await eventually(async () => (await call("GET", `/api/webhooks/messages/${seededMessage}`)).attempts.length > 0, "the first attempt");
+  const { page, errors } = await signedIn(t);
+  const row = page.locator("tr[data-endpoint]").first();
+  await row.waitFor();
+  await eventually(async () => /^\d+$/.test(await row.locator("td.pending").textContent()), "a numeric pending count");
+  assert.match(await row.locator("td.dead").textContent(), /^\d+$/);
+  assert.match(await row.locator("td.success").textContent(), /^\d+\.\d%$/);
+  const chart = row.getByRole("img");
+  await eventually(async () => (await chart.locator("rect").count()) > 0, "a bar in the chart");
+  assert.match(await chart.getAttribute("aria-label"), /^last hour: \d+ succeeded, [1-9]\d* HTTP errors, \d+ without an answer$/);
+
+  // Keyboard: the Messages button takes focus and opens the list.
+  const open = row.getByRole("button", { name: /^Show the messages of / });
+  await open.focus();
+  await page.keyboard.press("Enter");
+  const message = page.getByRole("button", { name: `Show the attempts of ${seededMessage}` });
+  await message.waitFor();
+  await message.click();
+  const attempt = page.locator("#message tr.attempt").first();
+  await attempt.waitFor();
+  const cells = await attempt.locator("td").allTextContents();
+  assert.match(cells[3], /^[45]\d\d$/, `status in ${cells}`);
+  assert.match(cells[5], /^\d+ ms$/, `duration in ${cells}`);
+  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  assert.deepEqual(errors, []);
 });

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{endpoint_problem, store_problem, unsafe_url};
+use super::stats::{DeliveryStats, delivery_stats};
 use super::{from_millis, millis, now, webhooks};
 use crate::api::extract::{Json, Path, Query};
 use crate::api::record;
@@ -251,11 +252,21 @@ pub(crate) struct EndpointDetail {
     stats: EndpointStats,
 }
 
+/// An endpoint in the list, with its delivery statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EndpointListItem {
+    /// The endpoint.
+    #[serde(flatten)]
+    endpoint: EndpointView,
+    /// Its deliveries and its last hour of attempts.
+    stats: DeliveryStats,
+}
+
 /// A page of endpoints, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EndpointPage {
-    /// The endpoints.
-    items: Vec<EndpointView>,
+    /// The endpoints, each with its statistics.
+    items: Vec<EndpointListItem>,
     /// Pass as `after` for the next page; null on the last.
     next: Option<String>,
 }
@@ -360,7 +371,8 @@ pub(crate) async fn create(
     ))
 }
 
-/// Lists endpoints, oldest first, a page at a time.
+/// Lists endpoints, oldest first, a page at a time, each with its delivery
+/// statistics (queue counts and the last hour of attempts).
 #[utoipa::path(
     get,
     path = "/webhooks/endpoints",
@@ -406,15 +418,23 @@ pub(crate) async fn list(
             })?,
     };
     let limit = limit as usize;
-    let items: Vec<EndpointView> = all
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(EndpointView::from)
-        .collect();
+    let page: Vec<&Endpoint> = all.iter().skip(start).take(limit).collect();
+    let ids: Vec<String> = page.iter().map(|e| e.id.clone()).collect();
+    // The whole page's statistics at once: two queries, whatever its size.
+    let mut stats = delivery_stats(hooks.engine().store().as_ref(), &ids).await?;
     let next = (start + limit < all.len())
-        .then(|| items.last().map(|e| e.id.clone()))
+        .then(|| ids.last().cloned())
         .flatten();
+    let items = page
+        .into_iter()
+        .filter_map(|e| {
+            let stats = stats.remove(&e.id)?;
+            Some(EndpointListItem {
+                endpoint: EndpointView::from(e),
+                stats,
+            })
+        })
+        .collect();
     Ok(Json(EndpointPage { items, next }))
 }
 

@@ -5,16 +5,17 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use palisade_problem::Problem;
 use palisade_webhooks::store::{
-    Attempt, AttemptResult, DEFAULT_APPLICATION, Delivery, Message, NewMessage,
+    Attempt, AttemptResult, DEFAULT_APPLICATION, Delivery, Message, NewMessage, RecentMessage,
+    StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::endpoints::Replayed;
 use super::error::{publish_problem, store_problem};
 use super::{millis, now, webhooks};
-use crate::api::extract::{Json, Path};
+use crate::api::extract::{Json, Path, Query};
 use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
@@ -24,6 +25,10 @@ use crate::state::AppState;
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The longest idempotency key accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// The page size of the message list when the request names none, and the
+/// largest.
+const DEFAULT_PAGE: u32 = 20;
+const MAX_PAGE: u32 = 200;
 
 /// A message to publish.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,6 +56,51 @@ pub(crate) struct PublishedView {
     created: bool,
     /// How many endpoints it is delivered to.
     deliveries: u64,
+}
+
+/// Which messages to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// The endpoint whose messages are listed, `ep_…`.
+    endpoint_id: String,
+    /// At most this many messages (1 to 200, default 20).
+    limit: Option<u32>,
+    /// The `next` of the previous page: only messages published before it.
+    before: Option<String>,
+}
+
+/// A message as the endpoint's list shows it, with its delivery there.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MessageSummary {
+    /// `msg_…`.
+    id: String,
+    /// Its event type.
+    event_type: String,
+    /// When it was published (ms since the Unix epoch).
+    created_at: i64,
+    /// Its delivery to the endpoint.
+    delivery: DeliveryView,
+}
+
+impl From<&RecentMessage> for MessageSummary {
+    fn from(m: &RecentMessage) -> Self {
+        Self {
+            id: m.message_id.clone(),
+            event_type: m.event_type.clone(),
+            created_at: millis(m.created_at),
+            delivery: DeliveryView::from(&m.delivery),
+        }
+    }
+}
+
+/// A page of an endpoint's messages, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MessagePage {
+    /// The messages.
+    items: Vec<MessageSummary>,
+    /// Pass as `before` for the next page; null on the last.
+    next: Option<String>,
 }
 
 /// One delivery of a message to one endpoint.
@@ -255,6 +305,51 @@ pub(crate) async fn publish(
     )
     .await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Lists the messages delivered to an endpoint, newest first, a page at a
+/// time.
+#[utoipa::path(
+    get,
+    path = "/webhooks/messages",
+    tag = "webhooks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 400, description = "`invalid_query` (a missing `endpoint_id`, a bad `limit`, or a `before` that is not one of the endpoint's messages)"),
+        (status = 404, description = "`not_found`: no such endpoint"),
+        (status = 503, description = "`database_unavailable` or `webhooks_unavailable`"),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<MessagePage>, Problem> {
+    caller.require(Scope::Read)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::palisade(StatusCode::BAD_REQUEST, "invalid_query")
+            .with_detail(format!("limit must be within 1..={MAX_PAGE}")));
+    }
+    let store = webhooks(&state)?.engine().store();
+    // One more than the page tells whether there is a next one.
+    let mut found = store
+        .recent_messages(&query.endpoint_id, query.before.as_deref(), limit + 1)
+        .await
+        .map_err(|e| match e {
+            StoreError::UnknownMessage(id) => {
+                Problem::palisade(StatusCode::BAD_REQUEST, "invalid_query").with_detail(format!(
+                    "before: `{id}` is not a message of this endpoint; list again from the start"
+                ))
+            }
+            other => store_problem(&other),
+        })?;
+    let more = found.len() > limit as usize;
+    found.truncate(limit as usize);
+    let items: Vec<MessageSummary> = found.iter().map(MessageSummary::from).collect();
+    let next = more.then(|| items.last().map(|m| m.id.clone())).flatten();
+    Ok(Json(MessagePage { items, next }))
 }
 
 /// Reads a message with its deliveries and every attempt.

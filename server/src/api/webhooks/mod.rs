@@ -1,7 +1,8 @@
-//! `/api/webhooks`: event types (create, list), endpoints (create, list,
-//! read, update, rotate the secret, delete, replay dead deliveries) and
-//! messages (publish, read with deliveries and attempts, replay), over the
-//! delivery engine.
+//! `/api/webhooks`: event types (create, list), endpoints (create, list
+//! with delivery statistics, read, update, rotate the secret, delete,
+//! replay dead deliveries, statistics) and messages (publish, list an
+//! endpoint's newest first, read with deliveries and attempts, replay),
+//! over the delivery engine.
 //!
 //! Reading needs the `read` scope, every change `write`; every change is
 //! audited with the endpoint before and after, never a secret. A new or
@@ -11,6 +12,7 @@ mod endpoints;
 mod error;
 mod event_types;
 mod messages;
+mod stats;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,8 +66,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(endpoints::rotate))
         .routes(routes!(endpoints::replay_dead))
+        .routes(routes!(stats::get_stats))
         .routes(routes!(event_types::create, event_types::list))
-        .routes(routes!(messages::publish))
+        .routes(routes!(messages::publish, messages::list))
         .routes(routes!(messages::get_one))
         .routes(routes!(messages::replay))
 }
