@@ -250,6 +250,10 @@ pub enum OwnError<'a> {
     /// rejection.
     #[cfg(feature = "rate-limit")]
     BackendUnavailable(&'a crate::rate_limit::error::BackendUnavailable),
+    /// A call weighed more than the rate limiter's burst (feature
+    /// `rate-limit`): it can never pass, so it is not a rejection.
+    #[cfg(feature = "rate-limit")]
+    ExceedsBurst(&'a crate::rate_limit::error::ExceedsBurst),
     /// A fault injected by the chaos layer (feature `chaos`): it stands for
     /// a bug or a crash, not for "try later".
     #[cfg(feature = "chaos")]
@@ -282,6 +286,10 @@ impl<'a> OwnError<'a> {
         #[cfg(feature = "rate-limit")]
         if let Some(e) = error.downcast_ref() {
             return Some(Self::BackendUnavailable(e));
+        }
+        #[cfg(feature = "rate-limit")]
+        if let Some(e) = error.downcast_ref() {
+            return Some(Self::ExceedsBurst(e));
         }
         #[cfg(feature = "chaos")]
         if let Some(e) = error.downcast_ref() {

@@ -29,7 +29,7 @@ impl BulkheadHandle {
     }
 
     /// The limit on concurrent calls (on the sum of their weights): the
-    /// configured one, or the one a [registry](crate::registry) set since.
+    /// configured one, or the one a `registry::Registry` set since.
     #[must_use]
     pub fn max_concurrent(&self) -> usize {
         self.shared.max_concurrent()

@@ -91,3 +91,24 @@ fn loom_the_queue_never_takes_more_than_its_places() {
         assert!(shared.is_idle());
     });
 }
+
+/// The limit is lowered from 2 to 1 while two calls hold a permit and
+/// return it concurrently: whatever the interleaving, the debt is paid
+/// exactly once, and afterwards one permit is free and the bulkhead idle.
+#[test]
+fn loom_a_lowered_limit_is_paid_back_exactly_once() {
+    loom::model(|| {
+        let shared = shared(2, 0);
+        let first = shared.try_acquire(1).unwrap();
+        let second = shared.try_acquire(1).unwrap();
+        let returning = thread::spawn(move || drop(first));
+        shared.resize(1);
+        drop(second);
+        returning.join().unwrap();
+
+        assert_eq!(shared.max_concurrent(), 1);
+        assert_eq!(shared.semaphore.available_permits(), 1);
+        assert_eq!(shared.in_flight(), 0);
+        assert!(shared.is_idle());
+    });
+}

@@ -72,6 +72,16 @@
 //! response is ready or the future is dropped. A zero `max_wait` (the default)
 //! or zero `max_waiters` means "reject immediately when full".
 //!
+//! # Weights and a moving limit
+//!
+//! With [`BulkheadLayerBuilder::weight`] a call takes as many permits as it
+//! weighs (see [`weight`](crate::weight)); one heavier than `max_concurrent`
+//! is rejected at once with [`Reason::TooHeavy`](error::Reason::TooHeavy).
+//! A `registry::Registry` (feature `registry`) can move
+//! `max_concurrent` while calls run: raising it frees permits at once,
+//! lowering it takes free permits out at once and held ones as they come
+//! back; no call is interrupted.
+//!
 //! # Observability
 //!
 //! [`BulkheadHandle`] (`in_flight()`, `available()`, `waiting()`,
@@ -82,7 +92,7 @@
 //!
 //! | metric                                   | kind    | labels                                                        |
 //! |------------------------------------------|---------|---------------------------------------------------------------|
-//! | `palisade_bulkhead_rejected_total`       | counter | `name`, `reason` (`queue_full`, `wait_expired`, `too_many_partitions`) |
+//! | `palisade_bulkhead_rejected_total`       | counter | `name`, `reason` (`queue_full`, `wait_expired`, `too_many_partitions`, `too_heavy`) |
 //! | `palisade_bulkhead_in_flight`            | gauge   | `name` (a keyed bulkhead reports the sum over its partitions) |
 //!
 //! The gauge's handle is taken when the layer is built, so install the metrics

@@ -158,6 +158,13 @@ fn own_problem(own: OwnError<'_>) -> Option<Problem> {
             "Injected fault",
             "a fault was injected on purpose by the chaos layer",
         )),
+        #[cfg(feature = "rate-limit")]
+        OwnError::ExceedsBurst(_) => Some(ours(
+            StatusCode::BAD_REQUEST,
+            "exceeds_burst",
+            "Request too costly",
+            "this request costs more than the rate limit allows at once, so it can never pass",
+        )),
         #[cfg(feature = "timeout")]
         OwnError::InvalidTimeout(_) => Some(ours(
             StatusCode::BAD_REQUEST,

@@ -61,6 +61,7 @@
 //! | <a id="throttled"></a>`Throttled` (`throttle`) | 503 | `throttled` | — |
 //! | <a id="limit_reached"></a>`LimitReached` (`adaptive`) | 503 | `limit_reached` | — (places free as calls end) |
 //! | <a id="fault_injected"></a>`ChaosError` (`chaos`) | 500 | `fault_injected` | — (an injected fault stands for a bug or crash, not for "try later") |
+//! | <a id="exceeds_burst"></a>`ExceedsBurst` (`rate_limit`), a call weighing more than the burst | 400 | `exceeds_burst` | — |
 //! | <a id="invalid_timeout"></a>`InvalidTimeout` (`timeout::http`), a malformed `x-request-timeout` header | 400 | `invalid_timeout` | — |
 //! | <a id="missing_key"></a>`MissingKey` (`key`), the request lacks what the key is made of (a header) | 400 | `missing_key` | — (the detail says what is missing) |
 //! | <a id="key_unavailable"></a>`MissingKey` (`key`), the server cannot find keys (no peer address recorded, no matched route) | 500 | `key_unavailable` | — (the keyed layer logs the first one at `ERROR`) |

@@ -112,7 +112,59 @@ pub enum Refused {
     Limited(RateLimited),
     /// The request has no key (see [`crate::key`]).
     MissingKey(crate::key::MissingKey),
+    /// The request weighs more than the bucket ever holds.
+    ExceedsBurst(ExceedsBurst),
 }
+
+/// A call weighed more cells than the limiter's burst (see
+/// [`weight`](crate::weight)): it could never pass, so it is refused at once
+/// rather than told to wait. Not a rejection ("not now") but a request that
+/// asks too much at once: 400 `exceeds_burst` at the HTTP edge.
+///
+/// ```
+/// use palisade_resilience::rate_limit::error::ExceedsBurst;
+///
+/// let err = ExceedsBurst::new(20, 10);
+/// assert_eq!(err.weight(), 20);
+/// assert_eq!(err.to_string(), "rate limit: a call of weight 20 exceeds the burst of 10 and can never pass");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceedsBurst {
+    weight: u32,
+    burst: u32,
+}
+
+impl ExceedsBurst {
+    /// A call of `weight` cells against a burst of `burst`.
+    #[must_use]
+    pub const fn new(weight: u32, burst: u32) -> Self {
+        Self { weight, burst }
+    }
+
+    /// What the call weighed.
+    #[must_use]
+    pub const fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// The limiter's burst: the most one call may weigh.
+    #[must_use]
+    pub const fn burst(&self) -> u32 {
+        self.burst
+    }
+}
+
+impl fmt::Display for ExceedsBurst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rate limit: a call of weight {} exceeds the burst of {} and can never pass",
+            self.weight, self.burst
+        )
+    }
+}
+
+impl std::error::Error for ExceedsBurst {}
 
 impl From<RateLimited> for Refused {
     fn from(limited: RateLimited) -> Self {
@@ -131,6 +183,7 @@ impl From<Refused> for crate::BoxError {
         match refused {
             Refused::Limited(limited) => limited.into(),
             Refused::MissingKey(missing) => missing.into(),
+            Refused::ExceedsBurst(heavy) => heavy.into(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The decision shared by every local limiter, and the global (one-bucket) limiter.
 
 use std::fmt;
+use std::num::NonZeroU32;
 
 use governor::NotUntil;
 use governor::clock::Clock;
@@ -9,9 +10,10 @@ use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 
 use super::clock::GovernorClock;
-use super::error::{RateLimited, Refused};
+use super::error::{ExceedsBurst, RateLimited, Refused};
 use super::headers::RateLimitInfo;
 use super::quota::Quota;
+use crate::weight::{self, Unweighted, Weigh};
 
 /// Decides whether a request may pass; implemented by [`Global`] and
 /// [`Keyed`](super::Keyed).
@@ -46,10 +48,12 @@ type DirectLimiter =
 
 /// One bucket for every request through the layer (and its clones).
 ///
-/// Lock-free: one atomic compare-and-swap per call, no allocation.
-pub struct Global {
+/// Lock-free: one atomic compare-and-swap per call, no allocation. Each call
+/// takes one cell, or with [`weight`](Self::weight) what `W` weighs it at.
+pub struct Global<W = Unweighted> {
     limiter: DirectLimiter,
     quota: Quota,
+    weigh: W,
 }
 
 impl Global {
@@ -69,9 +73,47 @@ impl Global {
             GovernorClock::with(clock),
         )
         .with_middleware::<StateInformationMiddleware>();
-        Self { limiter, quota }
+        Self {
+            limiter,
+            quota,
+            weigh: Unweighted,
+        }
     }
 
+    /// Charges each call the cells `weigh` finds (a closure `Fn(&Req) -> u32`,
+    /// or with feature `http` [`FromExtension`](crate::weight::FromExtension))
+    /// instead of one, as the [`weight`](crate::weight) module describes; a
+    /// call weighing more than the burst is refused at once with
+    /// [`ExceedsBurst`](super::error::ExceedsBurst).
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use palisade_resilience::rate_limit::error::{ExceedsBurst, RateLimited};
+    /// use palisade_resilience::rate_limit::{Global, Quota, RateLimitLayer};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let quota = Quota::per_second(NonZeroU32::new(10).unwrap());
+    /// let limiter = RateLimitLayer::new(Global::new(quota).weight(|rows: &u32| rows / 100));
+    /// let svc = limiter.layer(service_fn(|rows: u32| async move { Ok::<_, std::io::Error>(rows) }));
+    ///
+    /// svc.clone().oneshot(800).await?; // 8 of the 10 cells
+    /// assert!(svc.clone().oneshot(300).await.unwrap_err().is::<RateLimited>());
+    /// assert!(svc.oneshot(2000).await.unwrap_err().is::<ExceedsBurst>());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn weight<W>(self, weigh: W) -> Global<W> {
+        Global {
+            limiter: self.limiter,
+            quota: self.quota,
+            weigh,
+        }
+    }
+}
+
+impl<W> Global<W> {
     /// The quota.
     pub const fn quota(&self) -> Quota {
         self.quota
@@ -89,26 +131,48 @@ impl Global {
             Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
         }
     }
+
+    /// Takes `weight` (> 1) cells at once, or none.
+    #[cold]
+    #[inline(never)]
+    fn check_weighted(&self, weight: u32) -> Result<RateLimitInfo, Refused> {
+        let n = NonZeroU32::new(weight).unwrap_or(NonZeroU32::MIN);
+        match self.limiter.check_n(n) {
+            Ok(Ok(snapshot)) => Ok(allowed(&snapshot, self.quota)),
+            Ok(Err(not_until)) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
+            Err(_) => Err(Refused::ExceedsBurst(ExceedsBurst::new(
+                weight,
+                self.quota.burst.get(),
+            ))),
+        }
+    }
 }
 
-impl<Req> Policy<Req> for Global {
+impl<Req, W: Weigh<Req>> Policy<Req> for Global<W> {
     #[inline]
-    fn check(&self, _req: &Req) -> Result<RateLimitInfo, Refused> {
-        Ok(self.check_now()?)
+    fn check(&self, req: &Req) -> Result<RateLimitInfo, Refused> {
+        // The constant 1 when unweighted: this branch then folds away.
+        match weight::of(&self.weigh, req) {
+            1 => Ok(self.check_now()?),
+            n => self.check_weighted(n),
+        }
     }
 
     // Skips `allowed`: its division by the interval is a tenth of an allowed
     // call, and a layer without headers throws the result away.
     #[inline]
-    fn admit(&self, _req: &Req) -> Result<(), Refused> {
-        match self.limiter.check() {
-            Ok(_) => Ok(()),
-            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
+    fn admit(&self, req: &Req) -> Result<(), Refused> {
+        match weight::of(&self.weigh, req) {
+            1 => match self.limiter.check() {
+                Ok(_) => Ok(()),
+                Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
+            },
+            n => self.check_weighted(n).map(drop),
         }
     }
 }
 
-impl fmt::Debug for Global {
+impl<W> fmt::Debug for Global<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Global")
             .field("quota", &self.quota)

@@ -109,9 +109,13 @@ where
                 ResponseFuture::called(self.inner.call(req), info)
             }
             Err(refused) => {
-                if let Refused::Limited(limited) = &refused {
-                    self.stats.record_limited();
-                    telemetry::limited(self.name, limited);
+                match &refused {
+                    Refused::Limited(limited) => {
+                        self.stats.record_limited();
+                        telemetry::limited(self.name, limited);
+                    }
+                    Refused::ExceedsBurst(_) => self.stats.record_limited(),
+                    Refused::MissingKey(_) => {}
                 }
                 ResponseFuture::refused(refused)
             }

@@ -46,7 +46,7 @@ impl std::error::Error for Elapsed {}
 
 /// A request's `x-request-timeout` header was not a whole number of
 /// milliseconds, so the [HTTP timeout](super::TimeoutLayer::http) refused
-/// it before calling the inner service (the [edge](crate::edge) answers
+/// it before calling the inner service (the HTTP edge, feature `axum`, answers
 /// 400).
 ///
 /// ```

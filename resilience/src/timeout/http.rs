@@ -13,7 +13,7 @@
 //! The call gets the shortest of the three; asking for more than the layer
 //! allows changes nothing. A header that is not a whole number of
 //! milliseconds fails the call at once, without calling the inner service,
-//! with [`InvalidTimeout`] — at the [edge](crate::edge) a 400 problem
+//! with [`InvalidTimeout`] — at the HTTP edge (feature `axum`) a 400 problem
 //! `invalid_timeout` — rather than being ignored.
 //!
 //! ```

@@ -38,7 +38,7 @@ impl TimeoutLayer {
     /// or an [`x-request-timeout`](super::http::X_REQUEST_TIMEOUT) header in
     /// milliseconds; a malformed header fails the call with
     /// [`InvalidTimeout`](super::error::InvalidTimeout) (a 400 at the
-    /// [edge](crate::edge)). See [`http`](super::http).
+    /// HTTP edge with feature `axum`). See [`http`](super::http).
     #[cfg(feature = "http")]
     pub const fn http(max: Duration) -> TimeoutLayer<super::Http> {
         TimeoutLayer {
