@@ -505,3 +505,95 @@ async fn a_flag_toggled_through_the_api_changes_the_gated_route_at_once() {
     let (status, _) = flagged().await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The actors of flag `key`'s versions, oldest first.
+async fn actors(server: &Server, key: &str) -> Vec<String> {
+    let (status, history) = server
+        .call("read", "GET", &format!("/api/flags/{key}/history"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls (bounded, 10 s) until flag `key` has `versions` versions.
+async fn wait_for_versions(server: &Server, key: &str, versions: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let actors = actors(server, key).await;
+        if actors.len() >= versions {
+            return actors;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{key} never reached {versions} versions: {:?}",
+        actors(server, key).await
+    );
+}
+
+#[tokio::test]
+async fn the_server_applies_scheduled_changes_as_versions_by_schedule() {
+    use palisade_flags::time::{Clock, SystemClock, Timestamp};
+    let server = start("schedule").await;
+    // What `palisade serve` starts next to the routes.
+    let _schedule = palisade_server::serve::schedule_flags(&server.state).unwrap();
+    let flagged = || async {
+        server
+            .api
+            .call(
+                Method::GET,
+                "/demo/flagged",
+                None,
+                None,
+                &[("x-user-id", "u1")],
+            )
+            .await
+            .status
+    };
+    // The scheduler runs on the wall clock: one change already past, one a
+    // second ahead (real time, bounded by the polling below).
+    let now = SystemClock::default().now().unix_millis();
+    let past = Timestamp::from_unix_millis(now - 60_000);
+    let soon = Timestamp::from_unix_millis(now + 1_000);
+    let definition = json!({
+        "kind": "boolean", "enabled": false,
+        "schedule": [
+            { "at": past.to_string(), "enabled": true },
+            { "at": soon.to_string(), "killed": true }
+        ]
+    });
+    let (status, body) = server
+        .call("write", "PUT", "/api/flags/demo-flagged", Some(definition))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The past change applies at once, as a version by `schedule`.
+    let after_past = wait_for_versions(&server, "demo-flagged", 2).await;
+    assert_eq!(after_past[1], "schedule");
+    let (_, flag) = server
+        .call("read", "GET", "/api/flags/demo-flagged", None)
+        .await;
+    assert_eq!(flag["enabled"], true, "{flag}");
+    assert_eq!(
+        flag["definition"]["schedule"].as_array().map(Vec::len),
+        Some(1),
+        "{flag}"
+    );
+    assert_eq!(flagged().await, StatusCode::OK);
+
+    // The near-future one at its time.
+    let after_soon = wait_for_versions(&server, "demo-flagged", 3).await;
+    assert_eq!(
+        after_soon,
+        [server.api.actor("write"), "schedule", "schedule"]
+    );
+    assert_eq!(flagged().await, StatusCode::NOT_FOUND);
+    let (_, flag) = server
+        .call("read", "GET", "/api/flags/demo-flagged", None)
+        .await;
+    assert_eq!(flag["killed"], true, "{flag}");
+}
