@@ -597,3 +597,179 @@ async fn the_server_applies_scheduled_changes_as_versions_by_schedule() {
         .await;
     assert_eq!(flag["killed"], true, "{flag}");
 }
+
+/// Whether flag `key` is on for user `user`, through `/api/flags/evaluate`.
+async fn on_for(server: &Server, key: &str, user: &str) -> bool {
+    let (status, evaluated) = server
+        .call(
+            "read",
+            "POST",
+            "/api/flags/evaluate",
+            Some(json!({ "context": { "userId": user }, "keys": [key] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{evaluated}");
+    evaluated["evaluations"][key]["value"] == true
+}
+
+fn users_segment(users: &[&str]) -> Value {
+    json!({ "name": "testers", "constraints": [{ "field": "userId", "operator": "IN", "values": users }] })
+}
+
+#[tokio::test]
+async fn segments_are_stored_change_their_flags_and_cannot_be_deleted_in_use() {
+    let server = start("segments").await;
+    let (status, created) = server
+        .call(
+            "write",
+            "PUT",
+            "/api/flags/segments/7",
+            Some(users_segment(&["u1"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], 7);
+    assert_eq!(created["version"], 1);
+    let flag = json!({ "kind": "boolean", "strategies": [{ "name": "default", "segments": [7] }] });
+    let (status, body) = server
+        .call("write", "PUT", "/api/flags/beta", Some(flag))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(on_for(&server, "beta", "u1").await);
+    assert!(!on_for(&server, "beta", "u2").await);
+
+    // Changing the segment changes the flag at once.
+    let (status, updated) = server
+        .call_with(
+            "write",
+            "PUT",
+            "/api/flags/segments/7",
+            Some(users_segment(&["u2"])),
+            &[("if-match", "1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["version"], 2);
+    assert!(on_for(&server, "beta", "u2").await);
+    assert!(!on_for(&server, "beta", "u1").await);
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(
+        list["segments"][0]["definition"]["constraints"][0]["values"],
+        json!(["u2"])
+    );
+
+    // A stale version, a mismatched id, a read key: refused, nothing written.
+    let refused = [
+        (
+            "write",
+            "/api/flags/segments/7",
+            &[("if-match", "1")][..],
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            "write",
+            "/api/flags/segments/8",
+            &[("if-none-match", "*")][..],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_segment",
+        ),
+        (
+            "read",
+            "/api/flags/segments/7",
+            &[][..],
+            StatusCode::FORBIDDEN,
+            "",
+        ),
+    ];
+    for (scope, path, headers, status, code) in refused {
+        let mut body = users_segment(&["u3"]);
+        if path.ends_with('8') {
+            body["id"] = json!(7);
+        }
+        let (got, problem) = server
+            .call_with(scope, "PUT", path, Some(body), headers)
+            .await;
+        assert_eq!(got, status, "{path}: {problem}");
+        if !code.is_empty() {
+            assert_eq!(problem["code"], code, "{problem}");
+        }
+    }
+    assert!(on_for(&server, "beta", "u2").await);
+
+    // In use: 409 naming the flag; once the flag is gone, deleted.
+    let (status, problem) = server
+        .call("write", "DELETE", "/api/flags/segments/7", None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["code"], "segment_in_use");
+    assert_eq!(problem["flags"], json!(["beta"]));
+    server
+        .call("write", "DELETE", "/api/flags/beta", None)
+        .await;
+    let (status, body) = server
+        .call("write", "DELETE", "/api/flags/segments/7", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, problem) = server
+        .call("write", "DELETE", "/api/flags/segments/7", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(list["segments"], json!([]));
+
+    // Every segment change is in the server's audit log.
+    let entries = server.state.audit.list(None, 20).await.unwrap();
+    let actions: Vec<_> = entries
+        .iter()
+        .map(|e| e.change.action)
+        .filter(|a| a.starts_with("segment."))
+        .collect();
+    assert_eq!(
+        actions,
+        ["segment.delete", "segment.update", "segment.create"]
+    );
+}
+
+#[tokio::test]
+async fn an_unleash_import_stores_its_segments_or_writes_nothing() {
+    let server = start("import-segments").await;
+    let features = |rollout_segment: u64| {
+        json!({
+            "version": 2,
+            "segments": [{ "id": 3, "name": "staff", "constraints": [{ "contextName": "userId", "operator": "IN", "values": ["u1"] }] }],
+            "features": [
+                { "name": "staff-only", "enabled": true, "strategies": [{ "name": "default", "segments": [rollout_segment] }] }
+            ]
+        })
+    };
+    // A feature naming a segment the import does not carry: nothing written.
+    let (status, problem) = server
+        .call("write", "POST", "/api/flags/import", Some(features(4)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["code"], "invalid_import");
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(list["segments"], json!([]));
+    let (_, flags) = server.call("read", "GET", "/api/flags", None).await;
+    assert_eq!(flags["flags"], json!([]));
+
+    let (status, answer) = server
+        .call("write", "POST", "/api/flags/import", Some(features(3)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["segments"], json!([3]));
+    assert_eq!(answer["imported"], json!(["staff-only"]));
+    assert!(on_for(&server, "staff-only", "u1").await);
+    assert!(!on_for(&server, "staff-only", "u2").await);
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(list["segments"][0]["definition"]["name"], "staff");
+}
