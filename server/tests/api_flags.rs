@@ -555,10 +555,11 @@ async fn the_server_applies_scheduled_changes_as_versions_by_schedule() {
             .status
     };
     // The scheduler runs on the wall clock: one change already past, one a
-    // second ahead (real time, bounded by the polling below).
+    // few seconds ahead (real time, bounded by the polling below; far enough
+    // that a slow machine still sees the two as separate versions).
     let now = SystemClock::default().now().unix_millis();
     let past = Timestamp::from_unix_millis(now - 60_000);
-    let soon = Timestamp::from_unix_millis(now + 1_000);
+    let soon = Timestamp::from_unix_millis(now + 3_000);
     let definition = json!({
         "kind": "boolean", "enabled": false,
         "schedule": [
