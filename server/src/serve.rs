@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use palisade_flags::store::ScheduleTask;
+use palisade_flags::time::SystemClock;
 use palisade_webhooks::Secret;
 use palisade_webhooks::deliver::Engine;
 use palisade_webhooks::store::SecretKeyring;
@@ -221,6 +223,19 @@ pub async fn compose(
     })
 }
 
+/// Starts applying the scheduled changes of `state`'s flags (each written
+/// through the flag store as a version by `schedule`, at its time, and at
+/// once for a time already past), as `palisade serve` does; `None` when the
+/// state has no flag store. The scheduler stops when the task is dropped.
+///
+/// # Panics
+/// Outside a tokio runtime (the scheduler is a task).
+#[must_use]
+pub fn schedule_flags(state: &AppState) -> Option<ScheduleTask> {
+    let store = state.flags.clone()?;
+    Some(ScheduleTask::store(store, SystemClock::default()))
+}
+
 async fn serve(
     args: &ServeArgs,
     database: &Database,
@@ -246,6 +261,7 @@ async fn serve(
 
     let (stop, stopping) = watch::channel(false);
     let delivery = engine.start();
+    let flag_schedule = schedule_flags(&state);
     let mut signals = Signals::new();
     delivery_status.set_running(true);
     tracing::info!(addr = %local, "palisade listening");
@@ -276,6 +292,14 @@ async fn serve(
         delivery_status.set_running(false);
         delivery.shutdown(deadline).await
     };
+    // Stopped with the shutdown: no flag changes while draining.
+    let schedule = async {
+        stopped().await;
+        if let Some(task) = flag_schedule {
+            drop(task);
+            tracing::info!("flag schedule stopped");
+        }
+    };
     let signals = async {
         signals.next().await;
         tracing::info!(
@@ -286,7 +310,7 @@ async fn serve(
         tracing::warn!("second shutdown signal: exiting at once");
     };
     tokio::select! {
-        (served, report) = async { tokio::join!(http, webhooks) } => {
+        (served, report, ()) = async { tokio::join!(http, webhooks, schedule) } => {
             tracing::info!(?report, "webhook delivery stopped");
             served.map_err(StartError::Serve)
         }

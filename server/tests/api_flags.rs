@@ -505,3 +505,272 @@ async fn a_flag_toggled_through_the_api_changes_the_gated_route_at_once() {
     let (status, _) = flagged().await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The actors of flag `key`'s versions, oldest first.
+async fn actors(server: &Server, key: &str) -> Vec<String> {
+    let (status, history) = server
+        .call("read", "GET", &format!("/api/flags/{key}/history"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls (bounded, 10 s) until flag `key` has `versions` versions.
+async fn wait_for_versions(server: &Server, key: &str, versions: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let actors = actors(server, key).await;
+        if actors.len() >= versions {
+            return actors;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{key} never reached {versions} versions: {:?}",
+        actors(server, key).await
+    );
+}
+
+#[tokio::test]
+async fn the_server_applies_scheduled_changes_as_versions_by_schedule() {
+    use palisade_flags::time::{Clock, SystemClock, Timestamp};
+    let server = start("schedule").await;
+    // What `palisade serve` starts next to the routes.
+    let _schedule = palisade_server::serve::schedule_flags(&server.state).unwrap();
+    let flagged = || async {
+        server
+            .api
+            .call(
+                Method::GET,
+                "/demo/flagged",
+                None,
+                None,
+                &[("x-user-id", "u1")],
+            )
+            .await
+            .status
+    };
+    // The scheduler runs on the wall clock: one change already past, one a
+    // few seconds ahead (real time, bounded by the polling below; far enough
+    // that a slow machine still sees the two as separate versions).
+    let now = SystemClock::default().now().unix_millis();
+    let past = Timestamp::from_unix_millis(now - 60_000);
+    let soon = Timestamp::from_unix_millis(now + 3_000);
+    let definition = json!({
+        "kind": "boolean", "enabled": false,
+        "schedule": [
+            { "at": past.to_string(), "enabled": true },
+            { "at": soon.to_string(), "killed": true }
+        ]
+    });
+    let (status, body) = server
+        .call("write", "PUT", "/api/flags/demo-flagged", Some(definition))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The past change applies at once, as a version by `schedule`.
+    let after_past = wait_for_versions(&server, "demo-flagged", 2).await;
+    assert_eq!(after_past[1], "schedule");
+    let (_, flag) = server
+        .call("read", "GET", "/api/flags/demo-flagged", None)
+        .await;
+    assert_eq!(flag["enabled"], true, "{flag}");
+    assert_eq!(
+        flag["definition"]["schedule"].as_array().map(Vec::len),
+        Some(1),
+        "{flag}"
+    );
+    assert_eq!(flagged().await, StatusCode::OK);
+
+    // The near-future one at its time.
+    let after_soon = wait_for_versions(&server, "demo-flagged", 3).await;
+    assert_eq!(
+        after_soon,
+        [server.api.actor("write"), "schedule", "schedule"]
+    );
+    assert_eq!(flagged().await, StatusCode::NOT_FOUND);
+    let (_, flag) = server
+        .call("read", "GET", "/api/flags/demo-flagged", None)
+        .await;
+    assert_eq!(flag["killed"], true, "{flag}");
+}
+
+/// Whether flag `key` is on for user `user`, through `/api/flags/evaluate`.
+async fn on_for(server: &Server, key: &str, user: &str) -> bool {
+    let (status, evaluated) = server
+        .call(
+            "read",
+            "POST",
+            "/api/flags/evaluate",
+            Some(json!({ "context": { "userId": user }, "keys": [key] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{evaluated}");
+    evaluated["evaluations"][key]["value"] == true
+}
+
+fn users_segment(users: &[&str]) -> Value {
+    json!({ "name": "testers", "constraints": [{ "field": "userId", "operator": "IN", "values": users }] })
+}
+
+#[tokio::test]
+async fn segments_are_stored_change_their_flags_and_cannot_be_deleted_in_use() {
+    let server = start("segments").await;
+    let (status, created) = server
+        .call(
+            "write",
+            "PUT",
+            "/api/flags/segments/7",
+            Some(users_segment(&["u1"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id"], 7);
+    assert_eq!(created["version"], 1);
+    let flag = json!({ "kind": "boolean", "strategies": [{ "name": "default", "segments": [7] }] });
+    let (status, body) = server
+        .call("write", "PUT", "/api/flags/beta", Some(flag))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(on_for(&server, "beta", "u1").await);
+    assert!(!on_for(&server, "beta", "u2").await);
+
+    // Changing the segment changes the flag at once.
+    let (status, updated) = server
+        .call_with(
+            "write",
+            "PUT",
+            "/api/flags/segments/7",
+            Some(users_segment(&["u2"])),
+            &[("if-match", "1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["version"], 2);
+    assert!(on_for(&server, "beta", "u2").await);
+    assert!(!on_for(&server, "beta", "u1").await);
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(
+        list["segments"][0]["definition"]["constraints"][0]["values"],
+        json!(["u2"])
+    );
+
+    // A stale version, a mismatched id, a read key: refused, nothing written.
+    let refused = [
+        (
+            "write",
+            "/api/flags/segments/7",
+            &[("if-match", "1")][..],
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            "write",
+            "/api/flags/segments/8",
+            &[("if-none-match", "*")][..],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_segment",
+        ),
+        (
+            "read",
+            "/api/flags/segments/7",
+            &[][..],
+            StatusCode::FORBIDDEN,
+            "",
+        ),
+    ];
+    for (scope, path, headers, status, code) in refused {
+        let mut body = users_segment(&["u3"]);
+        if path.ends_with('8') {
+            body["id"] = json!(7);
+        }
+        let (got, problem) = server
+            .call_with(scope, "PUT", path, Some(body), headers)
+            .await;
+        assert_eq!(got, status, "{path}: {problem}");
+        if !code.is_empty() {
+            assert_eq!(problem["code"], code, "{problem}");
+        }
+    }
+    assert!(on_for(&server, "beta", "u2").await);
+
+    // In use: 409 naming the flag; once the flag is gone, deleted.
+    let (status, problem) = server
+        .call("write", "DELETE", "/api/flags/segments/7", None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["code"], "segment_in_use");
+    assert_eq!(problem["flags"], json!(["beta"]));
+    server
+        .call("write", "DELETE", "/api/flags/beta", None)
+        .await;
+    let (status, body) = server
+        .call("write", "DELETE", "/api/flags/segments/7", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, problem) = server
+        .call("write", "DELETE", "/api/flags/segments/7", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(list["segments"], json!([]));
+
+    // Every segment change is in the server's audit log.
+    let entries = server.state.audit.list(None, 20).await.unwrap();
+    let actions: Vec<_> = entries
+        .iter()
+        .map(|e| e.change.action)
+        .filter(|a| a.starts_with("segment."))
+        .collect();
+    assert_eq!(
+        actions,
+        ["segment.delete", "segment.update", "segment.create"]
+    );
+}
+
+#[tokio::test]
+async fn an_unleash_import_stores_its_segments_or_writes_nothing() {
+    let server = start("import-segments").await;
+    let features = |rollout_segment: u64| {
+        json!({
+            "version": 2,
+            "segments": [{ "id": 3, "name": "staff", "constraints": [{ "contextName": "userId", "operator": "IN", "values": ["u1"] }] }],
+            "features": [
+                { "name": "staff-only", "enabled": true, "strategies": [{ "name": "default", "segments": [rollout_segment] }] }
+            ]
+        })
+    };
+    // A feature naming a segment the import does not carry: nothing written.
+    let (status, problem) = server
+        .call("write", "POST", "/api/flags/import", Some(features(4)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["code"], "invalid_import");
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(list["segments"], json!([]));
+    let (_, flags) = server.call("read", "GET", "/api/flags", None).await;
+    assert_eq!(flags["flags"], json!([]));
+
+    let (status, answer) = server
+        .call("write", "POST", "/api/flags/import", Some(features(3)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["segments"], json!([3]));
+    assert_eq!(answer["imported"], json!(["staff-only"]));
+    assert!(on_for(&server, "staff-only", "u1").await);
+    assert!(!on_for(&server, "staff-only", "u2").await);
+    let (_, list) = server
+        .call("read", "GET", "/api/flags/segments", None)
+        .await;
+    assert_eq!(list["segments"][0]["definition"]["name"], "staff");
+}

@@ -231,6 +231,7 @@ async fn the_openapi_document_matches_the_routes() {
     assert_eq!(
         documented,
         [
+            "DELETE /api/flags/segments/{id}",
             "DELETE /api/flags/{key}",
             "DELETE /api/keys/{id}",
             "DELETE /api/webhooks/endpoints/{id}",
@@ -238,6 +239,7 @@ async fn the_openapi_document_matches_the_routes() {
             "GET /api/breakers",
             "GET /api/events",
             "GET /api/flags",
+            "GET /api/flags/segments",
             "GET /api/flags/{key}",
             "GET /api/flags/{key}/history",
             "GET /api/keys",
@@ -263,6 +265,7 @@ async fn the_openapi_document_matches_the_routes() {
             "POST /api/webhooks/messages",
             "POST /api/webhooks/messages/{id}/replay",
             "POST /demo/webhooks/inbound",
+            "PUT /api/flags/segments/{id}",
             "PUT /api/flags/{key}",
         ]
     );

@@ -1,6 +1,6 @@
 //! `/api/flags`: create, read, update, delete and list feature flags;
 //! evaluate them for a context; their history and revert; import Unleash
-//! client-API JSON.
+//! client-API JSON; the segments they use (`segments`).
 //!
 //! The flags live in the server's database through palisade-flags'
 //! [`FlagStore`]; every write is validated against the whole set, committed,
@@ -15,13 +15,14 @@
 
 mod error;
 pub(crate) mod model;
+mod segments;
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
-use palisade_flags::model::{Flag, FlagSet};
+use palisade_flags::model::{Flag, FlagSet, Segment};
 use palisade_flags::native;
 use palisade_flags::store::{Edit, Expect, FlagStore, StoreError, StoredFlag};
 use palisade_flags::unleash::UnleashImport;
@@ -52,6 +53,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revert_flag))
         .routes(routes!(evaluate_flags))
         .routes(routes!(import_unleash))
+        .routes(routes!(segments::list_segments))
+        .routes(routes!(segments::put_segment, segments::delete_segment))
 }
 
 fn store(state: &AppState) -> Answer<&Arc<dyn FlagStore>> {
@@ -331,7 +334,7 @@ async fn evaluate_flags(
 }
 
 /// Import Unleash client-API JSON (`GET /api/client/features`): every
-/// feature is created or replaced.
+/// segment, then every feature, is created or replaced.
 #[utoipa::path(post, path = "/flags/import", tag = "flags",
     request_body(content = Object, description = "Unleash client-API features JSON"),
     responses((status = 200, body = ImportAnswer),
@@ -347,11 +350,6 @@ async fn import_unleash(
     let imported = UnleashImport::new()
         .parse(&document.to_string())
         .map_err(|e| invalid_import(e.to_string()))?;
-    if imported.flags.segments().len() > 0 {
-        return Err(invalid_import(
-            "the import uses segments, which the server does not store yet; inline their constraints",
-        ));
-    }
     // Check the whole result first, so a rejected import writes nothing.
     let current_set = store.live().snapshot();
     let merged = current_set
@@ -359,8 +357,39 @@ async fn import_unleash(
         .filter(|flag| imported.flags.get(flag.key()).is_none())
         .chain(imported.flags.flags())
         .cloned();
-    FlagSet::new(merged, []).map_err(|e| invalid_import(e.to_string()))?;
+    let imported_ids: Vec<u64> = imported.flags.segments().map(Segment::id).collect();
+    let merged_segments = current_set
+        .segments()
+        .filter(|segment| !imported_ids.contains(&segment.id()))
+        .chain(imported.flags.segments())
+        .cloned();
+    FlagSet::new(merged, merged_segments).map_err(|e| invalid_import(e.to_string()))?;
     let edit = Edit::by(&caller.key_id).because("Unleash import");
+    // Segments first: the flags refer to them.
+    let mut written_segments = Vec::with_capacity(imported_ids.len());
+    for segment in imported.flags.segments() {
+        let before = segments::current(store.as_ref(), segment.id()).await?;
+        let stored = store
+            .put_segment(segment, Expect::Any, &edit)
+            .await
+            .map_err(|e| store_problem(&e))?;
+        record(
+            &state,
+            &caller,
+            Change {
+                action: if before.is_some() {
+                    "segment.update"
+                } else {
+                    "segment.create"
+                },
+                target: stored.id.to_string(),
+                before: before.map(|s| s.definition),
+                after: Some(stored.definition),
+            },
+        )
+        .await?;
+        written_segments.push(stored.id);
+    }
     let mut pending: Vec<&Flag> = imported.flags.flags().collect();
     let mut written = Vec::with_capacity(pending.len());
     // A flag is valid only once the flags it depends on exist: write in
@@ -407,6 +436,7 @@ async fn import_unleash(
     }
     Ok(Json(ImportAnswer {
         imported: written,
+        segments: written_segments,
         warnings: imported.warnings.iter().map(ToString::to_string).collect(),
     }))
 }

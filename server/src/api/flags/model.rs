@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use palisade_flags::store::{AuditEntry, StoredFlag};
+use palisade_flags::store::{AuditEntry, StoredFlag, StoredSegment};
 use palisade_flags::{Context, Evaluation, Value as Served};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -238,6 +238,40 @@ pub(crate) struct Evaluations {
 pub(crate) struct ImportAnswer {
     /// The flags written (created or replaced), by key.
     pub(crate) imported: Vec<String>,
+    /// The segments written (created or replaced), by id.
+    pub(crate) segments: Vec<u64>,
     /// Definitions that evaluate as "never matches", with the reason.
     pub(crate) warnings: Vec<String>,
+}
+
+/// A segment as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SegmentAnswer {
+    /// The id strategies refer to.
+    pub(crate) id: u64,
+    /// Its version: 1 when created, one more on every change.
+    pub(crate) version: u64,
+    /// When this version was written, in milliseconds since the Unix epoch.
+    pub(crate) updated_at: i64,
+    /// The definition in the native format (`id`, `name`, `constraints`).
+    #[schema(value_type = Object)]
+    pub(crate) definition: Value,
+}
+
+impl From<StoredSegment> for SegmentAnswer {
+    fn from(stored: StoredSegment) -> Self {
+        Self {
+            id: stored.id,
+            version: stored.version,
+            updated_at: stored.updated_at.unix_millis(),
+            definition: stored.definition,
+        }
+    }
+}
+
+/// Every segment.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SegmentList {
+    /// By id.
+    pub(crate) segments: Vec<SegmentAnswer>,
 }
