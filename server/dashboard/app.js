@@ -333,7 +333,7 @@ function renderFlags(answer, changes) {
     cell(row, toggle);
     cell(row, typeof flag.rollout === "number" ? `${flag.rollout}%` : "–");
     const change = changes.get(flag.key);
-    cell(row, change ? `${change.action} by ${change.actor}, ${when(change.at)}` : "–");
+    cell(row, change ? `${change.action} by ${change.actor}, ${when(change.at)}` : "–", "wrap");
     body.append(row);
   }
 }
