@@ -130,8 +130,8 @@ async fn an_endpoint_is_created_read_updated_rotated_and_deleted_with_an_audit_t
     assert_eq!(one.status, StatusCode::OK, "{}", one.body);
     assert_eq!(one.body["url"], "http://127.0.0.1:9/hook");
     assert_eq!(one.body["event_types"], json!(["invoice.paid"]));
-    assert_eq!(one.body["stats"]["breaker_state"], "closed");
-    assert_eq!(one.body["stats"]["success_rate"], Value::Null);
+    assert_eq!(one.body["breaker"]["breaker_state"], "closed");
+    assert_eq!(one.body["breaker"]["success_rate"], Value::Null);
     assert!(one.body.get("secret").is_none(), "{}", one.body);
     assert!(!one.body.to_string().contains("billing-token-123"));
     let list = s.api.get("/api/webhooks/endpoints", "read").await;
@@ -488,7 +488,7 @@ fn every_webhook_route_is_in_the_openapi_document_with_its_schemas() {
         "CreatedEndpoint",
         "EndpointView",
         "EndpointDetail",
-        "EndpointStats",
+        "EndpointBreaker",
         "EndpointPage",
         "RotatedSecret",
         "Replayed",
@@ -863,8 +863,8 @@ async fn end_to_end(s: Setup) {
         .api
         .get(&format!("/api/webhooks/endpoints/{endpoint_id}"), "read")
         .await;
-    assert_eq!(endpoint.body["stats"]["success_rate"], 100.0);
-    assert_eq!(endpoint.body["stats"]["calls_in_window"], 1);
+    assert_eq!(endpoint.body["breaker"]["success_rate"], 100.0);
+    assert_eq!(endpoint.body["breaker"]["calls_in_window"], 1);
 
     running.shutdown(Duration::from_secs(1)).await;
 }

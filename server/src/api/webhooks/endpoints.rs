@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{endpoint_problem, store_problem, unsafe_url};
-use super::stats::{DeliveryStats, delivery_stats};
+use super::stats::{DeliveryStats, delivery_stats, endpoint_stats};
 use super::{from_millis, millis, now, webhooks};
 use crate::api::extract::{Json, Path, Query};
 use crate::api::record;
@@ -227,9 +227,9 @@ pub(crate) struct CreatedEndpoint {
     secret: String,
 }
 
-/// How an endpoint is doing, from its circuit breaker's window.
+/// How an endpoint is doing right now, from its circuit breaker's window.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct EndpointStats {
+pub(crate) struct EndpointBreaker {
     /// The breaker's state: `closed`, `open`, `half_open`, `forced_open`,
     /// `disabled`.
     breaker_state: String,
@@ -248,8 +248,10 @@ pub(crate) struct EndpointDetail {
     /// The endpoint.
     #[serde(flatten)]
     endpoint: EndpointView,
-    /// Its delivery statistics.
-    stats: EndpointStats,
+    /// Its deliveries and its last hour of attempts, as in the list.
+    stats: DeliveryStats,
+    /// Its circuit breaker's current window.
+    breaker: EndpointBreaker,
 }
 
 /// An endpoint in the list, with its delivery statistics.
@@ -468,8 +470,8 @@ pub(crate) async fn get_one(
         .breakers()
         .into_iter()
         .find_map(|(key, handle)| (key == id).then_some(handle));
-    let stats = match breaker {
-        None => EndpointStats {
+    let breaker = match breaker {
+        None => EndpointBreaker {
             breaker_state: "closed".to_owned(),
             calls_in_window: 0,
             failures_in_window: 0,
@@ -477,7 +479,7 @@ pub(crate) async fn get_one(
         },
         Some(handle) => {
             let snapshot = handle.snapshot();
-            EndpointStats {
+            EndpointBreaker {
                 breaker_state: snapshot.state.as_str().to_owned(),
                 calls_in_window: snapshot.calls,
                 failures_in_window: snapshot.failures,
@@ -485,9 +487,11 @@ pub(crate) async fn get_one(
             }
         }
     };
+    let stats = endpoint_stats(hooks.engine().store().as_ref(), &id).await?;
     Ok(Json(EndpointDetail {
         endpoint: EndpointView::from(&endpoint),
         stats,
+        breaker,
     }))
 }
 

@@ -158,9 +158,14 @@ pub(crate) async fn get_stats(
     let store = webhooks(&state)?.engine().store();
     // An unknown id is a 404, not an endpoint without traffic.
     store.endpoint(&id).await.map_err(|e| store_problem(&e))?;
-    let mut all = delivery_stats(store.as_ref(), std::slice::from_ref(&id)).await?;
-    let stats = all
-        .remove(&id)
-        .unwrap_or_else(|| DeliveryStats::empty(&last_hour(now())));
-    Ok(Json(stats))
+    Ok(Json(endpoint_stats(store.as_ref(), &id).await?))
+}
+
+/// The statistics of one endpoint known to exist (empty without traffic).
+pub(super) async fn endpoint_stats(store: &dyn Store, id: &str) -> Result<DeliveryStats, Problem> {
+    let ids = [id.to_owned()];
+    let mut all = delivery_stats(store, &ids).await?;
+    Ok(all
+        .remove(id)
+        .unwrap_or_else(|| DeliveryStats::empty(&last_hour(now()))))
 }
