@@ -90,6 +90,18 @@ impl From<BreakerConfig> for BreakerSettings {
     }
 }
 
+/// A registered layer's settings as the API shows them (in the audit log
+/// and the `config` event of `/api/events`): a breaker's as
+/// [`BreakerSettings`]; `null` for a kind the server does not register.
+pub(crate) fn settings_json(config: LayerConfig) -> serde_json::Value {
+    match config {
+        LayerConfig::Breaker(config) => {
+            serde_json::to_value(BreakerSettings::from(config)).unwrap_or_default()
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
 /// The settings to change; absent fields stay as they are.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -373,20 +385,14 @@ pub(crate) async fn reconfigure(
     let changed = registry
         .reconfigure(&name, LayerConfig::Breaker(change.apply_to(current)))
         .map_err(|error| refused(&name, error))?;
-    let settings = |config: LayerConfig| match config {
-        LayerConfig::Breaker(config) => {
-            serde_json::to_value(BreakerSettings::from(config)).unwrap_or_default()
-        }
-        _ => serde_json::Value::Null,
-    };
     record(
         &state,
         &caller,
         Change {
             action: "breaker.reconfigure",
             target: name.clone(),
-            before: Some(settings(changed.before)),
-            after: Some(settings(changed.after)),
+            before: Some(settings_json(changed.before)),
+            after: Some(settings_json(changed.after)),
         },
     )
     .await?;
