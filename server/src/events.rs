@@ -10,6 +10,9 @@
 //! - `breaker`: a breaker's last transition, as a watcher that reads every
 //!   registered breaker each [`BREAKER_POLL`] sees it — transitions faster
 //!   than that coalesce into the latest, which is the state a client shows;
+//! - `config`: a registered breaker's settings changed (`PATCH
+//!   /api/breakers/{name}`), from the breakers' registry subscription,
+//!   with the settings before and after;
 //! - `stats`: the webhook queue's counts every [`STATS_EVERY`], only while
 //!   someone listens.
 //!
@@ -43,11 +46,12 @@ use std::time::{Duration, SystemTime};
 use palisade_flags::store::{Change, FlagStore, StoreError, Subscription};
 use palisade_flags::time::Timestamp;
 use palisade_resilience::circuit_breaker::LastTransition;
+use palisade_resilience::registry::ConfigChanged;
 use palisade_webhooks::store::Store;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::api::breakers::TransitionView;
+use crate::api::breakers::{TransitionView, settings_json};
 use crate::breakers::Breakers;
 
 /// How many events a subscriber may fall behind before it lags.
@@ -81,6 +85,15 @@ pub enum Event {
         /// When, RFC 3339 in UTC.
         at: String,
     },
+    /// A registered breaker's settings changed.
+    Config {
+        /// The breaker's name, as `/api/breakers` lists it.
+        name: String,
+        /// Its settings before the change, as `/api/breakers` shows them.
+        before: serde_json::Value,
+        /// Its settings from now on.
+        after: serde_json::Value,
+    },
     /// The webhook queue's counts.
     Stats {
         /// Deliveries waiting (pending, retrying or in flight).
@@ -100,12 +113,14 @@ pub enum Event {
 }
 
 impl Event {
-    /// The SSE event name: `flag`, `breaker`, `stats` or `lagged`.
+    /// The SSE event name: `flag`, `breaker`, `config`, `stats` or
+    /// `lagged`.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             Self::Flag { .. } => "flag",
             Self::Breaker { .. } => "breaker",
+            Self::Config { .. } => "config",
             Self::Stats { .. } => "stats",
             Self::Lagged { .. } => "lagged",
         }
@@ -182,11 +197,13 @@ impl Events {
             // change after it is missed.
             let flags = sources.flags.as_ref().map(|store| store.live().subscribe());
             let breakers = BreakerWatch::new(&sources.breakers);
+            let configs = sources.breakers.registry().subscribe();
             tokio::spawn(watcher(
                 Arc::downgrade(&self.inner),
                 sources,
                 flags,
                 breakers,
+                Some(configs),
             ));
         });
     }
@@ -235,6 +252,7 @@ async fn watcher(
     sources: Sources,
     mut flags: Option<Subscription>,
     mut breakers: BreakerWatch,
+    mut configs: Option<broadcast::Receiver<ConfigChanged>>,
 ) {
     let mut breaker_tick = tokio::time::interval(BREAKER_POLL);
     let mut stats_tick = tokio::time::interval(STATS_EVERY);
@@ -251,6 +269,18 @@ async fn watcher(
                 Some(change) => flag_events(&events, sources.flags.as_deref(), change).await,
                 // The store is gone: no more flag changes to follow.
                 None => flags = None,
+            },
+            changed = next_config(configs.as_mut()) => match changed {
+                Ok(changed) => events.publish(Event::Config {
+                    name: changed.name.to_string(),
+                    before: settings_json(changed.before),
+                    after: settings_json(changed.after),
+                }),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    events.publish(Event::Lagged { missed });
+                }
+                // The registry is gone: no more changes to follow.
+                Err(broadcast::error::RecvError::Closed) => configs = None,
             },
             _ = breaker_tick.tick() => {
                 for event in breakers.changes(&sources.breakers) {
@@ -271,6 +301,15 @@ async fn watcher(
 async fn next_change(subscription: Option<&mut Subscription>) -> Option<Change> {
     match subscription {
         Some(subscription) => subscription.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_config(
+    receiver: Option<&mut broadcast::Receiver<ConfigChanged>>,
+) -> Result<ConfigChanged, broadcast::error::RecvError> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,
     }
 }

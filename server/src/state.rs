@@ -6,6 +6,7 @@ use std::sync::Arc;
 use palisade_flags::store::FlagStore;
 use palisade_resilience::ConfigError;
 use palisade_resilience::health::HealthRegistry;
+use palisade_resilience::registry::Registry;
 use palisade_webhooks::StandardWebhooks;
 use palisade_webhooks::layer::WebhookVerifier;
 use palisade_webhooks::store::Store;
@@ -76,7 +77,13 @@ impl AppState {
         let health = HealthRegistry::new();
         let demo = Demo::new()?;
         health.register(demo.breaker().name().to_owned(), demo.breaker().clone());
-        let breakers = Breakers::new([demo.breaker().clone()]);
+        let registry = Registry::new();
+        // A fresh registry holds no name yet, so this cannot be refused;
+        // were it, the breaker would still serve, only not be listed.
+        if let Err(error) = registry.register_breaker(demo.breaker().clone()) {
+            tracing::error!(%error, "the demo breaker is not registered");
+        }
+        let breakers = Breakers::new(registry);
         Ok(Self {
             health,
             demo,

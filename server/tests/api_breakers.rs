@@ -1,6 +1,6 @@
 //! `/api/breakers` over real HTTP on 127.0.0.1: listing, forcing open,
-//! closing and resetting the server's breakers, and what `/demo/upstream`
-//! answers meanwhile.
+//! closing, resetting and reconfiguring the server's breakers, and what
+//! `/demo/upstream` answers meanwhile.
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns panic on purpose
 
@@ -196,8 +196,175 @@ fn every_breaker_route_is_in_the_openapi_document() {
             "{action}: {operation}"
         );
     }
+    let patch = &doc["paths"]["/breakers/{name}"]["patch"];
+    assert_eq!(
+        patch["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/BreakerChange",
+        "{patch}"
+    );
+    assert!(patch["responses"]["422"].is_object(), "{patch}");
     assert!(doc["components"]["schemas"]["BreakerList"].is_object());
     let view = &doc["components"]["schemas"]["BreakerView"];
     assert!(view["properties"]["last_transition"].is_object(), "{view}");
+    assert!(view["properties"]["config"].is_object(), "{view}");
     assert!(doc["components"]["schemas"]["TransitionView"]["properties"]["at"].is_object());
+}
+
+/// The demo breaker's settings as `GET /api/breakers` shows them.
+async fn demo_config(api: &Api) -> Value {
+    let list = api.get("/api/breakers", "read").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    demo(&list.body)["config"].clone()
+}
+
+#[tokio::test]
+async fn the_demo_breaker_is_listed_with_its_settings() {
+    let api = serve(AppState::new().unwrap()).await;
+    assert_eq!(
+        demo_config(&api).await,
+        json!({
+            "failure_rate_threshold": 50.0,
+            "minimum_calls": 10,
+            "consecutive_failures": null,
+            "wait_duration_in_open_ms": 10_000,
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_lower_consecutive_failure_threshold_opens_the_demo_breaker_sooner() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    // Under the settings it starts with, one failing request (three failed
+    // attempts) is below the minimum of ten calls: the breaker stays closed.
+    assert_eq!(upstream(&api, 100).await.status, StatusCode::BAD_GATEWAY);
+    let list = api.get("/api/breakers", "read").await;
+    assert_eq!(demo(&list.body)["state"], "closed");
+
+    let changed = api
+        .patch(
+            "/api/breakers/demo-upstream",
+            "admin",
+            &json!({"consecutive_failures": 2}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["config"]["consecutive_failures"], 2);
+    assert_eq!(
+        changed.body["config"]["minimum_calls"], 10,
+        "absent fields stay"
+    );
+
+    // Two more failing requests would still be six calls short of judging
+    // the rate; with two failures in a row enough, the breaker opens on
+    // the next failure and the request after it is refused at once.
+    let _ = upstream(&api, 100).await;
+    upstream(&api, 100)
+        .await
+        .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "circuit_open");
+    let list = api.get("/api/breakers", "read").await;
+    assert_eq!(demo(&list.body)["state"], "open");
+
+    let entries = state.audit.list(None, 10).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(
+        (
+            entry.actor.as_str(),
+            entry.change.action,
+            entry.change.target.as_str()
+        ),
+        (api.actor("admin"), "breaker.reconfigure", "demo-upstream")
+    );
+    let change = &entry.change;
+    assert_eq!(
+        change.before.as_ref().unwrap()["consecutive_failures"],
+        Value::Null
+    );
+    assert_eq!(change.after.as_ref().unwrap()["consecutive_failures"], 2);
+    assert_eq!(
+        change.after.as_ref().unwrap()["failure_rate_threshold"],
+        50.0
+    );
+}
+
+#[tokio::test]
+async fn null_turns_the_consecutive_failure_threshold_off_again() {
+    let api = serve(AppState::new().unwrap()).await;
+    let path = "/api/breakers/demo-upstream";
+    api.patch(path, "admin", &json!({"consecutive_failures": 3}))
+        .await;
+    let off = api
+        .patch(path, "admin", &json!({"consecutive_failures": null}))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    assert_eq!(off.body["config"]["consecutive_failures"], Value::Null);
+    // Three failing requests (nine failures in a row) stay below the
+    // minimum of calls: closed, as before any change.
+    for _ in 0..3 {
+        assert_eq!(upstream(&api, 100).await.status, StatusCode::BAD_GATEWAY);
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_setting_is_refused_by_name_and_changes_nothing() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    let before = demo_config(&api).await;
+    let path = "/api/breakers/demo-upstream";
+    for (body, field) in [
+        (
+            json!({"failure_rate_threshold": 150.0}),
+            "failure_rate_threshold",
+        ),
+        (json!({"minimum_calls": 0}), "minimum_calls"),
+        (
+            json!({"wait_duration_in_open_ms": 0}),
+            "wait_duration_in_open_ms",
+        ),
+    ] {
+        let refused = api.patch(path, "admin", &body).await;
+        refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        assert_eq!(refused.body["field"], field, "{}", refused.body);
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains(field),
+            "{}",
+            refused.body
+        );
+    }
+    // Refused by the body's own shape: zero is no threshold, and an
+    // unknown field is not silently ignored.
+    for (body, named) in [
+        (json!({"consecutive_failures": 0}), "consecutive_failures"),
+        (json!({"failure_rate": 10.0}), "failure_rate"),
+    ] {
+        let refused = api.patch(path, "admin", &body).await;
+        refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains(named),
+            "{}",
+            refused.body
+        );
+    }
+    assert_eq!(demo_config(&api).await, before);
+    assert!(state.audit.list(None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn reconfiguring_needs_admin_and_a_registered_breaker() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    let body = json!({"consecutive_failures": 1});
+    for scope in ["read", "write"] {
+        api.patch("/api/breakers/demo-upstream", scope, &body)
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    }
+    for name in ["no-such-breaker", "webhook:ep_missing"] {
+        api.patch(&format!("/api/breakers/{name}"), "admin", &body)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    assert_eq!(demo_config(&api).await["consecutive_failures"], Value::Null);
+    assert!(state.audit.list(None, 10).await.unwrap().is_empty());
 }

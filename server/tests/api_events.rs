@@ -169,6 +169,25 @@ async fn forcing_a_breaker_open_reaches_every_stream() {
 }
 
 #[tokio::test]
+async fn a_breaker_reconfigured_through_the_api_reaches_the_stream() {
+    let api = serve(AppState::new().unwrap()).await;
+    let mut stream = Stream::open(&api, "read").await;
+    let changed = api
+        .patch(
+            "/api/breakers/demo-upstream",
+            "admin",
+            &json!({"failure_rate_threshold": 20.0}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let event = stream.next("config").await.unwrap();
+    assert_eq!(event["name"], "demo-upstream");
+    assert_eq!(event["before"]["failure_rate_threshold"], 50.0);
+    // The settings `/api/breakers` now shows.
+    assert_eq!(event["after"], changed.body["config"]);
+}
+
+#[tokio::test]
 async fn a_server_with_a_database_sends_its_queue_stats() {
     let outbox = Outbox::open("events-stats").await;
     let state = AppState::new()

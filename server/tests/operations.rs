@@ -249,6 +249,7 @@ async fn the_openapi_document_matches_the_routes() {
             "GET /api/webhooks/event-types",
             "GET /api/webhooks/messages",
             "GET /api/webhooks/messages/{id}",
+            "PATCH /api/breakers/{name}",
             "PATCH /api/flags/{key}",
             "PATCH /api/webhooks/endpoints/{id}",
             "POST /api/breakers/{name}/close",

@@ -1,19 +1,25 @@
-//! `/api/breakers`: every circuit breaker of the server, and manual control
-//! (force open, close, reset) for operators.
+//! `/api/breakers`: every circuit breaker of the server, manual control
+//! (force open, close, reset) for operators, and run-time settings of the
+//! registered ones (`PATCH`, through the resilience `Registry`).
 //!
-//! Listing needs `read`; control needs `admin` and is audited.
+//! Listing needs `read`; control and changes need `admin` and are audited.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use axum::extract::State;
 use http::StatusCode;
 use palisade_flags::time::Timestamp;
 use palisade_problem::Problem;
+use palisade_resilience::ConfigError;
 use palisade_resilience::circuit_breaker::{CircuitBreakerHandle, LastTransition};
-use serde::Serialize;
+use palisade_resilience::registry::{BreakerConfig, LayerConfig, RegistryError};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Json, Path};
+use crate::api::extract::{Json, Path, nullable};
 use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
@@ -23,6 +29,7 @@ use crate::state::AppState;
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
+        .routes(routes!(reconfigure))
         .routes(routes!(force_open))
         .routes(routes!(close))
         .routes(routes!(reset))
@@ -48,6 +55,91 @@ pub(crate) struct BreakerView {
     rejected: u64,
     /// Its last change of state; `null` while it never changed.
     last_transition: Option<TransitionView>,
+    /// The settings `PATCH /api/breakers/{name}` changes; `null` for a
+    /// webhook endpoint's breaker, whose settings are the endpoint's.
+    config: Option<BreakerSettings>,
+}
+
+/// A registered breaker's settings that can change while it serves.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub(crate) struct BreakerSettings {
+    /// The failure rate (percent, 0 to 100) at or above which it opens.
+    #[schema(example = 50.0)]
+    failure_rate_threshold: f64,
+    /// How many calls the window must hold before its rate is judged.
+    #[schema(example = 10)]
+    minimum_calls: u32,
+    /// Opens after this many failures in a row, whatever the rate; `null`:
+    /// off.
+    #[schema(example = 5)]
+    consecutive_failures: Option<u32>,
+    /// How long it stays open before probing, in milliseconds.
+    #[schema(example = 10_000)]
+    wait_duration_in_open_ms: u64,
+}
+
+impl From<BreakerConfig> for BreakerSettings {
+    fn from(config: BreakerConfig) -> Self {
+        Self {
+            failure_rate_threshold: config.failure_rate_threshold,
+            minimum_calls: config.minimum_calls,
+            consecutive_failures: config.consecutive_failures.map(NonZeroU32::get),
+            wait_duration_in_open_ms: u64::try_from(config.wait_duration_in_open.as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// A registered layer's settings as the API shows them (in the audit log
+/// and the `config` event of `/api/events`): a breaker's as
+/// [`BreakerSettings`]; `null` for a kind the server does not register.
+pub(crate) fn settings_json(config: LayerConfig) -> serde_json::Value {
+    match config {
+        LayerConfig::Breaker(config) => {
+            serde_json::to_value(BreakerSettings::from(config)).unwrap_or_default()
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// The settings to change; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BreakerChange {
+    /// A new failure rate threshold (percent, 0 to 100).
+    #[serde(default)]
+    failure_rate_threshold: Option<f64>,
+    /// A new minimum of calls (at least 1; capped to the window's size).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    minimum_calls: Option<u32>,
+    /// A new consecutive-failure threshold; null: turn that model off.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
+    consecutive_failures: Option<Option<NonZeroU32>>,
+    /// A new wait in open, in milliseconds (at least 1).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    wait_duration_in_open_ms: Option<u64>,
+}
+
+impl BreakerChange {
+    /// `config` with this change's fields in place of its own.
+    fn apply_to(&self, mut config: BreakerConfig) -> BreakerConfig {
+        if let Some(threshold) = self.failure_rate_threshold {
+            config.failure_rate_threshold = threshold;
+        }
+        if let Some(minimum) = self.minimum_calls {
+            config.minimum_calls = minimum;
+        }
+        if let Some(consecutive) = self.consecutive_failures {
+            config.consecutive_failures = consecutive;
+        }
+        if let Some(wait) = self.wait_duration_in_open_ms {
+            config.wait_duration_in_open = Duration::from_millis(wait);
+        }
+        config
+    }
 }
 
 /// A breaker's change of state, as the API (and the `breaker` event of
@@ -75,8 +167,18 @@ impl From<LastTransition> for TransitionView {
     }
 }
 
+/// The registered breaker's settings, if `name` is registered.
+fn registered_config(state: &AppState, name: &str) -> Option<BreakerConfig> {
+    match state.breakers.registry().config(name)? {
+        LayerConfig::Breaker(config) => Some(config),
+        // The server registers only breakers; another kind is not one.
+        _ => None,
+    }
+}
+
 impl BreakerView {
-    fn new(name: String, handle: &CircuitBreakerHandle) -> Self {
+    fn new(state: &AppState, name: String, handle: &CircuitBreakerHandle) -> Self {
+        let config = registered_config(state, &name).map(BreakerSettings::from);
         let snapshot = handle.snapshot();
         Self {
             name,
@@ -87,6 +189,7 @@ impl BreakerView {
             slow_calls: snapshot.slow_calls,
             rejected: snapshot.rejected,
             last_transition: handle.last_transition().map(TransitionView::from),
+            config,
         }
     }
 
@@ -118,7 +221,7 @@ pub(crate) async fn list(
         .breakers
         .list()
         .into_iter()
-        .map(|(name, handle)| BreakerView::new(name, &handle))
+        .map(|(name, handle)| BreakerView::new(&state, name, &handle))
         .collect();
     Ok(Json(BreakerList { items }))
 }
@@ -148,12 +251,11 @@ async fn control(
     control: Control,
 ) -> Result<Json<BreakerView>, Problem> {
     caller.require(Scope::Admin)?;
-    let handle = state.breakers.get(&name).ok_or_else(|| {
-        Problem::palisade(StatusCode::NOT_FOUND, "not_found").with_detail(format!(
-            "no breaker named `{name}`; GET /api/breakers lists them"
-        ))
-    })?;
-    let before = BreakerView::new(name.clone(), &handle);
+    let handle = state
+        .breakers
+        .get(&name)
+        .ok_or_else(|| unknown_breaker(&name))?;
+    let before = BreakerView::new(state, name.clone(), &handle);
     match control {
         Control::ForceOpen => handle.force_open(),
         // The handle has one way back to Closed: `reset`, which also empties
@@ -161,7 +263,7 @@ async fn control(
         // open or an outage now); `reset` the bookkeeping one.
         Control::Close | Control::Reset => handle.reset(),
     }
-    let after = BreakerView::new(name.clone(), &handle);
+    let after = BreakerView::new(state, name.clone(), &handle);
     tracing::warn!(
         breaker = %name,
         from = %before.state,
@@ -243,4 +345,94 @@ pub(crate) async fn reset(
     Path(name): Path<String>,
 ) -> Result<Json<BreakerView>, Problem> {
     control(&state, &caller, name, Control::Reset).await
+}
+
+fn unknown_breaker(name: &str) -> Problem {
+    Problem::palisade(StatusCode::NOT_FOUND, "not_found").with_detail(format!(
+        "no breaker named `{name}`; GET /api/breakers lists them"
+    ))
+}
+
+/// Changes a registered breaker's settings while it serves: the next call
+/// to complete is judged by them. Absent fields stay as they are; a value
+/// out of range changes nothing.
+#[utoipa::path(
+    patch,
+    path = "/breakers/{name}",
+    tag = "breakers",
+    params(("name" = String, Path, description = "The breaker's name")),
+    request_body = BreakerChange,
+    responses(
+        (status = 200, description = "The breaker with its new settings", body = BreakerView),
+        (status = 403, description = "`insufficient_scope`: needs `admin`"),
+        (status = 404, description = "`not_found`: no breaker, or a webhook endpoint's, whose settings are the endpoint's"),
+        (status = 422, description = "`invalid_body`: a field of the wrong type or out of range, named in `detail` and `field`"),
+    )
+)]
+pub(crate) async fn reconfigure(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(change): Json<BreakerChange>,
+) -> Result<Json<BreakerView>, Problem> {
+    caller.require(Scope::Admin)?;
+    let registry = state.breakers.registry();
+    let (Some(current), Some(handle)) =
+        (registered_config(&state, &name), state.breakers.get(&name))
+    else {
+        return Err(unknown_breaker(&name));
+    };
+    let changed = registry
+        .reconfigure(&name, LayerConfig::Breaker(change.apply_to(current)))
+        .map_err(|error| refused(&name, error))?;
+    record(
+        &state,
+        &caller,
+        Change {
+            action: "breaker.reconfigure",
+            target: name.clone(),
+            before: Some(settings_json(changed.before)),
+            after: Some(settings_json(changed.after)),
+        },
+    )
+    .await?;
+    Ok(Json(BreakerView::new(&state, name, &handle)))
+}
+
+/// The problem for a change the registry refused.
+fn refused(name: &str, error: RegistryError) -> Problem {
+    match error {
+        RegistryError::Invalid { error, .. } => {
+            let problem = Problem::palisade(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+            match config_field(&error) {
+                // The registry names the setting as the library does; the
+                // detail leads with the body's name for it.
+                Some(field) => problem
+                    .with_detail(format!("`{field}`: {error}; the settings were not changed"))
+                    .with_extension("field", field),
+                None => problem.with_detail(format!("{error}; the settings were not changed")),
+            }
+        }
+        // Registered between the lookup and the change is impossible (the
+        // server never unregisters), but a refusal is still an answer.
+        RegistryError::UnknownName { .. } | RegistryError::KindMismatch { .. } => {
+            unknown_breaker(name)
+        }
+        other => Problem::palisade(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            .with_detail(other.to_string()),
+    }
+}
+
+/// The API's name of the setting a [`ConfigError`] is about.
+fn config_field(error: &ConfigError) -> Option<&'static str> {
+    let field = match error {
+        ConfigError::Zero { field }
+        | ConfigError::OutOfRange { field, .. }
+        | ConfigError::NotFinite { field } => *field,
+        _ => return None,
+    };
+    Some(match field {
+        "wait_duration_in_open" => "wait_duration_in_open_ms",
+        other => other,
+    })
 }

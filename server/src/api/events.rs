@@ -43,7 +43,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     path = "/events",
     tag = "events",
     responses(
-        (status = 200, description = "A `text/event-stream` of `flag`, `breaker`, `stats` and `lagged` events, each with JSON data", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A `text/event-stream` of `flag`, `breaker`, `config`, `stats` and `lagged` events, each with JSON data", content_type = "text/event-stream", body = String),
         (status = 401, description = "`unauthenticated`", content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

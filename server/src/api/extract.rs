@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use palisade_problem::Problem;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A JSON body (in) or a JSON answer (out).
 ///
@@ -107,4 +107,19 @@ fn query_problem(rejection: &QueryRejection) -> Problem {
 
 fn path_problem(rejection: &PathRejection) -> Problem {
     Problem::palisade(StatusCode::BAD_REQUEST, "invalid_path").with_detail(rejection.body_text())
+}
+
+/// A body field that may be absent (leave it), null (clear it) or a value:
+/// `#[serde(default, deserialize_with = "nullable")]` on an
+/// `Option<Option<T>>`.
+///
+/// # Errors
+///
+/// The value's own deserialization error.
+pub(crate) fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
 }

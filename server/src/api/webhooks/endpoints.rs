@@ -9,13 +9,13 @@ use http::StatusCode;
 use palisade_problem::Problem;
 use palisade_webhooks::Secret;
 use palisade_webhooks::store::{DEFAULT_APPLICATION, DisabledReason, Endpoint, NewEndpoint};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{endpoint_problem, store_problem, unsafe_url};
 use super::stats::{DeliveryStats, delivery_stats, endpoint_stats};
 use super::{from_millis, millis, now, webhooks};
-use crate::api::extract::{Json, Path, Query};
+use crate::api::extract::{Json, Path, Query, nullable};
 use crate::api::record;
 use crate::api::{Caller, Scope};
 use crate::audit::Change;
@@ -105,15 +105,6 @@ pub(crate) struct UpdateEndpoint {
     /// enables it again and forgets its failure streak.
     #[serde(default)]
     enabled: Option<bool>,
-}
-
-/// A field that may be absent (leave it), null (clear it) or a value.
-fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
 }
 
 /// A secret rotation.
