@@ -103,6 +103,20 @@ function badge(text, kind) {
   return span;
 }
 
+/// Re-rendering a table replaces its controls, and a keyboard user's focus
+/// must not go with them (every poll and live event re-renders). Call before
+/// emptying `body`; the function it returns focuses the new control with the
+/// same label (labels name their row: "Force demo-upstream open").
+function keepFocus(body) {
+  const focused = document.activeElement;
+  const label = focused && body.contains(focused) ? focused.getAttribute("aria-label") : null;
+  return () => {
+    if (!label) return;
+    const again = [...body.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === label);
+    again?.focus();
+  };
+}
+
 function button(label, onClick, title) {
   const b = document.createElement("button");
   b.type = "button";
@@ -135,6 +149,7 @@ function transition(last) {
 
 function renderBreakers(answer) {
   const body = $("#breakers tbody");
+  const restoreFocus = keepFocus(body);
   body.replaceChildren();
   for (const breaker of list(answer, "breakers")) {
     const state = String(breaker.state ?? "unknown").toLowerCase();
@@ -158,6 +173,7 @@ function renderBreakers(answer) {
     );
     body.append(row);
   }
+  restoreFocus();
 }
 
 // ---- webhook endpoints ------------------------------------------------------
@@ -212,6 +228,7 @@ function count(value) {
 
 function renderEndpoints(answer) {
   const body = $("#endpoints tbody");
+  const restoreFocus = keepFocus(body);
   body.replaceChildren();
   for (const endpoint of list(answer, "endpoints")) {
     const stats = endpoint.stats ?? {};
@@ -233,6 +250,7 @@ function renderEndpoints(answer) {
     );
     body.append(row);
   }
+  restoreFocus();
 }
 
 /// Opens the endpoint's recent messages below the table. Not through
@@ -317,6 +335,7 @@ async function showMessage(id) {
 
 function renderFlags(answer, changes) {
   const body = $("#flags tbody");
+  const restoreFocus = keepFocus(body);
   body.replaceChildren();
   for (const flag of list(answer, "flags")) {
     const row = document.createElement("tr");
@@ -336,6 +355,7 @@ function renderFlags(answer, changes) {
     cell(row, change ? `${change.action} by ${change.actor}, ${when(change.at)}` : "–", "wrap");
     body.append(row);
   }
+  restoreFocus();
 }
 
 /// The newest audit entry of each target.

@@ -31,7 +31,8 @@ pub const INBOUND_REPLAY_CAPACITY: NonZeroUsize = match NonZeroUsize::new(100_00
 /// Everything the routes need, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// Every breaker, bulkhead and limiter of the server, read by `/health/ready`.
+    /// The health of every layer in the breakers' registry (registered
+    /// there, reported here), read by `/health`.
     pub health: HealthRegistry,
     /// The demo client of `/demo/upstream`.
     pub demo: Demo,
@@ -76,8 +77,8 @@ impl AppState {
     pub fn new() -> Result<Self, ConfigError> {
         let health = HealthRegistry::new();
         let demo = Demo::new()?;
-        health.register(demo.breaker().name().to_owned(), demo.breaker().clone());
-        let registry = Registry::new();
+        // What the registry lists, `/health` reports: one registration.
+        let registry = Registry::with_health(health.clone());
         // A fresh registry holds no name yet, so this cannot be refused;
         // were it, the breaker would still serve, only not be listed.
         if let Err(error) = registry.register_breaker(demo.breaker().clone()) {

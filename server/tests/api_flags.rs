@@ -774,3 +774,30 @@ async fn an_unleash_import_stores_its_segments_or_writes_nothing() {
         .await;
     assert_eq!(list["segments"][0]["definition"]["name"], "staff");
 }
+
+#[tokio::test]
+async fn an_import_naming_a_flag_segments_is_refused_as_it_could_never_be_reached() {
+    let server = start("import-segments-key").await;
+    let document = json!({
+        "version": 2,
+        "features": [
+            { "name": "fine", "enabled": true, "strategies": [] },
+            { "name": "segments", "enabled": true, "strategies": [] }
+        ]
+    });
+    let (status, problem) = server
+        .call("write", "POST", "/api/flags/import", Some(document))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["code"], "invalid_import");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`segments`"),
+        "{problem}"
+    );
+    // Nothing of the import was written.
+    let (_, flags) = server.call("read", "GET", "/api/flags", None).await;
+    assert_eq!(flags["flags"], json!([]));
+}

@@ -79,6 +79,22 @@ impl Handle {
     }
 }
 
+/// A registered layer reports its health as its own handle does.
+#[cfg(feature = "health")]
+impl crate::health::HealthSource for Handle {
+    fn health(&self) -> crate::health::ComponentHealth {
+        use crate::health::HealthSource;
+        match self {
+            #[cfg(feature = "circuit-breaker")]
+            Self::Breaker(breaker) => HealthSource::health(breaker),
+            #[cfg(feature = "bulkhead")]
+            Self::Bulkhead(bulkhead) => HealthSource::health(bulkhead),
+            #[cfg(feature = "rate-limit")]
+            Self::RateLimit(limiter, _) => HealthSource::health(limiter),
+        }
+    }
+}
+
 /// One registered layer, as [`Registry::list`] reports it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -106,6 +122,10 @@ pub struct Registry {
 struct Inner {
     entries: Mutex<IndexMap<Arc<str>, Handle>>,
     events: broadcast::Sender<ConfigChanged>,
+    /// Where each registered layer is also reported, if anywhere: one
+    /// registration feeds both the list and the health report.
+    #[cfg(feature = "health")]
+    health: Option<crate::health::HealthRegistry>,
 }
 
 impl Default for Registry {
@@ -123,6 +143,40 @@ impl Registry {
             inner: Arc::new(Inner {
                 entries: Mutex::new(IndexMap::new()),
                 events,
+                #[cfg(feature = "health")]
+                health: None,
+            }),
+        }
+    }
+
+    /// An empty registry that also registers every layer registered in it
+    /// in `health`, under the same name, so a health report covers what the
+    /// registry lists without a second registration.
+    ///
+    /// ```
+    /// use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
+    /// use palisade_resilience::health::HealthRegistry;
+    /// use palisade_resilience::registry::Registry;
+    ///
+    /// let health = HealthRegistry::new();
+    /// let registry = Registry::with_health(health.clone());
+    /// let breaker = CircuitBreakerLayer::builder().name("db").build()?;
+    /// registry.register_breaker(breaker.handle())?;
+    /// breaker.handle().force_open();
+    /// let report = health.check();
+    /// assert_eq!(report.components[0].name, "db");
+    /// assert_eq!(report.components[0].health.state, "forced_open");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "health")]
+    #[must_use]
+    pub fn with_health(health: crate::health::HealthRegistry) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self {
+            inner: Arc::new(Inner {
+                entries: Mutex::new(IndexMap::new()),
+                events,
+                health: Some(health),
             }),
         }
     }
@@ -188,6 +242,10 @@ impl Registry {
             return Err(RegistryError::DuplicateName {
                 name: name.to_string(),
             });
+        }
+        #[cfg(feature = "health")]
+        if let Some(health) = &self.inner.health {
+            health.register(name.to_string(), handle.clone());
         }
         entries.insert(name, handle);
         Ok(())

@@ -136,8 +136,10 @@ test("forcing a breaker open turns its row red and its route answers 503", async
   const row = page.locator("tr[data-breaker='demo-upstream']");
   await row.getByRole("button", { name: "Force demo-upstream open" }).click();
   await eventually(async () => (await row.getAttribute("class")) === "open", "the row to show open");
-  const colour = await row.evaluate((el) => getComputedStyle(el).backgroundColor);
-  assert.equal(colour, "rgb(255, 235, 233)");
+  // Retried: a live event may re-render the table (a detached row has no
+  // computed style) between the class check and this read.
+  const red = async () => (await row.evaluate((el) => getComputedStyle(el).backgroundColor)) === "rgb(255, 235, 233)";
+  await eventually(red, "the row's red background, rgb(255, 235, 233)");
   const answer = await fetch(`${base}/demo/upstream`);
   assert.equal(answer.status, 503);
   assert.ok(answer.headers.get("retry-after"));
@@ -159,6 +161,14 @@ test("a narrow window keeps every control reachable", async (t) => {
   const toggle = page.getByRole("switch", { name: "demo-flagged on" });
   await toggle.focus();
   assert.equal(await toggle.evaluate((el) => el === document.activeElement), true);
+  // A change re-renders the flags table; the keyboard focus stays on the
+  // (new) toggle rather than falling back to the page.
+  const row = await page.$("tr[data-flag='demo-flagged']");
+  const before = await toggle.isChecked();
+  await call("PATCH", "/api/flags/demo-flagged", { enabled: !before });
+  await eventually(async () => !(await row.evaluate((el) => el.isConnected)), "the flags table to re-render");
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "demo-flagged on");
+  await call("PATCH", "/api/flags/demo-flagged", { enabled: before });
   // The page itself never scrolls sideways: wide tables scroll in their
   // own box, so every panel and control fits the window.
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -350,6 +350,13 @@ async fn import_unleash(
     let imported = UnleashImport::new()
         .parse(&document.to_string())
         .map_err(|e| invalid_import(e.to_string()))?;
+    // `PUT /api/flags/segments` is the segments' route, so such a flag could
+    // be created only here and then never read, changed or deleted.
+    if imported.flags.get(SEGMENTS_PATH).is_some() {
+        return Err(invalid_import(format!(
+            "a flag keyed `{SEGMENTS_PATH}` could not be reached at /api/flags/{SEGMENTS_PATH} (the segments' path); rename it"
+        )));
+    }
     // Check the whole result first, so a rejected import writes nothing.
     let current_set = store.live().snapshot();
     let merged = current_set
@@ -507,6 +514,9 @@ fn apply_patch(definition: &mut Value, patch: &FlagPatch) -> Answer<()> {
     }
     Ok(())
 }
+
+/// The path segment of `/api/flags/segments`, which no flag key may take.
+const SEGMENTS_PATH: &str = "segments";
 
 fn invalid_flag(detail: impl Into<String>) -> Problem {
     Problem::palisade(StatusCode::UNPROCESSABLE_ENTITY, "invalid_flag").with_detail(detail.into())
