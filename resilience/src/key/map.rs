@@ -32,7 +32,7 @@ const EVICTION_SAMPLES: usize = 5;
 ///   allocation. Readers of different keys (and of the same key) proceed in
 ///   parallel.
 /// - **New keys** take the shard's write lock. When the shard is full, a few
-///   entries (`EVICTION_SAMPLES`) are sampled and the least recently
+///   distinct entries (`EVICTION_SAMPLES`) are sampled and the least recently
 ///   used of those the layer allows to go (a bulkhead keeps partitions with
 ///   calls in flight) is removed — a bounded amount of work whatever the
 ///   size of the map, never a scan. If none of them may go, the new key is
@@ -205,12 +205,16 @@ impl<K, V> Shard<K, V> {
     fn evict(&mut self, evictable: &impl Fn(&V) -> bool) -> bool {
         let len = self.entries.len();
         let mut victim: Option<(usize, u64)> = None;
+        // Distinct entries: a run from a random start. Drawn independently,
+        // the same entry could fill several samples, and a key in use could
+        // go because every sample but it was one newer entry.
+        let start = if len <= EVICTION_SAMPLES {
+            0
+        } else {
+            self.next_index(len)
+        };
         for probe in 0..len.min(EVICTION_SAMPLES) {
-            let index = if len <= EVICTION_SAMPLES {
-                probe
-            } else {
-                self.next_index(len)
-            };
+            let index = (start + probe) % len;
             let Some((_, slot)) = self.entries.get_index(index) else {
                 continue;
             };
