@@ -192,13 +192,14 @@ async fn the_key_map_stays_bounded_and_keeps_recent_keys() {
     svc.clone().oneshot((0, 0)).await.unwrap();
     for key in 1..10_000 {
         svc.clone().oneshot((key, key)).await.unwrap();
-        // Key 0 stays in use, so it is never the least recently used.
-        if key % 8 == 0 {
-            assert!(
-                svc.clone().oneshot((0, key)).await.is_err(),
-                "key 0 kept its empty bucket"
-            );
-        }
+        // Key 0 is used after every new key, so it is never the least
+        // recently used of the sampled keys. (Used only now and then, it
+        // could be: the map is sharded, and a shard may take several new
+        // keys in a row.)
+        assert!(
+            svc.clone().oneshot((0, key)).await.is_err(),
+            "key 0 kept its empty bucket"
+        );
         assert!(layer.policy().key_count() <= 64);
     }
     assert_eq!(layer.policy().key_count(), 64);
