@@ -8,63 +8,28 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(feature = "outlier")]
 
-use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
 
 use palisade_resilience::outlier::OutlierDetector;
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 
-#[derive(Default)]
-struct Fields(Vec<(String, String)>);
+#[path = "support/capture.rs"]
+mod capture;
 
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push((field.name().to_owned(), format!("{value:?}")));
-    }
+use capture::Capture;
 
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push((field.name().to_owned(), value.to_owned()));
-    }
-}
-
-/// An event's level and its fields, formatted.
-type Captured = (Level, Vec<(String, String)>);
-
-/// Keeps the info and warn events of the outlier module.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-impl Subscriber for Capture {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata
-            .target()
-            .starts_with("palisade_resilience::outlier")
-            && *metadata.level() <= Level::INFO
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), fields.0));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+/// The info and warn events of the outlier module.
+fn outlier_events(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata
+        .target()
+        .starts_with("palisade_resilience::outlier")
+        && *metadata.level() <= Level::INFO
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_ejection_is_a_warning_and_the_return_an_info_event() {
-    let capture = Capture::default();
+    let capture = Capture::new(outlier_events);
     let _guard = tracing::subscriber::set_default(capture.clone());
     tracing::callsite::rebuild_interest_cache();
 
@@ -84,7 +49,7 @@ async fn an_ejection_is_a_warning_and_the_return_an_info_event() {
     // Not ready until the ejection ends, 30 s later.
     bad.ready().await.unwrap();
 
-    let events = capture.0.lock().unwrap();
+    let events = capture.events();
     let summary: Vec<(Level, String)> = events
         .iter()
         .map(|(level, fields)| {
