@@ -1,8 +1,11 @@
 //! What one call costs: the weighted permits of the bulkhead and the rate
-//! limiter.
+//! limiters.
 //!
 //! By default every call costs one permit (one concurrent slot of a
-//! bulkhead, one cell of a rate limiter). A layer given a [`Weigh`] charges
+//! bulkhead, one cell of a rate limiter's bucket). A layer given a
+//! [`Weigh`] — through `BulkheadLayerBuilder::weight`,
+//! `RateLimitLayerBuilder::weight` (global or keyed),
+//! `TunableRate::weight` or `RedisRateLimitLayerBuilder::weight` — charges
 //! each call what it returns instead, so an export of 10,000 rows may cost
 //! 10 while a lookup costs 1. A weight is a closure over the request, or
 //! (feature `http`) the request's [`Weight`] extension through
@@ -10,8 +13,9 @@
 //! something.
 //!
 //! A call heavier than the layer could ever admit (more than a bulkhead's
-//! `max_concurrent`, more than a rate limiter's burst) is refused at once
-//! with the layer's usual rejection, never left waiting forever.
+//! `max_concurrent`, more than a rate limiter's burst) is refused at once,
+//! never left waiting forever: the bulkhead's `Reason::TooHeavy`, the rate
+//! limiters' `ExceedsBurst`.
 //!
 //! ```
 //! use palisade_resilience::weight::Weigh;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use palisade_resilience::rate_limit::Quota;
-use palisade_resilience::rate_limit::error::{BackendUnavailable, RateLimited};
+use palisade_resilience::rate_limit::error::{BackendUnavailable, ExceedsBurst, RateLimited};
 use palisade_resilience::rate_limit::redis::{FailurePolicy, RedisRateLimitLayer, lazy_connection};
 use redis::aio::ConnectionManager;
 use tokio::time::timeout;
@@ -113,6 +113,88 @@ async fn two_instances_share_one_quota() {
         10,
         "a limited call reached the inner service"
     );
+}
+
+#[tokio::test]
+async fn weighted_calls_take_their_cells_from_the_shared_bucket() {
+    let Some(url) =
+        services::redis_url("weighted_calls_take_their_cells_from_the_shared_bucket").await
+    else {
+        return;
+    };
+    let prefix = fresh_prefix("weighted");
+    // Burst 10, one more every 6 minutes: real time cannot refill during the test.
+    let quota = Quota::per_hour(NonZeroU32::new(10).unwrap());
+    let weighted = |conn| {
+        RedisRateLimitLayer::builder(conn, quota, |_: &u32| Some("shared"))
+            .prefix(&prefix)
+            .timeout(SLOW_OK)
+            .failure_policy(FailurePolicy::FailClosed)
+            .weight(|cost: &u32| *cost)
+            .build()
+            .unwrap()
+    };
+    let a = weighted(lazy_connection(&url, SLOW_OK).unwrap());
+    let b = weighted(lazy_connection(&url, SLOW_OK).unwrap());
+    let (inner, calls) = counting();
+    let (svc_a, svc_b) = (a.layer(inner.clone()), b.layer(inner));
+
+    assert_eq!(bounded(svc_a.clone().oneshot(7)).await.unwrap(), 7);
+    // Three cells are left for both instances: 4 must wait for one more,
+    // about one interval (6 minutes), not four.
+    let err = bounded(svc_b.clone().oneshot(4)).await.unwrap_err();
+    let limited = err
+        .downcast_ref::<RateLimited>()
+        .unwrap_or_else(|| panic!("expected RateLimited, got {err}"));
+    assert!(limited.retry_after() > Duration::from_secs(300));
+    assert!(limited.retry_after() <= Duration::from_secs(360));
+    // A refused weighted call takes nothing: the three cells are still there.
+    assert_eq!(bounded(svc_b.clone().oneshot(3)).await.unwrap(), 3);
+    assert!(
+        bounded(svc_a.clone().oneshot(1))
+            .await
+            .unwrap_err()
+            .is::<RateLimited>()
+    );
+    // Heavier than the burst: refused before any round trip.
+    let err = bounded(svc_a.oneshot(11)).await.unwrap_err();
+    let heavy = err.downcast_ref::<ExceedsBurst>().unwrap();
+    assert_eq!((heavy.weight(), heavy.burst()), (11, 10));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a refused call reached the inner service"
+    );
+    assert_eq!(
+        (a.handle().allowed_total(), a.handle().limited_total()),
+        (1, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_call_heavier_than_the_burst_never_asks_redis() {
+    // Nothing listens here: any round trip would fail closed instead.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let conn = lazy_connection(&format!("redis://127.0.0.1:{port}"), SLOW_OK).unwrap();
+    let layer = RedisRateLimitLayer::builder(
+        conn,
+        Quota::per_hour(NonZeroU32::new(10).unwrap()),
+        |_: &u32| Some("k"),
+    )
+    .failure_policy(FailurePolicy::FailClosed)
+    .weight(|cost: &u32| *cost)
+    .build()
+    .unwrap();
+    let (inner, _) = counting();
+    let svc = layer.layer(inner);
+    let err = bounded(svc.clone().oneshot(11)).await.unwrap_err();
+    assert!(err.is::<ExceedsBurst>(), "got {err}");
+    let err = bounded(svc.oneshot(10)).await.unwrap_err();
+    assert!(err.is::<BackendUnavailable>(), "got {err}");
+    assert_eq!(layer.handle().backend_errors_total(), 1);
 }
 
 #[tokio::test]

@@ -172,6 +172,12 @@ impl From<RateLimited> for Refused {
     }
 }
 
+impl From<ExceedsBurst> for Refused {
+    fn from(heavy: ExceedsBurst) -> Self {
+        Self::ExceedsBurst(heavy)
+    }
+}
+
 impl From<crate::key::MissingKey> for Refused {
     fn from(missing: crate::key::MissingKey) -> Self {
         Self::MissingKey(missing)

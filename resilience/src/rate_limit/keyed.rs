@@ -3,7 +3,7 @@
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 
 use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
@@ -11,11 +11,12 @@ use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 
 use super::clock::GovernorClock;
-use super::error::Refused;
+use super::error::{ExceedsBurst, Refused};
 use super::headers::RateLimitInfo;
 use super::policy::{Policy, allowed, limited};
 use super::quota::Quota;
 use crate::key::{ExtractKey, KeyOf, KeyedMap};
+use crate::weight::{self, Unweighted, Weigh};
 
 /// governor's GCRA over buckets kept in a [`KeyedMap`].
 type KeyedLimiter<K> =
@@ -33,12 +34,16 @@ type KeyedLimiter<K> =
 /// key cannot be found is refused with [`MissingKey`](crate::key::MissingKey)
 /// (see [`PoolMissing`](crate::key::PoolMissing) to share one bucket
 /// instead).
-pub struct Keyed<E, K: Hash + Eq + Clone> {
+///
+/// Each call takes one cell of its key's bucket, or with
+/// [`weight`](Self::weight) what `W` weighs it at.
+pub struct Keyed<E, K: Hash + Eq + Clone, W = Unweighted> {
     limiter: KeyedLimiter<K>,
     /// The map inside `limiter` (governor does not lend its state store).
     buckets: Arc<KeyedMap<K, InMemoryState>>,
     key_of: KeyOf<E>,
     quota: Quota,
+    weigh: W,
     _key: PhantomData<fn() -> K>,
 }
 
@@ -59,10 +64,31 @@ impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
             buckets,
             key_of: KeyOf::new(extractor, "rate limiter"),
             quota,
+            weigh: Unweighted,
             _key: PhantomData,
         }
     }
 
+    /// Charges each call the cells `weigh` finds in its key's bucket (a
+    /// closure `Fn(&Req) -> u32`, or with feature `http`
+    /// [`FromExtension`](crate::weight::FromExtension)) instead of one, as
+    /// the [`weight`](crate::weight) module describes; a call weighing more
+    /// than the burst is refused at once with
+    /// [`ExceedsBurst`](super::error::ExceedsBurst). Also
+    /// [`RateLimitLayerBuilder::weight`](super::RateLimitLayerBuilder::weight).
+    pub fn weight<W>(self, weigh: W) -> Keyed<E, K, W> {
+        Keyed {
+            limiter: self.limiter,
+            buckets: self.buckets,
+            key_of: self.key_of,
+            quota: self.quota,
+            weigh,
+            _key: PhantomData,
+        }
+    }
+}
+
+impl<E, K: Hash + Eq + Clone, W> Keyed<E, K, W> {
     /// The quota.
     pub const fn quota(&self) -> Quota {
         self.quota
@@ -102,30 +128,53 @@ impl<E, K: Hash + Eq + Clone> Keyed<E, K> {
             Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota)),
         }
     }
+
+    /// Takes `weight` cells from `key`'s bucket at once, or none.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused::Limited`] when the bucket holds fewer cells,
+    /// [`Refused::ExceedsBurst`] when even a full bucket could not.
+    pub fn check_key_n(&self, key: &K, weight: u32) -> Result<RateLimitInfo, Refused> {
+        let n = NonZeroU32::new(weight).unwrap_or(NonZeroU32::MIN);
+        match self.limiter.check_key_n(key, n) {
+            Ok(Ok(snapshot)) => Ok(allowed(&snapshot, self.quota)),
+            Ok(Err(not_until)) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
+            Err(_) => Err(ExceedsBurst::new(weight, self.quota.burst.get()).into()),
+        }
+    }
 }
 
-impl<Req, E, K> Policy<Req> for Keyed<E, K>
+impl<Req, E, K, W> Policy<Req> for Keyed<E, K, W>
 where
     E: ExtractKey<Req, Key = K>,
     K: Hash + Eq + Clone,
+    W: Weigh<Req>,
 {
     #[inline]
     fn check(&self, req: &Req) -> Result<RateLimitInfo, Refused> {
         let key = self.key_of.extract(req)?;
-        Ok(self.check_key(&key)?)
+        // The constant 1 when unweighted: the weighted branch folds away.
+        match weight::of(&self.weigh, req) {
+            1 => Ok(self.check_key(&key)?),
+            n => self.check_key_n(&key, n),
+        }
     }
 
     #[inline]
     fn admit(&self, req: &Req) -> Result<(), Refused> {
         let key = self.key_of.extract(req)?;
-        match self.limiter.check_key(&key) {
-            Ok(_) => Ok(()),
-            Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
+        match weight::of(&self.weigh, req) {
+            1 => match self.limiter.check_key(&key) {
+                Ok(_) => Ok(()),
+                Err(not_until) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
+            },
+            n => self.check_key_n(&key, n).map(drop),
         }
     }
 }
 
-impl<E, K: Hash + Eq + Clone> fmt::Debug for Keyed<E, K> {
+impl<E, K: Hash + Eq + Clone, W> fmt::Debug for Keyed<E, K, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyed")
             .field("quota", &self.quota)

@@ -15,6 +15,7 @@ use super::policy::Global;
 use super::quota::Quota;
 use super::service::RateLimit;
 use crate::key::DEFAULT_MAX_KEYS;
+use crate::weight::Unweighted;
 
 /// Applies a GCRA rate limit to a service: globally ([`global`](Self::global))
 /// or per key ([`keyed`](Self::keyed)); [`builder`](Self::builder) and
@@ -47,6 +48,7 @@ impl RateLimitLayer<Global> {
             quota,
             name: "default",
             keys: (),
+            weigh: Unweighted,
             _headers: PhantomData,
         }
     }
@@ -60,6 +62,7 @@ impl RateLimitLayer<Global> {
             quota,
             name: "default",
             keys: (),
+            weigh: Unweighted,
             _headers: PhantomData,
         }
     }
@@ -79,10 +82,16 @@ impl<E, K: Hash + Eq + Clone> RateLimitLayer<Keyed<E, K>> {
 impl<P> RateLimitLayer<P> {
     /// A layer around an already built policy.
     pub fn new(policy: P) -> Self {
+        Self::named(policy, "default")
+    }
+}
+
+impl<P, H> RateLimitLayer<P, H> {
+    fn named(policy: P, name: &'static str) -> Self {
         Self {
             policy: Arc::new(policy),
             stats: Stats::new(),
-            name: "default",
+            name,
             _headers: PhantomData,
         }
     }
@@ -117,15 +126,17 @@ pub struct ByKey<E> {
 /// Global and keyed limiters read alike:
 /// `RateLimitLayer::builder(quota).name("api").build()` and
 /// `RateLimitLayer::builder(quota).keyed(PeerIp).max_keys(n).name("api").build()`.
+/// Either may [`weight`](Self::weight) its calls.
 #[must_use]
-pub struct RateLimitLayerBuilder<H = NoHeaders, X = ()> {
+pub struct RateLimitLayerBuilder<H = NoHeaders, X = (), W = Unweighted> {
     quota: Quota,
     name: &'static str,
     keys: X,
+    weigh: W,
     _headers: PhantomData<fn() -> H>,
 }
 
-impl<H, X> RateLimitLayerBuilder<H, X> {
+impl<H, X, W> RateLimitLayerBuilder<H, X, W> {
     /// The limiter's name, used as the `name` label of its metrics and in
     /// tracing events (default `default`).
     pub fn name(mut self, name: &'static str) -> Self {
@@ -133,17 +144,49 @@ impl<H, X> RateLimitLayerBuilder<H, X> {
         self
     }
 
-    fn layer<P>(self, policy: P) -> RateLimitLayer<P, H> {
-        RateLimitLayer {
-            policy: Arc::new(policy),
-            stats: Stats::new(),
+    /// Charges each call the cells `weigh` finds (a closure
+    /// `Fn(&Req) -> u32`, or with feature `http`
+    /// [`FromExtension`](crate::weight::FromExtension)) instead of one, as
+    /// the [`weight`](crate::weight) module describes: from the one bucket,
+    /// or from the call's key's bucket when keyed. A call weighing more than
+    /// the burst is refused at once with
+    /// [`ExceedsBurst`](super::error::ExceedsBurst).
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use palisade_resilience::rate_limit::error::{ExceedsBurst, RateLimited};
+    /// use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// // Ten cells a second per tenant; an export costs a cell per 100 rows.
+    /// let quota = Quota::per_second(NonZeroU32::new(10).unwrap());
+    /// let layer = RateLimitLayer::builder(quota)
+    ///     .keyed(|(tenant, _rows): &(&'static str, u32)| Some(*tenant))
+    ///     .weight(|(_tenant, rows): &(&'static str, u32)| rows / 100)
+    ///     .build();
+    /// let svc = layer.layer(service_fn(|call: (&'static str, u32)| async move { Ok::<_, std::io::Error>(call.1) }));
+    ///
+    /// svc.clone().oneshot(("acme", 800)).await?; // 8 of acme's 10 cells
+    /// assert!(svc.clone().oneshot(("acme", 300)).await.unwrap_err().is::<RateLimited>());
+    /// svc.clone().oneshot(("globex", 300)).await?; // another bucket
+    /// assert!(svc.oneshot(("globex", 2000)).await.unwrap_err().is::<ExceedsBurst>());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn weight<W2>(self, weigh: W2) -> RateLimitLayerBuilder<H, X, W2> {
+        RateLimitLayerBuilder {
+            quota: self.quota,
             name: self.name,
+            keys: self.keys,
+            weigh,
             _headers: PhantomData,
         }
     }
 }
 
-impl<H> RateLimitLayerBuilder<H, ()> {
+impl<H, W> RateLimitLayerBuilder<H, (), W> {
     /// Continues as a keyed limiter: one bucket per key `extractor` finds
     /// (any [`ExtractKey`](crate::key::ExtractKey), such as
     /// [`PeerIp`](crate::key::PeerIp)), at most
@@ -151,7 +194,7 @@ impl<H> RateLimitLayerBuilder<H, ()> {
     /// [`max_keys`](RateLimitLayerBuilder::max_keys) says otherwise. A request
     /// whose key cannot be found is refused with
     /// [`MissingKey`](crate::key::MissingKey).
-    pub fn keyed<E>(self, extractor: E) -> RateLimitLayerBuilder<H, ByKey<E>> {
+    pub fn keyed<E>(self, extractor: E) -> RateLimitLayerBuilder<H, ByKey<E>, W> {
         RateLimitLayerBuilder {
             quota: self.quota,
             name: self.name,
@@ -159,18 +202,19 @@ impl<H> RateLimitLayerBuilder<H, ()> {
                 extractor,
                 max_keys: DEFAULT_MAX_KEYS,
             },
+            weigh: self.weigh,
             _headers: PhantomData,
         }
     }
 
     /// Builds the global (one-bucket) limiter.
-    pub fn build(self) -> RateLimitLayer<Global, H> {
-        let policy = Global::new(self.quota);
-        self.layer(policy)
+    pub fn build(self) -> RateLimitLayer<Global<W>, H> {
+        let policy = Global::new(self.quota).weight(self.weigh);
+        RateLimitLayer::named(policy, self.name)
     }
 }
 
-impl<H, E> RateLimitLayerBuilder<H, ByKey<E>> {
+impl<H, E, W> RateLimitLayerBuilder<H, ByKey<E>, W> {
     /// The most keys (buckets) kept at once; a new key in a full map replaces
     /// the least recently used of a few sampled keys.
     pub fn max_keys(mut self, max_keys: NonZeroUsize) -> Self {
@@ -179,23 +223,17 @@ impl<H, E> RateLimitLayerBuilder<H, ByKey<E>> {
     }
 
     /// Builds the keyed limiter.
-    pub fn build<K: Hash + Eq + Clone>(self) -> RateLimitLayer<Keyed<E, K>, H> {
+    pub fn build<K: Hash + Eq + Clone>(self) -> RateLimitLayer<Keyed<E, K, W>, H> {
         let ByKey {
             extractor,
             max_keys,
         } = self.keys;
-        let policy = Keyed::new(self.quota, extractor, max_keys);
-        RateLimitLayerBuilder {
-            quota: self.quota,
-            name: self.name,
-            keys: (),
-            _headers: PhantomData,
-        }
-        .layer(policy)
+        let policy = Keyed::new(self.quota, extractor, max_keys).weight(self.weigh);
+        RateLimitLayer::named(policy, self.name)
     }
 }
 
-impl<H, X: fmt::Debug> fmt::Debug for RateLimitLayerBuilder<H, X> {
+impl<H, X: fmt::Debug, W> fmt::Debug for RateLimitLayerBuilder<H, X, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitLayerBuilder")
             .field("quota", &self.quota)

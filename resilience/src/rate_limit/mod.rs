@@ -23,6 +23,10 @@
 //!   `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`;
 //!   `RateLimited::headers` gives `Retry-After` and the same headers for the
 //!   429.
+//! - [`weight`](RateLimitLayerBuilder::weight): a call takes the cells a
+//!   [`Weigh`](crate::weight::Weigh) finds (a closure, or the request's
+//!   `Weight` extension) instead of one; heavier than the burst, it is
+//!   refused at once with [`ExceedsBurst`](error::ExceedsBurst);
 //! - `RedisRateLimitLayer` (feature `redis`): the same decision, made
 //!   atomically by one Lua script in Redis, so several server instances share
 //!   one limit; a `FailurePolicy` decides what happens

@@ -135,15 +135,12 @@ impl<W> Global<W> {
     /// Takes `weight` (> 1) cells at once, or none.
     #[cold]
     #[inline(never)]
-    fn check_weighted(&self, weight: u32) -> Result<RateLimitInfo, Refused> {
+    pub(crate) fn check_weighted(&self, weight: u32) -> Result<RateLimitInfo, Refused> {
         let n = NonZeroU32::new(weight).unwrap_or(NonZeroU32::MIN);
         match self.limiter.check_n(n) {
             Ok(Ok(snapshot)) => Ok(allowed(&snapshot, self.quota)),
             Ok(Err(not_until)) => Err(limited(&not_until, self.limiter.clock(), self.quota).into()),
-            Err(_) => Err(Refused::ExceedsBurst(ExceedsBurst::new(
-                weight,
-                self.quota.burst.get(),
-            ))),
+            Err(_) => Err(ExceedsBurst::new(weight, self.quota.burst.get()).into()),
         }
     }
 }

@@ -225,14 +225,14 @@ impl Registry {
     ///
     /// [`RegistryError::DuplicateName`] when the name is taken.
     #[cfg(feature = "rate-limit")]
-    pub fn register_rate_limit<H>(
+    pub fn register_rate_limit<H, W>(
         &self,
         name: &str,
-        layer: &crate::rate_limit::RateLimitLayer<super::TunableRate, H>,
+        layer: &crate::rate_limit::RateLimitLayer<super::TunableRate<W>, H>,
     ) -> Result<(), RegistryError> {
         self.insert(
             Arc::from(name),
-            Handle::RateLimit(layer.handle(), layer.policy().clone()),
+            Handle::RateLimit(layer.handle(), layer.policy().unweighted()),
         )
     }
 

@@ -12,8 +12,7 @@ use tower_service::Service;
 use super::FailurePolicy;
 use super::script::DecisionFuture;
 use crate::BoxError;
-use crate::key::MissingKey;
-use crate::rate_limit::error::BackendUnavailable;
+use crate::rate_limit::error::{BackendUnavailable, Refused};
 use crate::rate_limit::headers::{RateLimitInfo, ResponseHeaders};
 use crate::rate_limit::telemetry;
 
@@ -38,7 +37,7 @@ pin_project! {
             failure: FailurePolicy,
         },
         Called { #[pin] future: S::Future, info: Option<RateLimitInfo> },
-        MissingKey { error: MissingKey },
+        Refused { error: Option<Refused> },
         Done,
     }
 }
@@ -63,9 +62,10 @@ impl<S: Service<Req>, Req, H> RedisResponseFuture<S, Req, H> {
         }
     }
 
-    pub(super) const fn missing_key(error: MissingKey) -> Self {
+    /// Refused before any round trip: no key, or heavier than the burst.
+    pub(super) const fn refused(error: Refused) -> Self {
         Self {
-            state: State::MissingKey { error },
+            state: State::Refused { error: Some(error) },
             _headers: PhantomData,
         }
     }
@@ -124,10 +124,13 @@ where
                     }
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::MissingKey { error } => {
-                    let error = *error;
+                StateProj::Refused { error } => {
+                    let error = error.take();
                     state.set(State::Done);
-                    return Poll::Ready(Err(error.into()));
+                    return Poll::Ready(Err(error.map_or_else(
+                        || "rate limit future polled after completion".into(),
+                        Into::into,
+                    )));
                 }
                 StateProj::Done => {
                     return Poll::Ready(Err("rate limit future polled after completion".into()));

@@ -17,9 +17,10 @@ use crate::ConfigError;
 use crate::rate_limit::handle::{RateLimitHandle, Stats};
 use crate::rate_limit::headers::NoHeaders;
 use crate::rate_limit::quota::Quota;
+use crate::weight::Unweighted;
 
 /// What every service of one layer shares.
-pub(crate) struct Shared<E> {
+pub(crate) struct Shared<E, W = Unweighted> {
     pub(super) conn: ConnectionManager,
     pub(super) script: Script,
     pub(super) key_of: crate::key::KeyOf<E>,
@@ -30,11 +31,12 @@ pub(crate) struct Shared<E> {
     pub(super) failure: FailurePolicy,
     pub(super) name: &'static str,
     pub(super) stats: Arc<Stats>,
+    pub(super) weigh: W,
 }
 
 /// Builds a [`RedisRateLimitLayer`]; see [`RedisRateLimitLayer::builder`].
 #[must_use]
-pub struct RedisRateLimitLayerBuilder<E, H = NoHeaders> {
+pub struct RedisRateLimitLayerBuilder<E, H = NoHeaders, W = Unweighted> {
     conn: ConnectionManager,
     quota: Quota,
     extractor: E,
@@ -42,6 +44,7 @@ pub struct RedisRateLimitLayerBuilder<E, H = NoHeaders> {
     timeout: Duration,
     failure: FailurePolicy,
     name: &'static str,
+    weigh: W,
     _headers: PhantomData<fn() -> H>,
 }
 
@@ -56,6 +59,31 @@ impl<E, H> RedisRateLimitLayerBuilder<E, H> {
             timeout: DEFAULT_TIMEOUT,
             failure: FailurePolicy::default(),
             name: "default",
+            weigh: Unweighted,
+            _headers: PhantomData,
+        }
+    }
+}
+
+impl<E, H, W> RedisRateLimitLayerBuilder<E, H, W> {
+    /// Charges each call the cells `weigh` finds in its key's bucket (a
+    /// closure `Fn(&Req) -> u32`, or with feature `http`
+    /// [`FromExtension`](crate::weight::FromExtension)) instead of one, as
+    /// the [`weight`](crate::weight) module describes. The script takes them
+    /// all or none in its one atomic step; a call weighing more than the
+    /// burst is refused at once with
+    /// [`ExceedsBurst`](crate::rate_limit::error::ExceedsBurst), without a
+    /// round trip.
+    pub fn weight<W2>(self, weigh: W2) -> RedisRateLimitLayerBuilder<E, H, W2> {
+        RedisRateLimitLayerBuilder {
+            conn: self.conn,
+            quota: self.quota,
+            extractor: self.extractor,
+            prefix: self.prefix,
+            timeout: self.timeout,
+            failure: self.failure,
+            name: self.name,
+            weigh,
             _headers: PhantomData,
         }
     }
@@ -91,7 +119,7 @@ impl<E, H> RedisRateLimitLayerBuilder<E, H> {
     ///
     /// [`ConfigError`] when the quota's interval is below one
     /// microsecond (the script's resolution), or the timeout is zero.
-    pub fn build(self) -> Result<RedisRateLimitLayer<E, H>, ConfigError> {
+    pub fn build(self) -> Result<RedisRateLimitLayer<E, H, W>, ConfigError> {
         let quota = self.quota;
         let interval_us = u64::try_from(quota.replenish_interval().as_micros()).unwrap_or(u64::MAX);
         if interval_us == 0 {
@@ -114,13 +142,14 @@ impl<E, H> RedisRateLimitLayerBuilder<E, H> {
                 failure: self.failure,
                 name: self.name,
                 stats: Stats::new(),
+                weigh: self.weigh,
             }),
             _headers: PhantomData,
         })
     }
 }
 
-impl<E, H> fmt::Debug for RedisRateLimitLayerBuilder<E, H> {
+impl<E, H, W> fmt::Debug for RedisRateLimitLayerBuilder<E, H, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisRateLimitLayerBuilder")
             .field("quota", &self.quota)
@@ -141,8 +170,8 @@ impl<E, H> fmt::Debug for RedisRateLimitLayerBuilder<E, H> {
 /// response future (it needs a round trip), so the service clones its inner
 /// service into each future, the way tower's `Retry` does: `S: Clone`.
 #[must_use]
-pub struct RedisRateLimitLayer<E, H = NoHeaders> {
-    shared: Arc<Shared<E>>,
+pub struct RedisRateLimitLayer<E, H = NoHeaders, W = Unweighted> {
+    shared: Arc<Shared<E, W>>,
     _headers: PhantomData<fn() -> H>,
 }
 
@@ -171,7 +200,7 @@ impl<E> RedisRateLimitLayer<E> {
     }
 }
 
-impl<E, H> RedisRateLimitLayer<E, H> {
+impl<E, H, W> RedisRateLimitLayer<E, H, W> {
     /// A handle to the counts of every service this layer (or a clone of it)
     /// builds, including whether the last call to Redis failed.
     #[must_use]
@@ -186,7 +215,7 @@ impl<E, H> RedisRateLimitLayer<E, H> {
     }
 }
 
-impl<E> Shared<E> {
+impl<E, W> Shared<E, W> {
     pub(super) fn redis_key<K: RedisKey + ?Sized>(&self, key: &K) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.prefix.len() + 48);
         out.extend_from_slice(&self.prefix);
@@ -196,7 +225,7 @@ impl<E> Shared<E> {
     }
 }
 
-impl<E, H> Clone for RedisRateLimitLayer<E, H> {
+impl<E, H, W> Clone for RedisRateLimitLayer<E, H, W> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
@@ -205,7 +234,7 @@ impl<E, H> Clone for RedisRateLimitLayer<E, H> {
     }
 }
 
-impl<E, H> fmt::Debug for RedisRateLimitLayer<E, H> {
+impl<E, H, W> fmt::Debug for RedisRateLimitLayer<E, H, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisRateLimitLayer")
             .field("quota", &self.shared.quota)
@@ -216,8 +245,8 @@ impl<E, H> fmt::Debug for RedisRateLimitLayer<E, H> {
     }
 }
 
-impl<S, E, H> Layer<S> for RedisRateLimitLayer<E, H> {
-    type Service = RedisRateLimit<S, E, H>;
+impl<S, E, H, W> Layer<S> for RedisRateLimitLayer<E, H, W> {
+    type Service = RedisRateLimit<S, E, H, W>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RedisRateLimit::from_parts(inner, Arc::clone(&self.shared))

@@ -17,11 +17,12 @@ pub(super) type Decision = Result<Result<RateLimitInfo, RateLimited>, BoxError>;
 /// allocation is small next to the network round trip it waits for.
 pub(super) type DecisionFuture = Pin<Box<dyn Future<Output = Decision> + Send>>;
 
-impl<E: Send + Sync + 'static> Shared<E> {
-    pub(super) fn decide(self: &Arc<Self>, key: Vec<u8>) -> DecisionFuture {
+impl<E: Send + Sync + 'static, W: Send + Sync + 'static> Shared<E, W> {
+    /// Takes `weight` (1..=burst) cells from `key`'s bucket.
+    pub(super) fn decide(self: &Arc<Self>, key: Vec<u8>, weight: u32) -> DecisionFuture {
         let shared = Arc::clone(self);
         Box::pin(async move {
-            let decision = shared.ask(key).await;
+            let decision = shared.ask(key, weight).await;
             // Counted here, where the shared state already is, so the
             // response future needs no handle of its own.
             match &decision {
@@ -40,11 +41,11 @@ impl<E: Send + Sync + 'static> Shared<E> {
     }
 
     /// One round trip: the script's answer, or why there is none.
-    async fn ask(&self, key: Vec<u8>) -> Decision {
+    async fn ask(&self, key: Vec<u8>, weight: u32) -> Decision {
         let mut conn = self.conn.clone();
         let burst = self.quota.burst_size();
         let mut invocation = self.script.key(key);
-        invocation.arg(self.interval_us).arg(burst);
+        invocation.arg(self.interval_us).arg(burst).arg(weight);
         let reply: Vec<i64> =
             tokio::time::timeout(self.timeout, invocation.invoke_async(&mut conn))
                 .await

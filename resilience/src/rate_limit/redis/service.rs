@@ -13,19 +13,21 @@ use super::key::RedisKey;
 use super::layer::Shared;
 use crate::BoxError;
 use crate::key::ExtractKey;
+use crate::rate_limit::error::ExceedsBurst;
 use crate::rate_limit::handle::RateLimitHandle;
 use crate::rate_limit::headers::{NoHeaders, ResponseHeaders};
+use crate::weight::{self, Unweighted, Weigh};
 
 /// The service of [`RedisRateLimitLayer`](super::RedisRateLimitLayer).
 #[must_use]
-pub struct RedisRateLimit<S, E, H = NoHeaders> {
+pub struct RedisRateLimit<S, E, H = NoHeaders, W = Unweighted> {
     inner: S,
-    shared: Arc<Shared<E>>,
+    shared: Arc<Shared<E, W>>,
     _headers: PhantomData<fn() -> H>,
 }
 
-impl<S, E, H> RedisRateLimit<S, E, H> {
-    pub(super) fn from_parts(inner: S, shared: Arc<Shared<E>>) -> Self {
+impl<S, E, H, W> RedisRateLimit<S, E, H, W> {
+    pub(super) fn from_parts(inner: S, shared: Arc<Shared<E, W>>) -> Self {
         Self {
             inner,
             shared,
@@ -57,7 +59,7 @@ impl<S, E, H> RedisRateLimit<S, E, H> {
     }
 }
 
-impl<S: Clone, E, H> Clone for RedisRateLimit<S, E, H> {
+impl<S: Clone, E, H, W> Clone for RedisRateLimit<S, E, H, W> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -67,7 +69,7 @@ impl<S: Clone, E, H> Clone for RedisRateLimit<S, E, H> {
     }
 }
 
-impl<S: fmt::Debug, E, H> fmt::Debug for RedisRateLimit<S, E, H> {
+impl<S: fmt::Debug, E, H, W> fmt::Debug for RedisRateLimit<S, E, H, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisRateLimit")
             .field("inner", &self.inner)
@@ -76,13 +78,14 @@ impl<S: fmt::Debug, E, H> fmt::Debug for RedisRateLimit<S, E, H> {
     }
 }
 
-impl<S, E, H, Req> Service<Req> for RedisRateLimit<S, E, H>
+impl<S, E, H, W, Req> Service<Req> for RedisRateLimit<S, E, H, W>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
     E: ExtractKey<Req> + Send + Sync + 'static,
     E::Key: RedisKey,
     H: ResponseHeaders<S::Response>,
+    W: Weigh<Req> + Send + Sync + 'static,
 {
     type Response = S::Response;
     type Error = BoxError;
@@ -95,9 +98,16 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let key = match self.shared.key_of.extract(&req) {
             Ok(key) => key,
-            Err(missing) => return RedisResponseFuture::missing_key(missing),
+            Err(missing) => return RedisResponseFuture::refused(missing.into()),
         };
-        let check = self.shared.decide(self.shared.redis_key(&key));
+        let weight = weight::of(&self.shared.weigh, &req);
+        let burst = self.shared.quota.burst_size();
+        if weight > burst {
+            // It could never pass: refused here, without a round trip.
+            self.shared.stats.record_limited();
+            return RedisResponseFuture::refused(ExceedsBurst::new(weight, burst).into());
+        }
+        let check = self.shared.decide(self.shared.redis_key(&key), weight);
         // The ready service goes with the request; this one gets a fresh clone.
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
