@@ -122,12 +122,17 @@ async fn concurrent_failures_open_the_breaker_exactly_once() {
     assert_eq!(handle.state(), State::Open);
     let transitions: Vec<_> = transitions_rx.try_iter().collect();
     assert_eq!(transitions, [(State::Closed, State::Open)]);
-    // The rest were rejected without reaching the upstream (a few calls
-    // admitted just before the trip may still have gone through).
+    // The rest were rejected without reaching the upstream. How many got
+    // through first has no tight bound here: a thread preempted between
+    // taking its window slot and adding its failure to the totals holds the
+    // count at 49 until it runs again (later failures land on slots that
+    // already hold one), so on a loaded machine the trip comes one
+    // preemption late. `states.rs` pins the exact trip point on one
+    // thread.
     let snapshot = handle.snapshot();
     assert_eq!(
         calls(&upstream_calls) as u64 + snapshot.rejected,
         (TASKS * CALLS_PER_TASK) as u64
     );
-    assert!(calls(&upstream_calls) < 50 + TASKS * 2);
+    assert!(snapshot.rejected > 0, "the breaker opened before the calls ran out");
 }
