@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use palisade_flags::unleash::UnleashImport;
-use palisade_flags::{Context, Flags};
+use palisade_flags::{Context, Evaluation, Flags};
 use serde_json::Value;
 
 /// The number of cases the specification holds (both arrays, all files).
@@ -84,6 +84,17 @@ fn variant_json(flags: &Flags, toggle: &str, context: &Context<'_>) -> Value {
     json
 }
 
+/// What a user reads off an evaluation.
+fn summary(evaluation: &Evaluation) -> impl PartialEq + std::fmt::Debug + '_ {
+    (
+        evaluation.value().clone(),
+        evaluation.is_enabled(),
+        evaluation.variant_name(),
+        evaluation.reason(),
+        evaluation.error_code(),
+    )
+}
+
 #[test]
 fn every_case_of_the_unleash_client_specification_passes() {
     let dir = spec_dir();
@@ -112,6 +123,10 @@ fn every_case_of_the_unleash_client_specification_passes() {
             .lenient()
             .parse(&state)
             .unwrap_or_else(|e| panic!("{file}: import failed: {e}"));
+        // Two more evaluators drawing the same random numbers in the same
+        // order, for comparing `evaluate` with `explain` below.
+        let same_draws = || Flags::new(imported.flags.clone()).with_random_seed(7);
+        let (fast, walker) = (same_draws(), same_draws());
         let flags = Flags::new(imported.flags);
 
         let mut expected_in_file = 0;
@@ -134,6 +149,19 @@ fn every_case_of_the_unleash_client_specification_passes() {
                 } else {
                     Value::Bool(flags.evaluate(toggle, &context).is_enabled())
                 };
+                // `evaluate` takes shortcuts (a flag no context can change is
+                // looked up); `explain` walks every step: both must agree.
+                let (fast, walked) = (
+                    fast.evaluate(toggle, &context),
+                    walker.explain(toggle, &context).evaluation,
+                );
+                if summary(&fast) != summary(&walked) {
+                    failures.push(format!(
+                        "{file} [{array}] {description}: evaluate gave {:?}, explain {:?}",
+                        summary(&fast),
+                        summary(&walked)
+                    ));
+                }
                 if actual != *expected {
                     failures.push(format!(
                         "{file} [{array}] {description}: expected {expected}, got {actual}\n{}",

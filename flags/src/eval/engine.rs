@@ -30,6 +30,29 @@ impl Outcome {
     }
 }
 
+/// The outcome of a flag that no context, clock or random draw can change,
+/// `None` for every other flag: off when killed or switched off; on with
+/// [`Reason::Static`] when it has no dependency, no variant, and either no
+/// strategy or a first strategy without constraints, segments or rollout.
+/// It is what [`Engine::evaluate`] answers for such a flag, worked out once
+/// per snapshot ([`FlagSet::fixed`]) so that evaluating it is a lookup.
+pub(crate) fn context_free(flag: &Flag) -> Option<(bool, Reason)> {
+    if flag.killed || !flag.enabled {
+        return Some((false, Reason::Disabled));
+    }
+    if !flag.dependencies.is_empty() || !flag.variants.is_empty() {
+        return None;
+    }
+    match flag.strategies.first() {
+        Some(first)
+            if first.is_targeted() || first.rollout.is_some() || !first.variants.is_empty() =>
+        {
+            None
+        }
+        _ => Some((true, Reason::Static)),
+    }
+}
+
 pub(crate) struct Engine<'s> {
     pub(crate) set: &'s FlagSet,
     pub(crate) clock: &'s dyn Clock,

@@ -194,6 +194,10 @@ impl fmt::Display for Step {
 /// Where the engine reports steps: nowhere for `evaluate` (the closures
 /// are never called, so nothing is built), a list for `explain`.
 pub(crate) trait Tracer {
+    /// Whether steps are kept: a tracer that keeps none lets evaluation
+    /// take shortcuts that skip the steps.
+    const KEEPS_STEPS: bool = true;
+
     fn record(&mut self, step: impl FnOnce() -> Step);
 }
 
@@ -201,6 +205,8 @@ pub(crate) trait Tracer {
 pub(crate) struct NoTrace;
 
 impl Tracer for NoTrace {
+    const KEEPS_STEPS: bool = false;
+
     #[inline]
     fn record(&mut self, _step: impl FnOnce() -> Step) {}
 }

@@ -17,7 +17,7 @@
 //! # Ok::<(), palisade_flags::model::DefinitionError>(())
 //! ```
 
-mod engine;
+pub(crate) mod engine;
 mod evaluation;
 mod explain;
 mod random;
@@ -141,12 +141,22 @@ impl Flags {
         Explanation { evaluation, steps }
     }
 
-    fn run(&self, key: &str, context: &Context<'_>, trace: &mut impl Tracer) -> Evaluation {
+    fn run<T: Tracer>(&self, key: &str, context: &Context<'_>, trace: &mut T) -> Evaluation {
         let set = self.snapshot.load();
         let Some(slot) = set.slot(key) else {
             trace.record(|| Step::FlagNotFound);
             return error(ErrorCode::FlagNotFound);
         };
+        if !T::KEEPS_STEPS
+            && let Some((enabled, reason)) = set.fixed(slot)
+        {
+            let outcome = Outcome {
+                enabled,
+                variant: None,
+                reason,
+            };
+            return to_evaluation(&set.flags[slot].kind, outcome, &self.no_variant);
+        }
         let engine = Engine {
             set: &set,
             clock: &*self.clock,

@@ -8,6 +8,8 @@ use foldhash::fast::RandomState;
 
 use super::flag::DependencyKind;
 use super::{DefinitionError, Flag, Segment};
+use crate::eval::Reason;
+use crate::eval::engine::context_free;
 use crate::time::Timestamp;
 
 /// Flags and segments that refer to each other consistently: every segment
@@ -18,6 +20,9 @@ pub struct FlagSet {
     pub(crate) flags: Vec<Flag>,
     pub(crate) segments: Vec<Segment>,
     index: HashMap<Arc<str>, usize, RandomState>,
+    /// Per slot, the outcome of a flag no context can change (see
+    /// [`context_free`]).
+    fixed: Vec<Option<(bool, Reason)>>,
 }
 
 impl FlagSet {
@@ -90,6 +95,7 @@ impl FlagSet {
             }
         }
         let set = Self {
+            fixed: flags.iter().map(context_free).collect(),
             flags,
             segments,
             index,
@@ -162,6 +168,7 @@ impl FlagSet {
         // by validation) stay as they were.
         Some((
             FlagSet {
+                fixed: flags.iter().map(context_free).collect(),
                 flags,
                 segments: self.segments.clone(),
                 index: self.index.clone(),
@@ -172,6 +179,12 @@ impl FlagSet {
 
     pub(crate) fn slot(&self, key: &str) -> Option<usize> {
         self.index.get(key).copied()
+    }
+
+    /// The outcome of the flag in `slot` when no context can change it.
+    #[inline]
+    pub(crate) fn fixed(&self, slot: usize) -> Option<(bool, Reason)> {
+        self.fixed.get(slot).copied().flatten()
     }
 
     /// Depth-first search over satisfiable dependencies, colouring flags
