@@ -250,29 +250,42 @@ async fn limited_calls_are_counted_by_name() {
 
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let layer = RateLimitLayer::builder(Quota::per_minute(NonZeroU32::MIN))
-        .name("api")
-        .build();
-    let mut svc = layer.layer(echo());
+    let quota = Quota::per_minute(NonZeroU32::MIN);
+    // Named through the builder, and on a layer around a ready-made policy.
+    let built = RateLimitLayer::builder(quota).name("api").build();
+    let wrapped =
+        RateLimitLayer::new(palisade_resilience::rate_limit::Global::new(quota)).name("exports");
+    let (mut api, mut exports) = (built.layer(echo()), wrapped.layer(echo()));
     metrics::with_local_recorder(&recorder, || {
         for n in 0..3 {
-            drop(svc.call(("x", n)));
+            drop(api.call(("x", n)));
+        }
+        for n in 0..2 {
+            drop(exports.call(("x", n)));
         }
     });
-    let counters: Vec<_> = snapshotter
+    let mut counters: Vec<_> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
         .filter(|(key, ..)| key.key().name() == "palisade_rate_limit_limited_total")
+        .map(|(key, _, _, value)| {
+            let name = key
+                .key()
+                .labels()
+                .find(|l| l.key() == "name")
+                .map(|l| l.value().to_owned());
+            (name, value)
+        })
         .collect();
-    assert_eq!(counters.len(), 1);
-    let (key, _, _, value) = &counters[0];
-    assert!(
-        key.key()
-            .labels()
-            .any(|l| l.key() == "name" && l.value() == "api")
+    counters.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        counters,
+        [
+            (Some("api".to_owned()), DebugValue::Counter(2)),
+            (Some("exports".to_owned()), DebugValue::Counter(1)),
+        ]
     );
-    assert_eq!(value, &DebugValue::Counter(2));
 }
 
 #[cfg(feature = "http")]

@@ -80,7 +80,9 @@ impl<E, K: Hash + Eq + Clone> RateLimitLayer<Keyed<E, K>> {
 }
 
 impl<P> RateLimitLayer<P> {
-    /// A layer around an already built policy.
+    /// A layer around an already built policy (such as a
+    /// `registry::TunableRate`), named `default`
+    /// unless [`name`](Self::name) says otherwise.
     pub fn new(policy: P) -> Self {
         Self::named(policy, "default")
     }
@@ -98,6 +100,14 @@ impl<P, H> RateLimitLayer<P, H> {
 }
 
 impl<P, H> RateLimitLayer<P, H> {
+    /// Names the limiter in tracing events and in the `name` label of its
+    /// metrics, as [`RateLimitLayerBuilder::name`] does; for a layer made
+    /// with [`new`](RateLimitLayer::new).
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
     /// The shared limiter (e.g. for [`Keyed::key_count`]).
     #[must_use]
     pub fn policy(&self) -> &P {

@@ -134,5 +134,8 @@ async fn concurrent_failures_open_the_breaker_exactly_once() {
         calls(&upstream_calls) as u64 + snapshot.rejected,
         (TASKS * CALLS_PER_TASK) as u64
     );
-    assert!(snapshot.rejected > 0, "the breaker opened before the calls ran out");
+    assert!(
+        snapshot.rejected > 0,
+        "the breaker opened before the calls ran out"
+    );
 }
