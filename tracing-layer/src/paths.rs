@@ -1,25 +1,4 @@
-//! Paths the trace and metrics layers skip (health checks, `/metrics`) or
-//! group under one route label (a static-file tree, a nested service).
-//!
-//! Rules match the request's raw path and the first matching rule wins.
-//! A pattern is either an exact path (`/metrics`) or a prefix ending in `/*`
-//! (`/health/*`), which matches the prefix itself (`/health`) and everything
-//! below it (`/health/live`, `/health/ready/db`), but not `/healthz`.
-//!
-//! ```
-//! use palisade_tracing_layer::PathRules;
-//! use palisade_tracing_layer::trace::TraceLayer;
-//!
-//! let rules = PathRules::builder()
-//!     .skip("/health/*")
-//!     .skip("/metrics")
-//!     // One span name and one series for every file under /assets.
-//!     .group("/assets/*", "/assets/*")
-//!     .build()?;
-//! let layer = TraceLayer::new().paths(rules.clone());
-//! # let _ = layer;
-//! # Ok::<(), palisade_tracing_layer::InvalidPathPattern>(())
-//! ```
+//! [`PathRules`]: the paths the trace and metrics layers skip or group.
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,8 +7,27 @@ use std::sync::Arc;
 ///
 /// A cheap clone (one `Arc`): give the same rules to
 /// [`TraceLayer::paths`](crate::trace::TraceLayer::paths) and
-/// [`MetricsLayer::paths`](crate::metrics::MetricsLayer::paths). See the
-/// [module docs](self) for the pattern syntax.
+/// [`MetricsLayer::paths`](crate::metrics::MetricsLayer::paths).
+///
+/// Rules match the request's raw path and the first matching rule wins.
+/// A pattern is either an exact path (`/metrics`) or a prefix ending in `/*`
+/// (`/health/*`), which matches the prefix itself (`/health`) and everything
+/// below it (`/health/live`, `/health/ready/db`), but not `/healthz`.
+///
+/// ```
+/// use palisade_tracing_layer::PathRules;
+/// use palisade_tracing_layer::trace::TraceLayer;
+///
+/// let rules = PathRules::builder()
+///     .skip("/health/*")
+///     .skip("/metrics")
+///     // One span name and one series for every file under /assets.
+///     .group("/assets/*", "/assets/*")
+///     .build()?;
+/// let layer = TraceLayer::new().paths(rules.clone());
+/// # let _ = layer;
+/// # Ok::<(), palisade_tracing_layer::InvalidPathPattern>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct PathRules {
     rules: Arc<[Rule]>,

@@ -6,7 +6,7 @@
 //! in registration order, then the evaluation, then `after` (or `error`)
 //! and `finally` in reverse order. A `before` or `after` that fails turns
 //! the result into `false` with [`Reason::Error`](crate::Reason::Error) and
-//! [`ErrorCode::General`](crate::ErrorCode::General), and the `error` hooks
+//! [`ErrorCode::General`], and the `error` hooks
 //! run. An evaluation error (an unknown flag) also runs the `error` hooks.
 //! With no hook registered, `evaluate` checks one length and nothing more.
 //! ([`Flags::explain`](crate::Flags::explain), a debugging tool, runs no

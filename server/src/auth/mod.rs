@@ -2,7 +2,7 @@
 //! rate-limit tiers, client address rules, and the first admin key.
 //!
 //! The [`Auth`] handle lives in the [`AppState`](crate::AppState); the
-//! `/api` router runs [`guard::authenticate`] before every handler.
+//! `/api` router runs the guard (`guard::authenticate`) before every handler.
 
 pub mod args;
 mod events;
