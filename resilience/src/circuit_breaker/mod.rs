@@ -175,6 +175,9 @@ mod ticket;
 mod time_window;
 mod window;
 
+// For the registry, which checks a new window as the builder does.
+#[cfg(feature = "registry")]
+pub(crate) use config::check_window;
 pub use config::{CircuitBreakerLayerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, LastTransition, Snapshot};
 // For the keyed breakers' health report, in `keyed.rs`.

@@ -8,6 +8,8 @@
 //! of the slots once in-flight recordings finish; a call whose outcome equals
 //! the one leaving the window only loads the slot and touches nothing else.
 
+use super::config::SlidingWindow;
+use crate::clock::Clock;
 use crate::sync::{AtomicU8, AtomicU64, Ordering};
 
 pub(crate) use super::time_window::TimeWindow;
@@ -61,6 +63,30 @@ pub(crate) enum Window {
 }
 
 impl Window {
+    /// An empty window of `shape` (already checked: see
+    /// [`check_window`](super::config::check_window)).
+    pub(crate) fn new(shape: SlidingWindow, clock: Clock) -> Self {
+        match shape {
+            SlidingWindow::Count(n) => Self::Count(CountWindow::new(n)),
+            SlidingWindow::Time { duration, buckets } => {
+                Self::Time(TimeWindow::new(duration, buckets, clock))
+            }
+        }
+    }
+
+    /// The shape it was built with.
+    pub(crate) fn shape(&self) -> SlidingWindow {
+        match self {
+            Self::Count(w) => {
+                SlidingWindow::Count(u32::try_from(w.slots.len()).unwrap_or(u32::MAX))
+            }
+            Self::Time(w) => {
+                let (duration, buckets) = w.shape();
+                SlidingWindow::Time { duration, buckets }
+            }
+        }
+    }
+
     /// Records one call and returns the totals to judge, or `None` when there
     /// is nothing new to judge or they cannot be read consistently right now
     /// (the next call judges instead).
@@ -92,6 +118,59 @@ impl Window {
     pub(crate) fn needs_clock(&self) -> bool {
         matches!(self, Self::Time(_))
     }
+}
+
+// ----- where the breaker keeps its window ------------------------------------
+
+/// The breaker's window. With feature `registry` a registry may replace it
+/// while calls run, so it sits behind an [`ArcSwap`](arc_swap::ArcSwap) that
+/// each completing call loads once; without, it is the window itself and
+/// loading it costs nothing (docs/decisions/0005-breaker-window-swap.md).
+/// The crate's loom models keep the plain window: they never reconfigure.
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+#[derive(Debug)]
+pub(crate) struct WindowCell(arc_swap::ArcSwap<Window>);
+
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+impl WindowCell {
+    pub(crate) fn new(window: Window) -> Self {
+        Self(arc_swap::ArcSwap::from_pointee(window))
+    }
+
+    /// The current window. A call records into the window it loaded, and
+    /// judges that window's totals, even if it is replaced meanwhile.
+    #[inline]
+    pub(crate) fn load(&self) -> arc_swap::Guard<std::sync::Arc<Window>> {
+        self.0.load()
+    }
+
+    /// Replaces the window: calls that load it from now on record into
+    /// `window`.
+    pub(crate) fn replace(&self, window: Window) {
+        self.0.store(std::sync::Arc::new(window));
+    }
+}
+
+/// The breaker's window, fixed when it is built (see the other definition).
+#[cfg(not(all(feature = "registry", not(all(test, loom)))))]
+#[derive(Debug)]
+pub(crate) struct WindowCell(Window);
+
+#[cfg(not(all(feature = "registry", not(all(test, loom)))))]
+impl WindowCell {
+    pub(crate) fn new(window: Window) -> Self {
+        Self(window)
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> &Window {
+        &self.0
+    }
+
+    /// The loom models run with the plain window and never reconfigure it.
+    #[cfg(feature = "registry")]
+    #[allow(clippy::unused_self)]
+    pub(crate) fn replace(&self, _window: Window) {}
 }
 
 // ----- count window ---------------------------------------------------------
