@@ -435,6 +435,8 @@ impl Breaker {
     #[inline]
     pub(super) fn complete(&self, word: u64, failure: bool, start: u64) {
         let loaded = self.window.load();
+        // `loaded` is a guard with feature `registry`, the window without.
+        #[allow(clippy::needless_borrow)]
         let current: &Window = &loaded;
         if let Window::Count(window) = current
             && !self.slow_calls

@@ -92,7 +92,9 @@ struct Counters {
 pub(crate) struct TimeWindow {
     /// The breaker's clock; every time below is in ns since its origin.
     clock: Clock,
-    /// The duration it was built with (reported back, never computed with).
+    /// The duration it was built with (reported to a registry, never
+    /// computed with).
+    #[cfg(feature = "registry")]
     duration: Duration,
     bucket_nanos: u64,
     buckets: u64,
@@ -118,6 +120,7 @@ impl TimeWindow {
         }
         Self {
             clock,
+            #[cfg(feature = "registry")]
             duration,
             bucket_nanos,
             buckets: u64::from(buckets),
@@ -129,6 +132,7 @@ impl TimeWindow {
     }
 
     /// The duration and bucket count it was built with.
+    #[cfg(feature = "registry")]
     pub(crate) fn shape(&self) -> (Duration, u32) {
         (
             self.duration,

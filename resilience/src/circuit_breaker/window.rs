@@ -75,6 +75,7 @@ impl Window {
     }
 
     /// The shape it was built with.
+    #[cfg(feature = "registry")]
     pub(crate) fn shape(&self) -> SlidingWindow {
         match self {
             Self::Count(w) => {
