@@ -124,31 +124,74 @@ impl Window {
 // ----- where the breaker keeps its window ------------------------------------
 
 /// The breaker's window. With feature `registry` a registry may replace it
-/// while calls run, so it sits behind an [`ArcSwap`](arc_swap::ArcSwap) that
-/// each completing call loads once; without, it is the window itself and
-/// loading it costs nothing (docs/decisions/0005-breaker-window-swap.md).
-/// The crate's loom models keep the plain window: they never reconfigure.
+/// while calls run: the window it was built with stays in place until the
+/// first replacement, which goes behind an [`ArcSwap`](arc_swap::ArcSwap)
+/// and raises a flag. A completing call reads the flag (one relaxed-cost
+/// acquire load) and, only once the window was replaced, loads the
+/// `ArcSwap`; without the feature it is the window itself and loading it
+/// costs nothing (docs/decisions/0005-breaker-window-swap.md). The crate's
+/// loom models keep the plain window: they never reconfigure.
 #[cfg(all(feature = "registry", not(all(test, loom))))]
 #[derive(Debug)]
-pub(crate) struct WindowCell(arc_swap::ArcSwap<Window>);
+pub(crate) struct WindowCell {
+    /// The window it was built with, current until `replaced` is set (then
+    /// kept, unused, for the breaker's life: one window's memory).
+    built: Window,
+    replaced: std::sync::atomic::AtomicBool,
+    /// The current window once `replaced` is set.
+    current: arc_swap::ArcSwapOption<Window>,
+}
 
 #[cfg(all(feature = "registry", not(all(test, loom))))]
 impl WindowCell {
     pub(crate) fn new(window: Window) -> Self {
-        Self(arc_swap::ArcSwap::from_pointee(window))
+        Self {
+            built: window,
+            replaced: std::sync::atomic::AtomicBool::new(false),
+            current: arc_swap::ArcSwapOption::empty(),
+        }
     }
 
     /// The current window. A call records into the window it loaded, and
     /// judges that window's totals, even if it is replaced meanwhile.
     #[inline]
-    pub(crate) fn load(&self) -> arc_swap::Guard<std::sync::Arc<Window>> {
-        self.0.load()
+    pub(crate) fn load(&self) -> Loaded<'_> {
+        if self.replaced.load(std::sync::atomic::Ordering::Acquire) {
+            Loaded::Replaced(self.current.load(), &self.built)
+        } else {
+            Loaded::Built(&self.built)
+        }
     }
 
     /// Replaces the window: calls that load it from now on record into
     /// `window`.
     pub(crate) fn replace(&self, window: Window) {
-        self.0.store(std::sync::Arc::new(window));
+        self.current.store(Some(std::sync::Arc::new(window)));
+        // After the store: whoever sees the flag finds the new window.
+        self.replaced
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// A loaded window: the one the breaker was built with, or a replacement
+/// held by an `ArcSwap` guard (with the built one as a fallback that is
+/// never used: the flag is raised after the store).
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+pub(crate) enum Loaded<'a> {
+    Built(&'a Window),
+    Replaced(arc_swap::Guard<Option<std::sync::Arc<Window>>>, &'a Window),
+}
+
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+impl std::ops::Deref for Loaded<'_> {
+    type Target = Window;
+
+    #[inline]
+    fn deref(&self) -> &Window {
+        match self {
+            Self::Built(window) => window,
+            Self::Replaced(guard, built) => guard.as_deref().unwrap_or(built),
+        }
     }
 }
 
