@@ -8,7 +8,7 @@
 //!
 //! | layer           | what changes ([`LayerConfig`])                                   | how the call path reads it |
 //! |-----------------|------------------------------------------------------------------|----------------------------|
-//! | circuit breaker | failure rate threshold, minimum calls, consecutive failures, wait in Open, sliding window ([`BreakerConfig`]) | relaxed atomic loads when a call completes; the window is one `ArcSwap` load |
+//! | circuit breaker | failure rate threshold, minimum calls, consecutive failures, wait in Open, sliding window ([`BreakerConfig`]) | relaxed atomic loads when a call completes; the window, one flag load, plus an `ArcSwap` load once it was replaced |
 //! | bulkhead        | `max_concurrent` ([`BulkheadConfig`])                            | the semaphore itself: permits are added, or taken out as they come back |
 //! | rate limiter    | the [`Quota`](crate::rate_limit::Quota), with a [`TunableRate`] policy | one `ArcSwap` load per call |
 //!
