@@ -509,6 +509,18 @@ async fn a_time_window_in_place_of_a_count_window_judges_only_calls_after_the_ch
     assert_eq!(handle.state(), State::Open);
 }
 
+/// `CALLS_PER_TASK` successful calls through `svc`; the one numbered
+/// `wait_at` is asked to wait.
+async fn calls_waiting_at<S>(svc: S, wait_at: usize)
+where
+    S: Service<bool, Response = (), Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    for i in 0..CALLS_PER_TASK {
+        svc.clone().oneshot(i == wait_at).await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn calls_completing_across_a_window_swap_are_counted_once() {
     let breaker = CircuitBreakerLayer::builder()
@@ -521,19 +533,19 @@ async fn calls_completing_across_a_window_swap_are_counted_once() {
     registry.register_breaker(handle.clone()).unwrap();
     let total = TASKS * CALLS_PER_TASK;
 
-    // Every call succeeds. From the first quarter on, each call waits in
-    // the upstream until the new window is in place: it was admitted before
-    // the swap and completes after it.
-    let quarter = total / 4;
-    let reached = Arc::new(AtomicUsize::new(0));
+    // Every call succeeds. A call asked to wait holds in the upstream until
+    // the new window is in place: admitted before the swap, it completes
+    // after it.
+    let waiting = Arc::new(AtomicUsize::new(0));
     let (swapped, swap_seen) = tokio::sync::watch::channel(false);
     let svc = breaker.layer(service_fn({
-        let reached = Arc::clone(&reached);
-        move |()| {
-            let n = reached.fetch_add(1, Ordering::SeqCst);
+        let waiting = Arc::clone(&waiting);
+        move |wait: bool| {
+            let waiting = Arc::clone(&waiting);
             let mut swap_seen = swap_seen.clone();
             async move {
-                if n >= quarter {
+                if wait {
+                    waiting.fetch_add(1, Ordering::SeqCst);
                     swap_seen.wait_for(|swapped| *swapped).await.unwrap();
                 }
                 tokio::task::yield_now().await;
@@ -542,10 +554,14 @@ async fn calls_completing_across_a_window_swap_are_counted_once() {
         }
     }));
 
-    // Each task has one call in flight at most: once `TASKS` calls wait in
-    // the upstream, every call of the first quarter has completed.
-    let running = tokio::spawn(load(svc.clone(), |e| e.is::<CircuitOpen>()));
-    while reached.load(Ordering::SeqCst) < quarter + TASKS {
+    // Each task makes a quarter of its calls, then one that waits for the
+    // swap, then the rest.
+    let quarter = CALLS_PER_TASK / 4;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| tokio::spawn(calls_waiting_at(svc.clone(), quarter)))
+        .collect();
+    // Once every task's call waits, the calls before them have completed.
+    while waiting.load(Ordering::SeqCst) < TASKS {
         tokio::task::yield_now().await;
     }
     assert_eq!(handle.snapshot().calls, 100, "the old window is full");
@@ -557,11 +573,14 @@ async fn calls_completing_across_a_window_swap_are_counted_once() {
         .unwrap();
     assert_eq!(handle.snapshot().calls, 0);
     swapped.send(true).unwrap();
-    let seen = running.await.unwrap();
-    assert_eq!(seen.answered.load(Ordering::SeqCst), total);
+    for task in tasks {
+        task.await.unwrap();
+    }
     // The new window holds the calls that completed after the swap, the
     // `TASKS` in flight across it included, each once.
-    assert_eq!(handle.snapshot().calls, (total - quarter) as u64);
+    let after = TASKS * (CALLS_PER_TASK - quarter);
+    assert_eq!(handle.snapshot().calls, after as u64);
+    let svc = svc.map_request(|()| false);
 
     // Swapped while no call is in flight: the new window holds exactly the
     // calls made since, none lost, none counted twice...
