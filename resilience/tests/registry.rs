@@ -378,3 +378,295 @@ async fn a_new_quota_applies_to_the_next_call() {
     assert_eq!(listed[0].config, LayerConfig::RateLimit(ten));
     assert_eq!(listed[0].handle.kind(), Kind::RateLimit);
 }
+
+/// Fails when asked to.
+fn fails_when_asked() -> impl Service<bool, Response = (), Error = BoxError, Future: Send> + Clone {
+    service_fn(|fail: bool| async move {
+        if fail {
+            Err(BoxError::from("down"))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Sends `calls` calls through `svc`, each failing or not, and returns how
+/// many the breaker rejected.
+async fn calls<S>(svc: &S, fail: bool, calls: usize) -> usize
+where
+    S: Service<bool, Response = (), Error = BoxError> + Clone,
+{
+    let mut rejected = 0;
+    for _ in 0..calls {
+        if let Err(err) = svc.clone().oneshot(fail).await
+            && err.is::<CircuitOpen>()
+        {
+            rejected += 1;
+        }
+    }
+    rejected
+}
+
+/// The breaker's settings in the registry.
+fn breaker_config(registry: &Registry, name: &str) -> palisade_resilience::registry::BreakerConfig {
+    match registry.config(name) {
+        Some(LayerConfig::Breaker(config)) => config,
+        other => panic!("{name} is not a registered breaker: {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_smaller_count_window_opens_the_breaker_after_fewer_failures() {
+    let breaker = CircuitBreakerLayer::builder()
+        .name("db")
+        .sliding_window(SlidingWindow::count(10))
+        .minimum_calls(10)
+        .failure_rate_threshold(50.0)
+        .build()
+        .unwrap();
+    let handle = breaker.handle();
+    let registry = Registry::new();
+    registry.register_breaker(handle.clone()).unwrap();
+    let mut events = registry.subscribe();
+    let svc = breaker.layer(fails_when_asked());
+
+    // Four failures of a window of ten, judged from ten calls on: closed.
+    assert_eq!(calls(&svc, true, 4).await, 0);
+    assert_eq!(handle.snapshot().failures, 4);
+    assert_eq!(handle.state(), State::Closed);
+
+    let mut config = breaker_config(&registry, "db");
+    assert_eq!(config.sliding_window, SlidingWindow::count(10));
+    config.sliding_window = SlidingWindow::count(4);
+    config.minimum_calls = 4;
+    let changed = registry
+        .reconfigure("db", LayerConfig::Breaker(config))
+        .unwrap();
+    assert_eq!(changed, events.try_recv().unwrap());
+    assert!(events.try_recv().is_err(), "one change, one event");
+    let LayerConfig::Breaker(before) = changed.before else {
+        panic!("a breaker's change")
+    };
+    assert_eq!(
+        (before.sliding_window, before.minimum_calls),
+        (SlidingWindow::count(10), 10)
+    );
+    assert_eq!(changed.after, LayerConfig::Breaker(config));
+    assert_eq!(breaker_config(&registry, "db"), config);
+
+    // The window started over: the four failures before the change are gone.
+    assert_eq!(
+        (handle.snapshot().calls, handle.state()),
+        (0, State::Closed)
+    );
+    assert_eq!(calls(&svc, true, 3).await, 0);
+    assert_eq!(handle.state(), State::Closed, "three calls of four");
+    assert_eq!(calls(&svc, true, 1).await, 0);
+    assert_eq!(handle.state(), State::Open, "four failures open it now");
+    assert_eq!(calls(&svc, false, 1).await, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_window_in_place_of_a_count_window_judges_only_calls_after_the_change() {
+    let breaker = CircuitBreakerLayer::builder()
+        .name("db")
+        .sliding_window(SlidingWindow::count(10))
+        .minimum_calls(4)
+        .failure_rate_threshold(50.0)
+        .build()
+        .unwrap();
+    let handle = breaker.handle();
+    let registry = Registry::new();
+    registry.register_breaker(handle.clone()).unwrap();
+    let svc = breaker.layer(fails_when_asked());
+
+    assert_eq!(calls(&svc, true, 3).await, 0);
+    let mut config = breaker_config(&registry, "db");
+    let ten_seconds = SlidingWindow::time(Duration::from_secs(10), 10);
+    config.sliding_window = ten_seconds;
+    registry
+        .reconfigure("db", LayerConfig::Breaker(config))
+        .unwrap();
+    assert_eq!(breaker_config(&registry, "db").sliding_window, ten_seconds);
+
+    // The three failures before the change do not count: three more make
+    // three in the window, one short of the minimum.
+    assert_eq!(handle.snapshot().calls, 0);
+    assert_eq!(calls(&svc, true, 3).await, 0);
+    let snapshot = handle.snapshot();
+    assert_eq!((snapshot.calls, snapshot.failures), (3, 3));
+    assert_eq!(snapshot.state, State::Closed);
+
+    // Ten seconds later they have left the window (it is a time window now,
+    // timed by the breaker's clock): three more are again three.
+    tokio::time::advance(Duration::from_secs(11)).await;
+    assert_eq!(handle.snapshot().calls, 0, "expired");
+    assert_eq!(calls(&svc, true, 3).await, 0);
+    assert_eq!(handle.state(), State::Closed);
+    // A fourth within the window reaches the minimum and opens it.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(calls(&svc, true, 1).await, 0);
+    assert_eq!(handle.state(), State::Open);
+}
+
+/// `CALLS_PER_TASK` successful calls through `svc`; the one numbered
+/// `wait_at` is asked to wait.
+async fn calls_waiting_at<S>(svc: S, wait_at: usize)
+where
+    S: Service<bool, Response = (), Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    for i in 0..CALLS_PER_TASK {
+        svc.clone().oneshot(i == wait_at).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_completing_across_a_window_swap_are_counted_once() {
+    let breaker = CircuitBreakerLayer::builder()
+        .name("upstream")
+        .sliding_window(SlidingWindow::count(100))
+        .build()
+        .unwrap();
+    let handle = breaker.handle();
+    let registry = Registry::new();
+    registry.register_breaker(handle.clone()).unwrap();
+    let total = TASKS * CALLS_PER_TASK;
+
+    // Every call succeeds. A call asked to wait holds in the upstream until
+    // the new window is in place: admitted before the swap, it completes
+    // after it.
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let (swapped, swap_seen) = tokio::sync::watch::channel(false);
+    let svc = breaker.layer(service_fn({
+        let waiting = Arc::clone(&waiting);
+        move |wait: bool| {
+            let waiting = Arc::clone(&waiting);
+            let mut swap_seen = swap_seen.clone();
+            async move {
+                if wait {
+                    waiting.fetch_add(1, Ordering::SeqCst);
+                    swap_seen.wait_for(|swapped| *swapped).await.unwrap();
+                }
+                tokio::task::yield_now().await;
+                Ok::<_, BoxError>(())
+            }
+        }
+    }));
+
+    // Each task makes a quarter of its calls, then one that waits for the
+    // swap, then the rest.
+    let quarter = CALLS_PER_TASK / 4;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| tokio::spawn(calls_waiting_at(svc.clone(), quarter)))
+        .collect();
+    // Once every task's call waits, the calls before them have completed.
+    while waiting.load(Ordering::SeqCst) < TASKS {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(handle.snapshot().calls, 100, "the old window is full");
+    // An hour-long window, swapped in under the waiting calls.
+    let mut config = breaker_config(&registry, "upstream");
+    config.sliding_window = SlidingWindow::time(Duration::from_secs(3_600), 60);
+    registry
+        .reconfigure("upstream", LayerConfig::Breaker(config))
+        .unwrap();
+    assert_eq!(handle.snapshot().calls, 0);
+    swapped.send(true).unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // The new window holds the calls that completed after the swap, the
+    // `TASKS` in flight across it included, each once.
+    let after = TASKS * (CALLS_PER_TASK - quarter);
+    assert_eq!(handle.snapshot().calls, after as u64);
+    let svc = svc.map_request(|()| false);
+
+    // Swapped while no call is in flight: the new window holds exactly the
+    // calls made since, none lost, none counted twice...
+    config.sliding_window = SlidingWindow::count(5_000);
+    registry
+        .reconfigure("upstream", LayerConfig::Breaker(config))
+        .unwrap();
+    assert_eq!(handle.snapshot().calls, 0);
+    load(svc.clone(), |e| e.is::<CircuitOpen>()).await;
+    assert_eq!(handle.snapshot().calls, total as u64);
+    load(svc.clone(), |e| e.is::<CircuitOpen>()).await;
+    assert_eq!(handle.snapshot().calls, 2 * total as u64);
+    // ...and a window smaller than the calls holds its size.
+    config.sliding_window = SlidingWindow::count(100);
+    registry
+        .reconfigure("upstream", LayerConfig::Breaker(config))
+        .unwrap();
+    load(svc, |e| e.is::<CircuitOpen>()).await;
+    let snapshot = handle.snapshot();
+    assert_eq!((snapshot.calls, snapshot.failures), (100, 0));
+    assert_eq!(snapshot.state, State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_window_is_refused_and_the_window_keeps_its_counts() {
+    let breaker = CircuitBreakerLayer::builder()
+        .name("db")
+        .sliding_window(SlidingWindow::count(10))
+        .build()
+        .unwrap();
+    let handle = breaker.handle();
+    let registry = Registry::new();
+    registry.register_breaker(handle.clone()).unwrap();
+    let mut events = registry.subscribe();
+    let svc = breaker.layer(fails_when_asked());
+    assert_eq!(calls(&svc, true, 3).await, 0);
+    let old = breaker_config(&registry, "db");
+
+    let refused = |window: SlidingWindow| {
+        let mut bad = old;
+        bad.sliding_window = window;
+        match registry.reconfigure("db", LayerConfig::Breaker(bad)) {
+            Err(RegistryError::Invalid { error, .. }) => error,
+            other => panic!("{window:?} was not refused: {other:?}"),
+        }
+    };
+    assert_eq!(
+        refused(SlidingWindow::count(0)),
+        ConfigError::Zero {
+            field: "sliding_window"
+        }
+    );
+    // Ten buckets of 5 ns do not divide into whole nanoseconds.
+    assert_eq!(
+        refused(SlidingWindow::time(Duration::from_nanos(5), 10)),
+        ConfigError::Zero {
+            field: "sliding_window.duration"
+        }
+    );
+    assert!(matches!(
+        refused(SlidingWindow::time(Duration::from_secs(10), 0)),
+        ConfigError::Zero { .. }
+    ));
+    assert!(matches!(
+        refused(SlidingWindow::count(1_000_001)),
+        ConfigError::OutOfRange { .. }
+    ));
+    // The builder refuses the same.
+    assert!(
+        CircuitBreakerLayer::builder()
+            .sliding_window(SlidingWindow::time(Duration::from_nanos(5), 10))
+            .build()
+            .is_err()
+    );
+
+    assert!(events.try_recv().is_err(), "no event for a refused change");
+    assert_eq!(breaker_config(&registry, "db"), old);
+    let snapshot = handle.snapshot();
+    assert_eq!((snapshot.calls, snapshot.failures), (3, 3));
+
+    // The same window given again with another threshold keeps the counts.
+    let mut same = old;
+    same.failure_rate_threshold = 90.0;
+    registry
+        .reconfigure("db", LayerConfig::Breaker(same))
+        .unwrap();
+    let snapshot = handle.snapshot();
+    assert_eq!((snapshot.calls, snapshot.failures), (3, 3));
+}

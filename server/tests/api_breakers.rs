@@ -203,6 +203,12 @@ fn every_breaker_route_is_in_the_openapi_document() {
         "{patch}"
     );
     assert!(patch["responses"]["422"].is_object(), "{patch}");
+    let schemas = &doc["components"]["schemas"];
+    let change = &schemas["BreakerChange"]["properties"];
+    assert!(change["sliding_window"].is_object(), "{change}");
+    let window = &schemas["WindowSettings"]["oneOf"];
+    assert_eq!(window.as_array().map(Vec::len), Some(2), "{window}");
+    assert!(schemas["BreakerSettings"]["properties"]["sliding_window"].is_object());
     assert!(doc["components"]["schemas"]["BreakerList"].is_object());
     let view = &doc["components"]["schemas"]["BreakerView"];
     assert!(view["properties"]["last_transition"].is_object(), "{view}");
@@ -227,6 +233,7 @@ async fn the_demo_breaker_is_listed_with_its_settings() {
             "minimum_calls": 10,
             "consecutive_failures": null,
             "wait_duration_in_open_ms": 10_000,
+            "sliding_window": {"count": 20},
         })
     );
 }
@@ -286,6 +293,90 @@ async fn a_lower_consecutive_failure_threshold_opens_the_demo_breaker_sooner() {
         change.after.as_ref().unwrap()["failure_rate_threshold"],
         50.0
     );
+}
+
+#[tokio::test]
+async fn a_smaller_sliding_window_opens_the_demo_breaker_after_one_failing_request() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    let path = "/api/breakers/demo-upstream";
+    // A window of the last three calls: the minimum of ten is capped to it.
+    let changed = api
+        .patch(path, "admin", &json!({"sliding_window": {"count": 3}}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(
+        changed.body["config"]["sliding_window"],
+        json!({"count": 3})
+    );
+    assert_eq!(changed.body["config"]["minimum_calls"], 3);
+
+    // One failing request (three failed attempts) fills the window and
+    // opens the breaker, where ten calls were needed before.
+    assert_eq!(upstream(&api, 100).await.status, StatusCode::BAD_GATEWAY);
+    upstream(&api, 0)
+        .await
+        .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "circuit_open");
+
+    // A time window is shown as it was given, and audited with the rest.
+    let minute = json!({"duration_ms": 60_000, "buckets": 12});
+    let changed = api
+        .patch(path, "admin", &json!({"sliding_window": minute}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(demo_config(&api).await["sliding_window"], minute);
+    let entries = state.audit.list(None, 10).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    let last = &entries[0].change;
+    assert_eq!(
+        last.before.as_ref().unwrap()["sliding_window"],
+        json!({"count": 3})
+    );
+    assert_eq!(last.after.as_ref().unwrap()["sliding_window"], minute);
+}
+
+#[tokio::test]
+async fn an_invalid_sliding_window_is_refused_by_name_and_changes_nothing() {
+    let state = AppState::new().unwrap();
+    let api = serve(state.clone()).await;
+    let before = demo_config(&api).await;
+    let path = "/api/breakers/demo-upstream";
+    for (window, field) in [
+        (json!({"count": 0}), "sliding_window.count"),
+        (
+            json!({"duration_ms": 60_000, "buckets": 0}),
+            "sliding_window.buckets",
+        ),
+        (
+            json!({"duration_ms": 1_000, "buckets": 20_000}),
+            "sliding_window.buckets",
+        ),
+    ] {
+        let refused = api
+            .patch(path, "admin", &json!({"sliding_window": window}))
+            .await;
+        refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        assert_eq!(refused.body["field"], field, "{}", refused.body);
+    }
+    // Neither shape: refused by the body, naming the setting.
+    let refused = api
+        .patch(
+            path,
+            "admin",
+            &json!({"sliding_window": {"count": 5, "buckets": 2}}),
+        )
+        .await;
+    refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sliding_window"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(demo_config(&api).await, before);
+    assert!(state.audit.list(None, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -411,39 +411,7 @@ impl<C> CircuitBreakerLayerBuilder<C> {
     }
 
     fn settings(&self) -> Result<Settings, ConfigError> {
-        match self.window {
-            SlidingWindow::Count(0) => {
-                return Err(ConfigError::Zero {
-                    field: "sliding_window",
-                });
-            }
-            SlidingWindow::Count(n) => {
-                check_range(
-                    "sliding_window",
-                    f64::from(n),
-                    1.0,
-                    f64::from(MAX_COUNT_WINDOW),
-                )?;
-            }
-            SlidingWindow::Time { duration, buckets } => {
-                if buckets == 0 {
-                    return Err(ConfigError::Zero {
-                        field: "sliding_window.buckets",
-                    });
-                }
-                check_range(
-                    "sliding_window.buckets",
-                    f64::from(buckets),
-                    1.0,
-                    f64::from(MAX_BUCKETS),
-                )?;
-                if time_window::bucket_nanos(duration, buckets).is_none() {
-                    return Err(ConfigError::Zero {
-                        field: "sliding_window.duration",
-                    });
-                }
-            }
-        }
+        check_window(self.window)?;
         let failure = check_range(
             "failure_rate_threshold",
             self.failure_rate_threshold,
@@ -534,6 +502,43 @@ impl<C> CircuitBreakerLayerBuilder<C> {
             open_to_half_open_timer: self.open_to_half_open_timer,
             max_result_break: self.max_result_break,
         })
+    }
+}
+
+/// Checks a sliding window as the builder does (and as a
+/// [registry](crate::registry) does before replacing one at run time): a
+/// count of 1..=1,000,000 calls; 1..=10,000 buckets, each at least 1 ns long.
+pub(crate) fn check_window(window: SlidingWindow) -> Result<(), ConfigError> {
+    match window {
+        SlidingWindow::Count(0) => Err(ConfigError::Zero {
+            field: "sliding_window",
+        }),
+        SlidingWindow::Count(n) => check_range(
+            "sliding_window",
+            f64::from(n),
+            1.0,
+            f64::from(MAX_COUNT_WINDOW),
+        )
+        .map(drop),
+        SlidingWindow::Time { duration, buckets } => {
+            if buckets == 0 {
+                return Err(ConfigError::Zero {
+                    field: "sliding_window.buckets",
+                });
+            }
+            check_range(
+                "sliding_window.buckets",
+                f64::from(buckets),
+                1.0,
+                f64::from(MAX_BUCKETS),
+            )?;
+            if time_window::bucket_nanos(duration, buckets).is_none() {
+                return Err(ConfigError::Zero {
+                    field: "sliding_window.duration",
+                });
+            }
+            Ok(())
+        }
     }
 }
 

@@ -90,6 +90,7 @@ impl CircuitBreakerHandle {
                 .consecutive_failures
                 .and_then(|n| std::num::NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX))),
             wait_duration_in_open: tuning.wait,
+            sliding_window: tuning.window,
         }
     }
 
@@ -101,6 +102,7 @@ impl CircuitBreakerHandle {
             minimum_calls: u64::from(config.minimum_calls),
             consecutive_failures: config.consecutive_failures.map(|n| u64::from(n.get())),
             wait: config.wait_duration_in_open,
+            window: config.sliding_window,
         });
     }
 

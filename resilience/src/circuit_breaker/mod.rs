@@ -104,7 +104,11 @@
 //! of the call). The clock is the [`crate::clock::Clock`] chosen when the
 //! layer is built: the TSC (≈ 17 ns a read on a virtual machine, against
 //! ≈ 40 ns for `clock_gettime`), or `tokio::time` when tokio's clock is
-//! paused, so paused-time tests drive every wait and window. Transitions, the only place events
+//! paused, so paused-time tests drive every wait and window. With feature
+//! `registry`, whose `Registry` can replace the
+//! window, completing a call also reads one flag, and loads the window from
+//! an `ArcSwap` once it was replaced (≈ 1–2 ns and ≈ 5 ns more; see
+//! `docs/decisions/0005-breaker-window-swap.md`). Transitions, the only place events
 //! and listeners run, are off that path. Keyed breakers add one
 //! mutex-guarded hash map lookup per call.
 //!
@@ -175,6 +179,9 @@ mod ticket;
 mod time_window;
 mod window;
 
+// For the registry, which checks a new window as the builder does.
+#[cfg(feature = "registry")]
+pub(crate) use config::check_window;
 pub use config::{CircuitBreakerLayerBuilder, SlidingWindow};
 pub use handle::{CircuitBreakerHandle, LastTransition, Snapshot};
 // For the keyed breakers' health report, in `keyed.rs`.

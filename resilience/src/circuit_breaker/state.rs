@@ -33,13 +33,14 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::config::{Settings, SlidingWindow};
+use super::config::Settings;
+#[cfg(feature = "registry")]
+use super::config::SlidingWindow;
 use super::error::CircuitOpen;
 use super::listener::{self, Transition};
 use super::metrics::Metrics;
 use super::ticket::{Admission, Ticket};
-use super::time_window::TimeWindow;
-use super::window::{CountWindow, Padded, Sample, Tally, Window};
+use super::window::{Padded, Sample, Tally, Window, WindowCell};
 use crate::clock::Clock;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -217,7 +218,8 @@ pub(crate) struct Breaker {
     /// reference count and the window's counters.
     state: Padded<AtomicU64>,
     half_open: AtomicU64,
-    window: Window,
+    /// The sliding window; a registry may replace it (feature `registry`).
+    window: WindowCell,
     rejected: AtomicU64,
     /// Failures in a row in Closed (or MetricsOnly), when the
     /// consecutive-failures model is on.
@@ -228,9 +230,8 @@ pub(crate) struct Breaker {
     last_transition: AtomicU64,
     /// Every time below is in ns since this clock's origin.
     clock: Clock,
-    /// Whether completing a call reads the clock (time window or slow calls).
-    clock_at_end: bool,
-    /// Whether slow calls are detected.
+    /// Whether slow calls are detected. Completing a call reads the clock
+    /// when they are, or when the window is a time window.
     pub(super) slow_calls: bool,
     settings: Settings,
     /// The settings a registry may change at run time, read per judgement.
@@ -248,12 +249,7 @@ impl Breaker {
 
     fn with_self(settings: Settings, this: Weak<Self>) -> Self {
         let clock = settings.clock;
-        let window = match settings.window {
-            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
-            SlidingWindow::Time { duration, buckets } => {
-                Window::Time(TimeWindow::new(duration, buckets, clock))
-            }
-        };
+        let window = WindowCell::new(Window::new(settings.window, clock));
         let initial = if settings.metrics_only {
             encode(State::MetricsOnly, 0, 0, 0)
         } else {
@@ -263,7 +259,6 @@ impl Breaker {
             state: Padded(AtomicU64::new(initial)),
             consecutive: AtomicU64::new(0),
             half_open: AtomicU64::new(0),
-            clock_at_end: window.needs_clock() || settings.slow_call_duration.is_some(),
             slow_calls: settings.slow_call_duration.is_some(),
             window,
             rejected: AtomicU64::new(0),
@@ -316,7 +311,7 @@ impl Breaker {
     }
 
     pub(crate) fn window_totals(&self) -> Tally {
-        self.window.totals(self.now())
+        self.window.load().totals(self.now())
     }
 
     /// Now, in ns since the clock's origin.
@@ -433,10 +428,18 @@ impl Breaker {
     /// those calls get no ticket). The common case — Closed, a count window,
     /// no slow-call detection — is inlined into the response future and
     /// reads no clock.
+    ///
+    /// The window is loaded once: the call records into it and judges its
+    /// totals, even if a registry replaces it meanwhile (the call is then
+    /// counted in the window it was recorded into, once).
     #[inline]
     pub(super) fn complete(&self, word: u64, failure: bool, start: u64) {
-        if let Window::Count(window) = &self.window
-            && !self.clock_at_end
+        let loaded = self.window.load();
+        // `loaded` is a guard with feature `registry`, the window without.
+        #[allow(clippy::needless_borrow)]
+        let current: &Window = &loaded;
+        if let Window::Count(window) = current
+            && !self.slow_calls
             && !is_half_open(word)
         {
             self.metrics.outcome(failure);
@@ -455,7 +458,7 @@ impl Breaker {
             }
             return;
         }
-        self.complete_timed(word, failure, start);
+        self.complete_timed(word, failure, start, current);
     }
 
     /// Counts `failure` into the run of consecutive failures; true when the
@@ -498,9 +501,9 @@ impl Breaker {
 
     /// Everything but the common case: probes, time windows, slow calls.
     #[inline(never)]
-    fn complete_timed(&self, word: u64, failure: bool, start: u64) {
+    fn complete_timed(&self, word: u64, failure: bool, start: u64, window: &Window) {
         self.metrics.outcome(failure);
-        let now = self.clock_at_end.then(|| self.now());
+        let now = (self.slow_calls || window.needs_clock()).then(|| self.now());
         let slow = match (now, self.settings.slow_call_duration) {
             (Some(now), Some(limit)) => Duration::from_nanos(now.saturating_sub(start)) >= limit,
             _ => false,
@@ -513,8 +516,7 @@ impl Breaker {
         if self.state.load(Ordering::Acquire) != word {
             return;
         }
-        let over_rate = self
-            .window
+        let over_rate = window
             .record(sample, now)
             .is_some_and(|tally| self.exceeds(tally, self.minimum_calls()));
         if over_rate | self.streak(failure) {
@@ -651,7 +653,7 @@ impl Breaker {
         // the CAS below fails (nothing reads them under another word).
         match to {
             State::Closed | State::MetricsOnly => {
-                self.window.reset(now);
+                self.window.load().reset(now);
                 self.consecutive.store(0, Ordering::Release);
             }
             State::HalfOpen => {
@@ -746,19 +748,28 @@ impl Breaker {
             minimum_calls: t.minimum_calls.load(Ordering::Relaxed),
             consecutive_failures: (consecutive != 0).then_some(consecutive),
             wait: t.waits().0,
+            window: self.window.load().shape(),
         }
     }
 
     /// Applies validated run-time settings. Each is one atomic store, read by
     /// the next judgement: no call is paused, and calls in flight count
-    /// against whichever threshold is current when they complete. A count
-    /// window keeps its size, so `minimum_calls` is capped at it as when the
+    /// against whichever threshold is current when they complete. A window
+    /// of another shape replaces the current one, empty (the window starts
+    /// over); calls in flight record into whichever window they load when
+    /// they complete. The same shape keeps the window and its counts.
+    /// `minimum_calls` is capped at a count window's size, as when the
     /// breaker was built; with a wait multiplier of 1 the wait cap follows
     /// the new wait.
     #[cfg(feature = "registry")]
     pub(crate) fn retune(&self, tuning: Tuning) {
         let t = &self.tunables;
-        let minimum = match self.settings.window {
+        if self.window.load().shape() != tuning.window {
+            // Stamped with the breaker's clock, so a time window's buckets
+            // line up with the calls' readings.
+            self.window.replace(Window::new(tuning.window, self.clock));
+        }
+        let minimum = match tuning.window {
             SlidingWindow::Count(n) => tuning.minimum_calls.min(u64::from(n)),
             SlidingWindow::Time { .. } => tuning.minimum_calls,
         };
@@ -786,6 +797,7 @@ pub(crate) struct Tuning {
     pub(crate) minimum_calls: u64,
     pub(crate) consecutive_failures: Option<u64>,
     pub(crate) wait: Duration,
+    pub(crate) window: SlidingWindow,
 }
 
 /// [`Tuning`] as atomics: judging reads them with relaxed loads (plain loads

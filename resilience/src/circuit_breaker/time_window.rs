@@ -92,6 +92,10 @@ struct Counters {
 pub(crate) struct TimeWindow {
     /// The breaker's clock; every time below is in ns since its origin.
     clock: Clock,
+    /// The duration it was built with (reported to a registry, never
+    /// computed with).
+    #[cfg(feature = "registry")]
+    duration: Duration,
     bucket_nanos: u64,
     buckets: u64,
     /// The latest epoch whose snapshot has been (or is being) written.
@@ -116,6 +120,8 @@ impl TimeWindow {
         }
         Self {
             clock,
+            #[cfg(feature = "registry")]
+            duration,
             bucket_nanos,
             buckets: u64::from(buckets),
             head: AtomicU64::new(0),
@@ -123,6 +129,15 @@ impl TimeWindow {
             counters: Padded::default(),
             snapshots,
         }
+    }
+
+    /// The duration and bucket count it was built with.
+    #[cfg(feature = "registry")]
+    pub(crate) fn shape(&self) -> (Duration, u32) {
+        (
+            self.duration,
+            u32::try_from(self.buckets).unwrap_or(u32::MAX),
+        )
     }
 
     /// Now, in ns since the clock's origin.

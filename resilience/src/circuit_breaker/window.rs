@@ -8,6 +8,8 @@
 //! of the slots once in-flight recordings finish; a call whose outcome equals
 //! the one leaving the window only loads the slot and touches nothing else.
 
+use super::config::SlidingWindow;
+use crate::clock::Clock;
 use crate::sync::{AtomicU8, AtomicU64, Ordering};
 
 pub(crate) use super::time_window::TimeWindow;
@@ -61,6 +63,31 @@ pub(crate) enum Window {
 }
 
 impl Window {
+    /// An empty window of `shape` (already checked: see
+    /// [`check_window`](super::config::check_window)).
+    pub(crate) fn new(shape: SlidingWindow, clock: Clock) -> Self {
+        match shape {
+            SlidingWindow::Count(n) => Self::Count(CountWindow::new(n)),
+            SlidingWindow::Time { duration, buckets } => {
+                Self::Time(TimeWindow::new(duration, buckets, clock))
+            }
+        }
+    }
+
+    /// The shape it was built with.
+    #[cfg(feature = "registry")]
+    pub(crate) fn shape(&self) -> SlidingWindow {
+        match self {
+            Self::Count(w) => {
+                SlidingWindow::Count(u32::try_from(w.slots.len()).unwrap_or(u32::MAX))
+            }
+            Self::Time(w) => {
+                let (duration, buckets) = w.shape();
+                SlidingWindow::Time { duration, buckets }
+            }
+        }
+    }
+
     /// Records one call and returns the totals to judge, or `None` when there
     /// is nothing new to judge or they cannot be read consistently right now
     /// (the next call judges instead).
@@ -92,6 +119,102 @@ impl Window {
     pub(crate) fn needs_clock(&self) -> bool {
         matches!(self, Self::Time(_))
     }
+}
+
+// ----- where the breaker keeps its window ------------------------------------
+
+/// The breaker's window. With feature `registry` a registry may replace it
+/// while calls run: the window it was built with stays in place until the
+/// first replacement, which goes behind an [`ArcSwap`](arc_swap::ArcSwap)
+/// and raises a flag. A completing call reads the flag (one relaxed-cost
+/// acquire load) and, only once the window was replaced, loads the
+/// `ArcSwap`; without the feature it is the window itself and loading it
+/// costs nothing (docs/decisions/0005-breaker-window-swap.md). The crate's
+/// loom models keep the plain window: they never reconfigure.
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+#[derive(Debug)]
+pub(crate) struct WindowCell {
+    /// The window it was built with, current until `replaced` is set (then
+    /// kept, unused, for the breaker's life: one window's memory).
+    built: Window,
+    replaced: std::sync::atomic::AtomicBool,
+    /// The current window once `replaced` is set.
+    current: arc_swap::ArcSwapOption<Window>,
+}
+
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+impl WindowCell {
+    pub(crate) fn new(window: Window) -> Self {
+        Self {
+            built: window,
+            replaced: std::sync::atomic::AtomicBool::new(false),
+            current: arc_swap::ArcSwapOption::empty(),
+        }
+    }
+
+    /// The current window. A call records into the window it loaded, and
+    /// judges that window's totals, even if it is replaced meanwhile.
+    #[inline]
+    pub(crate) fn load(&self) -> Loaded<'_> {
+        if self.replaced.load(std::sync::atomic::Ordering::Acquire) {
+            Loaded::Replaced(self.current.load(), &self.built)
+        } else {
+            Loaded::Built(&self.built)
+        }
+    }
+
+    /// Replaces the window: calls that load it from now on record into
+    /// `window`.
+    pub(crate) fn replace(&self, window: Window) {
+        self.current.store(Some(std::sync::Arc::new(window)));
+        // After the store: whoever sees the flag finds the new window.
+        self.replaced
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// A loaded window: the one the breaker was built with, or a replacement
+/// held by an `ArcSwap` guard (with the built one as a fallback that is
+/// never used: the flag is raised after the store).
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+pub(crate) enum Loaded<'a> {
+    Built(&'a Window),
+    Replaced(arc_swap::Guard<Option<std::sync::Arc<Window>>>, &'a Window),
+}
+
+#[cfg(all(feature = "registry", not(all(test, loom))))]
+impl std::ops::Deref for Loaded<'_> {
+    type Target = Window;
+
+    #[inline]
+    fn deref(&self) -> &Window {
+        match self {
+            Self::Built(window) => window,
+            Self::Replaced(guard, built) => guard.as_deref().unwrap_or(built),
+        }
+    }
+}
+
+/// The breaker's window, fixed when it is built (see the other definition).
+#[cfg(not(all(feature = "registry", not(all(test, loom)))))]
+#[derive(Debug)]
+pub(crate) struct WindowCell(Window);
+
+#[cfg(not(all(feature = "registry", not(all(test, loom)))))]
+impl WindowCell {
+    pub(crate) fn new(window: Window) -> Self {
+        Self(window)
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> &Window {
+        &self.0
+    }
+
+    /// The loom models run with the plain window and never reconfigure it.
+    #[cfg(feature = "registry")]
+    #[allow(clippy::unused_self)]
+    pub(crate) fn replace(&self, _window: Window) {}
 }
 
 // ----- count window ---------------------------------------------------------

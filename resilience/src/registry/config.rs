@@ -39,11 +39,38 @@ impl fmt::Display for Kind {
 }
 
 /// The settings of a circuit breaker that can change at run time; the rest
-/// (window, probes, slow calls, classifier) are fixed when it is built.
+/// (probes, slow calls, waits after the first, classifier) are fixed when it
+/// is built.
 ///
 /// Read the current ones with [`Registry::config`](super::Registry::config),
 /// change fields, and give them to
 /// [`Registry::reconfigure`](super::Registry::reconfigure).
+///
+/// A new [`sliding_window`](Self::sliding_window) replaces the breaker's
+/// window with an empty one of the new shape: **the window starts over**, and
+/// the calls it held no longer count (Resilience4j cannot change a breaker's
+/// window at all). Giving the current window again keeps it and its counts.
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, SlidingWindow};
+/// use palisade_resilience::registry::{LayerConfig, Registry};
+///
+/// let breaker = CircuitBreakerLayer::builder()
+///     .name("db")
+///     .sliding_window(SlidingWindow::count(100))
+///     .build()?;
+/// let registry = Registry::new();
+/// registry.register_breaker(breaker.handle())?;
+///
+/// // The last 30 seconds, in 10 buckets, instead of the last 100 calls.
+/// let Some(LayerConfig::Breaker(mut config)) = registry.config("db") else { unreachable!() };
+/// assert_eq!(config.sliding_window, SlidingWindow::count(100));
+/// config.sliding_window = SlidingWindow::time(Duration::from_secs(30), 10);
+/// let changed = registry.reconfigure("db", LayerConfig::Breaker(config))?;
+/// assert_eq!(changed.after, LayerConfig::Breaker(config));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[cfg(feature = "circuit-breaker")]
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -51,7 +78,8 @@ pub struct BreakerConfig {
     /// The failure rate (percent, 0..=100) at or above which it opens.
     pub failure_rate_threshold: f64,
     /// How many calls the window must hold before its rates are judged (at
-    /// most the size of a count window: a larger value is capped to it).
+    /// most the size of a count window, the new one if the window changes
+    /// too: a larger value is capped to it).
     pub minimum_calls: u32,
     /// Opens after this many failures in a row, whatever the rate; `None`
     /// turns that model off.
@@ -59,12 +87,17 @@ pub struct BreakerConfig {
     /// How long it stays Open before probing (the first opening of a run;
     /// a wait multiplier still grows it from there).
     pub wait_duration_in_open: Duration,
+    /// Which calls the Closed state is judged on: the last N calls or the
+    /// last N seconds. A different one starts the window over, empty; the
+    /// same one keeps it. Checked as the builder checks it.
+    pub sliding_window: crate::circuit_breaker::SlidingWindow,
 }
 
 #[cfg(feature = "circuit-breaker")]
 impl BreakerConfig {
-    /// Checks the ranges, as the breaker's builder does.
+    /// Checks the ranges and the window, as the breaker's builder does.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        crate::circuit_breaker::check_window(self.sliding_window)?;
         crate::config::check_range(
             "failure_rate_threshold",
             self.failure_rate_threshold,

@@ -8,7 +8,7 @@
 //!
 //! | layer           | what changes ([`LayerConfig`])                                   | how the call path reads it |
 //! |-----------------|------------------------------------------------------------------|----------------------------|
-//! | circuit breaker | failure rate threshold, minimum calls, consecutive failures, wait in Open ([`BreakerConfig`]) | relaxed atomic loads when a call completes |
+//! | circuit breaker | failure rate threshold, minimum calls, consecutive failures, wait in Open, sliding window ([`BreakerConfig`]) | relaxed atomic loads when a call completes; the window, one flag load, plus an `ArcSwap` load once it was replaced |
 //! | bulkhead        | `max_concurrent` ([`BulkheadConfig`])                            | the semaphore itself: permits are added, or taken out as they come back |
 //! | rate limiter    | the [`Quota`](crate::rate_limit::Quota), with a [`TunableRate`] policy | one `ArcSwap` load per call |
 //!
@@ -20,9 +20,13 @@
 //! logged at `INFO` and, with feature `metrics`, counted in
 //! `palisade_registry_changes_total{name, kind}`.
 //!
-//! The breaker's sliding window, half-open probes and slow-call settings,
-//! and the bulkhead's queue, are fixed when the layer is built; keyed
-//! layers are not registered (each key has its own state).
+//! A new sliding window replaces the breaker's window with an empty one of
+//! the new shape: the window starts over (Resilience4j cannot change it at
+//! all); a call completing across the change is counted once, in the window
+//! it recorded into, and judged on that window's totals. The breaker's
+//! half-open probes and slow-call settings, and the bulkhead's queue, are
+//! fixed when the layer is built; keyed layers are not registered (each key
+//! has its own state).
 //!
 //! ```
 //! use std::num::{NonZeroU32, NonZeroUsize};

@@ -12,7 +12,7 @@ use http::StatusCode;
 use palisade_flags::time::Timestamp;
 use palisade_problem::Problem;
 use palisade_resilience::ConfigError;
-use palisade_resilience::circuit_breaker::{CircuitBreakerHandle, LastTransition};
+use palisade_resilience::circuit_breaker::{CircuitBreakerHandle, LastTransition, SlidingWindow};
 use palisade_resilience::registry::{BreakerConfig, LayerConfig, RegistryError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -76,6 +76,68 @@ pub(crate) struct BreakerSettings {
     /// How long it stays open before probing, in milliseconds.
     #[schema(example = 10_000)]
     wait_duration_in_open_ms: u64,
+    /// Which calls the rate is judged on.
+    sliding_window: WindowSettings,
+}
+
+/// A breaker's sliding window: `{"count": n}`, the last `n` calls, or
+/// `{"duration_ms": d, "buckets": b}`, the calls of the last `d` ms kept in
+/// `b` equal buckets (the oldest bucket leaves as a whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum WindowSettings {
+    /// The last `count` calls.
+    Count(CountWindow),
+    /// The calls of the last `duration_ms`, in `buckets` buckets.
+    Time(TimeWindow),
+}
+
+/// The last `count` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CountWindow {
+    /// How many calls (1 to 1,000,000).
+    #[schema(example = 20, minimum = 1, maximum = 1_000_000)]
+    count: u32,
+}
+
+/// The calls of the last `duration_ms` milliseconds, in `buckets` buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TimeWindow {
+    /// How far back the window reaches, in milliseconds.
+    #[schema(example = 60_000, minimum = 1)]
+    duration_ms: u64,
+    /// How many equal buckets it is kept in (1 to 10,000).
+    #[schema(example = 12, minimum = 1, maximum = 10_000)]
+    buckets: u32,
+}
+
+impl From<SlidingWindow> for WindowSettings {
+    fn from(window: SlidingWindow) -> Self {
+        match window {
+            SlidingWindow::Time { duration, buckets } => Self::Time(TimeWindow {
+                duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                buckets,
+            }),
+            SlidingWindow::Count(count) => Self::Count(CountWindow { count }),
+            // `SlidingWindow` is non-exhaustive; a kind added later shows
+            // as an impossible count (0) until the API learns it.
+            _ => Self::Count(CountWindow { count: 0 }),
+        }
+    }
+}
+
+impl From<WindowSettings> for SlidingWindow {
+    fn from(window: WindowSettings) -> Self {
+        match window {
+            WindowSettings::Count(CountWindow { count }) => Self::count(count),
+            WindowSettings::Time(TimeWindow {
+                duration_ms,
+                buckets,
+            }) => Self::time(Duration::from_millis(duration_ms), buckets),
+        }
+    }
 }
 
 impl From<BreakerConfig> for BreakerSettings {
@@ -86,6 +148,7 @@ impl From<BreakerConfig> for BreakerSettings {
             consecutive_failures: config.consecutive_failures.map(NonZeroU32::get),
             wait_duration_in_open_ms: u64::try_from(config.wait_duration_in_open.as_millis())
                 .unwrap_or(u64::MAX),
+            sliding_window: config.sliding_window.into(),
         }
     }
 }
@@ -121,6 +184,11 @@ pub(crate) struct BreakerChange {
     #[serde(default)]
     #[schema(minimum = 1)]
     wait_duration_in_open_ms: Option<u64>,
+    /// A new sliding window, `{"count": n}` or `{"duration_ms": d,
+    /// "buckets": b}`. Another window than the current one starts over,
+    /// empty; the same one keeps its counts.
+    #[serde(default)]
+    sliding_window: Option<WindowSettings>,
 }
 
 impl BreakerChange {
@@ -137,6 +205,9 @@ impl BreakerChange {
         }
         if let Some(wait) = self.wait_duration_in_open_ms {
             config.wait_duration_in_open = Duration::from_millis(wait);
+        }
+        if let Some(window) = self.sliding_window {
+            config.sliding_window = window.into();
         }
         config
     }
@@ -433,6 +504,8 @@ fn config_field(error: &ConfigError) -> Option<&'static str> {
     };
     Some(match field {
         "wait_duration_in_open" => "wait_duration_in_open_ms",
+        "sliding_window" => "sliding_window.count",
+        "sliding_window.duration" => "sliding_window.duration_ms",
         other => other,
     })
 }
