@@ -101,12 +101,16 @@ fn loom_open_to_half_open_happens_once_with_one_probe() {
         );
         let closed = breaker.state.load(Ordering::Acquire);
         assert!(breaker.transition(closed, State::Open, None));
-        // Past the Open deadline (the clock is real here). Wait for the
-        // deadline itself, which is kept in whole milliseconds, not just the
-        // 1 ns: otherwise whether a thread finds the breaker still Open
-        // depends on timing, and loom sees a different model on each run.
+        // Past the Open deadline (the clock is real here), and past the
+        // next whole millisecond too: a thread that reads the Open word after
+        // the other has moved on finds the deadline's sub-millisecond rest
+        // overwritten and rounds the deadline up to that millisecond. Were
+        // the wait shorter, whether that thread finds the breaker still Open
+        // would depend on timing, and loom would see a different model on
+        // each run ("Is the model fully deterministic?", seen under load).
         let deadline = breaker.deadline(breaker.state.load(Ordering::Acquire));
-        while breaker.now() <= deadline {
+        let rounded_up = (deadline / NANOS_PER_MS + 1) * NANOS_PER_MS;
+        while breaker.now() <= rounded_up {
             std::hint::spin_loop();
         }
 
