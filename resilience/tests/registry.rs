@@ -670,3 +670,374 @@ async fn an_invalid_window_is_refused_and_the_window_keeps_its_counts() {
     let snapshot = handle.snapshot();
     assert_eq!((snapshot.calls, snapshot.failures), (3, 3));
 }
+
+/// The layers with live state but no run-time settings, registered next to
+/// a breaker.
+#[cfg(all(
+    feature = "adaptive",
+    feature = "outlier",
+    feature = "throttle",
+    feature = "hedge"
+))]
+mod without_settings {
+    use std::num::{NonZeroU32, NonZeroUsize};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use palisade_resilience::BoxError;
+    use palisade_resilience::adaptive::{AdaptiveLimitHandle, AdaptiveLimitLayer};
+    use palisade_resilience::circuit_breaker::CircuitBreakerLayer;
+    use palisade_resilience::hedge::{HedgeDelay, HedgeLayer};
+    use palisade_resilience::outlier::{OutlierDetector, OutlierHandle};
+    use palisade_resilience::registry::{Handle, Kind, LayerConfig, Registry, RegistryError};
+    use palisade_resilience::throttle::{Global, ThrottleHandle, ThrottleLayer, error::Throttled};
+    use tokio::sync::broadcast::error::TryRecvError;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+
+    /// One of each, built and registered under the names `db` (a breaker),
+    /// `search`, `pool`, `upstream` and `replicas`.
+    struct Layers {
+        breaker: CircuitBreakerLayer,
+        adaptive: AdaptiveLimitLayer,
+        detector: OutlierDetector,
+        throttle: ThrottleLayer,
+        hedge: HedgeLayer,
+    }
+
+    fn layers() -> Layers {
+        Layers {
+            breaker: CircuitBreakerLayer::builder().name("db").build().unwrap(),
+            adaptive: AdaptiveLimitLayer::builder()
+                .name("search")
+                .initial_limit(NonZeroUsize::MIN)
+                .build()
+                .unwrap(),
+            detector: OutlierDetector::builder()
+                .name("pool")
+                .consecutive_errors(NonZeroU32::new(3).unwrap())
+                .build()
+                .unwrap(),
+            throttle: ThrottleLayer::builder()
+                .name("upstream")
+                .seed(7)
+                .build()
+                .unwrap(),
+            hedge: HedgeLayer::builder(HedgeDelay::fixed(Duration::from_millis(20)))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn register(registry: &Registry, layers: &Layers) {
+        registry.register_breaker(layers.breaker.handle()).unwrap();
+        registry
+            .register_adaptive(layers.adaptive.handle())
+            .unwrap();
+        registry.register_outlier(layers.detector.handle()).unwrap();
+        registry
+            .register_throttle(layers.throttle.handle())
+            .unwrap();
+        registry
+            .register_hedge("replicas", layers.hedge.handle())
+            .unwrap();
+    }
+
+    fn adaptive(registry: &Registry) -> AdaptiveLimitHandle {
+        match registry.list().into_iter().nth(1).unwrap().handle {
+            Handle::AdaptiveLimit(handle) => handle,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn outlier(registry: &Registry) -> OutlierHandle {
+        match registry.list().into_iter().nth(2).unwrap().handle {
+            Handle::Outlier(handle) => handle,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn throttle(registry: &Registry) -> ThrottleHandle<Global> {
+        match registry.list().into_iter().nth(3).unwrap().handle {
+            Handle::Throttle(handle) => handle,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Drives a call through each layer: one held in flight under the
+    /// adaptive limit (returned, to keep holding it), three failures of the
+    /// pool's endpoint `b`, 200 calls refused by the throttle's upstream
+    /// (returns how many the throttle refused itself) and one slow call
+    /// answered by its hedge. The pool's endpoints are returned too: the
+    /// pool is the endpoints alive.
+    async fn drive(
+        layers: &Layers,
+    ) -> (impl Future<Output = Result<(), BoxError>>, u64, impl Sized) {
+        let mut limited = layers.adaptive.layer(service_fn(|()| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, BoxError>(())
+        }));
+        let held = limited.ready().await.unwrap().call(());
+
+        let a = layers
+            .detector
+            .endpoint("a", service_fn(|()| async { Ok::<_, BoxError>(()) }));
+        let mut b = layers.detector.endpoint(
+            "b",
+            service_fn(|()| async { Err::<(), BoxError>("b is down".into()) }),
+        );
+        for _ in 0..3 {
+            b.ready().await.unwrap().call(()).await.unwrap_err();
+        }
+
+        let throttled = layers
+            .throttle
+            .layer(service_fn(|()| async { Err::<(), _>("overloaded") }));
+        let mut refused = 0;
+        for _ in 0..200 {
+            let err = throttled.clone().oneshot(()).await.unwrap_err();
+            refused += u64::from(err.is::<Throttled>());
+        }
+
+        let calls = Arc::new(AtomicU32::new(0));
+        let hedged = layers.hedge.layer(service_fn(move |()| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let latency = if n == 0 { 1_000 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(latency)).await;
+                Ok::<_, BoxError>(())
+            }
+        }));
+        hedged.oneshot(()).await.unwrap();
+
+        (held, refused, (a, b))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_stateful_layer_is_listed_in_order_with_its_live_state() {
+        let layers = layers();
+        let registry = Registry::new();
+        register(&registry, &layers);
+
+        let listed: Vec<_> = registry
+            .list()
+            .into_iter()
+            .map(|entry| (entry.name.to_string(), entry.handle.kind(), entry.config))
+            .collect();
+        let names: Vec<_> = listed.iter().map(|(name, ..)| name.as_str()).collect();
+        assert_eq!(names, ["db", "search", "pool", "upstream", "replicas"]);
+        let kinds: Vec<_> = listed.iter().map(|(_, kind, _)| kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["breaker", "adaptive_limit", "outlier", "throttle", "hedge"]
+        );
+        assert!(matches!(listed[0].2, LayerConfig::Breaker(_)));
+        for (name, kind, config) in &listed[1..] {
+            assert_eq!(*config, LayerConfig::NoSettings(*kind));
+            assert_eq!(registry.config(name), Some(*config));
+        }
+
+        // Nothing has gone through them yet.
+        assert_eq!(adaptive(&registry).in_flight(), 0);
+        assert!(outlier(&registry).ejected().is_empty());
+        assert_eq!(throttle(&registry).rejected_total(), 0);
+
+        let (held, refused, _pool) = drive(&layers).await;
+
+        // The listed handles show what the calls did.
+        let limit = adaptive(&registry);
+        assert_eq!((limit.limit(), limit.in_flight()), (1, 1));
+        assert_eq!(outlier(&registry).ejected(), ["b"]);
+        assert_eq!(outlier(&registry).ejections(), 1);
+        let throttle = throttle(&registry);
+        assert!(refused > 0);
+        assert_eq!(throttle.rejected_total(), refused);
+        assert!(throttle.reject_probability() > 0.5);
+        let Handle::Hedge(hedge) = &registry.list()[4].handle else {
+            panic!("not a hedge")
+        };
+        assert_eq!((hedge.hedges_sent(), hedge.hedges_won()), (1, 1));
+
+        held.await.unwrap();
+        assert_eq!(adaptive(&registry).in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_layer_without_settings_is_not_reconfigured_and_the_breaker_still_is() {
+        let layers = layers();
+        let registry = Registry::new();
+        register(&registry, &layers);
+        let mut events = registry.subscribe();
+
+        for (name, kind) in [
+            ("search", Kind::AdaptiveLimit),
+            ("pool", Kind::Outlier),
+            ("upstream", Kind::Throttle),
+            ("replicas", Kind::Hedge),
+        ] {
+            // Its own (empty) settings given back...
+            let refused = registry
+                .reconfigure(name, LayerConfig::NoSettings(kind))
+                .unwrap_err();
+            assert_eq!(
+                refused,
+                RegistryError::NotReconfigurable {
+                    name: name.to_owned(),
+                    kind
+                }
+            );
+            assert!(refused.to_string().contains(name), "{refused}");
+            assert!(
+                refused.to_string().contains("no run-time settings"),
+                "{refused}"
+            );
+            // ...or a breaker's: still no run-time settings.
+            let breaker = registry.config("db").unwrap();
+            assert!(matches!(
+                registry.reconfigure(name, breaker),
+                Err(RegistryError::NotReconfigurable { .. })
+            ));
+            assert_eq!(registry.config(name), Some(LayerConfig::NoSettings(kind)));
+        }
+        assert_eq!(events.try_recv().unwrap_err(), TryRecvError::Empty);
+
+        // A breaker given no settings is refused too, and keeps its own.
+        let before = registry.config("db").unwrap();
+        let refused = registry
+            .reconfigure("db", LayerConfig::NoSettings(Kind::Breaker))
+            .unwrap_err();
+        assert!(matches!(refused, RegistryError::KindMismatch { .. }));
+        assert_eq!(registry.config("db"), Some(before));
+        assert_eq!(events.try_recv().unwrap_err(), TryRecvError::Empty);
+
+        // The breaker next to them still changes, as one event.
+        let Some(LayerConfig::Breaker(mut config)) = registry.config("db") else {
+            panic!("not a breaker")
+        };
+        config.failure_rate_threshold = 25.0;
+        registry
+            .reconfigure("db", LayerConfig::Breaker(config))
+            .unwrap();
+        let event = events.try_recv().unwrap();
+        assert_eq!(&*event.name, "db");
+        assert_eq!(event.after, LayerConfig::Breaker(config));
+        assert_eq!(registry.config("db"), Some(LayerConfig::Breaker(config)));
+        assert_eq!(events.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[cfg(feature = "health")]
+    #[tokio::test(start_paused = true)]
+    async fn the_health_report_covers_every_registered_layer() {
+        use palisade_resilience::health::{HealthRegistry, Status};
+
+        let layers = layers();
+        let health = HealthRegistry::new();
+        let registry = Registry::with_health(health.clone());
+        register(&registry, &layers);
+
+        let report = health.check();
+        let seen: Vec<_> = report
+            .components
+            .iter()
+            .map(|c| (c.name.as_str(), c.health.kind, c.health.status))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("db", "circuit_breaker", Status::Healthy),
+                ("search", "adaptive_limit", Status::Healthy),
+                ("pool", "outlier_detector", Status::Healthy),
+                ("upstream", "throttle", Status::Healthy),
+                ("replicas", "hedge", Status::Healthy),
+            ]
+        );
+
+        let (held, refused, _pool) = drive(&layers).await;
+        let report = health.check();
+        let by_name = |name: &str| {
+            report
+                .components
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap()
+                .health
+                .clone()
+        };
+        // At its limit: degraded. One endpoint out: degraded.
+        assert_eq!(by_name("search").status, Status::Degraded);
+        assert_eq!(by_name("search").in_flight, Some(1));
+        assert_eq!(by_name("pool").status, Status::Degraded);
+        assert_eq!(by_name("pool").state, "1 of 2 endpoints ejected");
+        // Refusing calls locally is the throttle's job: healthy, counted.
+        let throttle = by_name("upstream");
+        assert_eq!(throttle.status, Status::Healthy);
+        assert_eq!(throttle.rejections, refused);
+        assert_eq!(throttle.success_rate, None);
+        // 200 requests, none accepted: 200 / 201.
+        assert_eq!(throttle.state, "reject probability 99.5%");
+        // A call answered by its hedge was answered.
+        let hedge = by_name("replicas");
+        assert_eq!(hedge.status, Status::Healthy);
+        assert_eq!(hedge.state, "delay 20ms, 1 hedges sent, 1 won");
+        assert_eq!(report.status, Status::Degraded);
+        held.await.unwrap();
+    }
+
+    #[test]
+    fn a_taken_name_is_refused_for_every_kind() {
+        let layers = layers();
+        let registry = Registry::new();
+        register(&registry, &layers);
+
+        let taken = |name: &str| RegistryError::DuplicateName {
+            name: name.to_owned(),
+        };
+        // Under the breaker's name, or another layer's of the same kind.
+        assert_eq!(
+            registry.register_hedge("db", layers.hedge.handle()),
+            Err(taken("db"))
+        );
+        assert_eq!(
+            registry.register_hedge("replicas", layers.hedge.handle()),
+            Err(taken("replicas"))
+        );
+        assert_eq!(
+            registry.register_adaptive(layers.adaptive.handle()),
+            Err(taken("search"))
+        );
+        assert_eq!(
+            registry.register_outlier(layers.detector.handle()),
+            Err(taken("pool"))
+        );
+        let throttle = ThrottleLayer::builder().name("db").build().unwrap();
+        assert_eq!(
+            registry.register_throttle(throttle.handle()),
+            Err(taken("db"))
+        );
+        let breaker = CircuitBreakerLayer::builder()
+            .name("upstream")
+            .build()
+            .unwrap();
+        assert_eq!(
+            registry.register_breaker(breaker.handle()),
+            Err(taken("upstream"))
+        );
+
+        // The entries registered first are still there, unchanged.
+        let kinds: Vec<_> = registry
+            .list()
+            .into_iter()
+            .map(|e| e.handle.kind())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Breaker,
+                Kind::AdaptiveLimit,
+                Kind::Outlier,
+                Kind::Throttle,
+                Kind::Hedge
+            ]
+        );
+    }
+}

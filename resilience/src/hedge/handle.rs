@@ -52,3 +52,27 @@ impl fmt::Debug for HedgeHandle {
             .finish()
     }
 }
+
+/// Always healthy, with the state naming the delay and the hedges sent and
+/// won, `delay 12ms, 4 hedges sent, 3 won` (`delay not known yet, …` while a
+/// delay that follows the latencies has too few samples). Hedges are extra
+/// attempts the layer sends by design; a call answered by a hedge was
+/// answered, and a budget too empty to hedge leaves calls waiting on their
+/// first attempt, not failing. Whether the attempts themselves fail is for
+/// the breaker or outlier detector under the hedge to report. It rejects
+/// nothing (`rejections` is 0) and keeps no success rate.
+#[cfg(feature = "health")]
+impl crate::health::HealthSource for HedgeHandle {
+    fn health(&self) -> crate::health::ComponentHealth {
+        use crate::health::{ComponentHealth, Status};
+        let delay = match self.delay() {
+            Some(delay) => format!("delay {delay:?}"),
+            None => "delay not known yet".to_owned(),
+        };
+        ComponentHealth::new("hedge", Status::Healthy).with_state(format!(
+            "{delay}, {} hedges sent, {} won",
+            self.hedges_sent(),
+            self.hedges_won()
+        ))
+    }
+}

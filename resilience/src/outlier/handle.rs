@@ -14,6 +14,14 @@ pub struct OutlierHandle {
 }
 
 impl OutlierHandle {
+    /// The name given with
+    /// [`OutlierDetectorBuilder::name`](super::OutlierDetectorBuilder::name)
+    /// (`outlier` by default).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     /// Ejections since the detector was built.
     #[must_use]
     pub fn ejections(&self) -> u64 {

@@ -17,17 +17,31 @@ pub enum Kind {
     Bulkhead,
     /// A rate limiter (feature `rate-limit`).
     RateLimit,
+    /// An adaptive concurrency limit (feature `adaptive`); no run-time
+    /// settings.
+    AdaptiveLimit,
+    /// An outlier detector (feature `outlier`); no run-time settings.
+    Outlier,
+    /// A client-side throttle (feature `throttle`); no run-time settings.
+    Throttle,
+    /// A hedge layer (feature `hedge`); no run-time settings.
+    Hedge,
 }
 
 impl Kind {
-    /// `breaker`, `bulkhead` or `rate_limit`: the `kind` label of the
-    /// registry's metric and events.
+    /// `breaker`, `bulkhead`, `rate_limit`, `adaptive_limit`, `outlier`,
+    /// `throttle` or `hedge`: the `kind` label of the registry's metric and
+    /// events.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Breaker => "breaker",
             Self::Bulkhead => "bulkhead",
             Self::RateLimit => "rate_limit",
+            Self::AdaptiveLimit => "adaptive_limit",
+            Self::Outlier => "outlier",
+            Self::Throttle => "throttle",
+            Self::Hedge => "hedge",
         }
     }
 }
@@ -165,6 +179,12 @@ pub enum LayerConfig {
     /// A rate limiter's quota (already valid by construction).
     #[cfg(feature = "rate-limit")]
     RateLimit(crate::rate_limit::Quota),
+    /// A layer of this kind has no run-time settings: everything about it
+    /// was fixed when it was built (an adaptive limit, an outlier detector,
+    /// a throttle, a hedge layer). It is listed, but
+    /// [`Registry::reconfigure`](super::Registry::reconfigure) refuses it
+    /// with [`RegistryError::NotReconfigurable`](super::RegistryError::NotReconfigurable).
+    NoSettings(Kind),
 }
 
 impl LayerConfig {
@@ -178,6 +198,7 @@ impl LayerConfig {
             Self::Bulkhead(_) => Kind::Bulkhead,
             #[cfg(feature = "rate-limit")]
             Self::RateLimit(_) => Kind::RateLimit,
+            Self::NoSettings(kind) => *kind,
         }
     }
 }

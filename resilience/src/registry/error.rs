@@ -20,7 +20,10 @@ pub enum RegistryError {
         /// The name given.
         name: String,
     },
-    /// The settings are for another kind of layer than the one registered.
+    /// The settings are for another kind of layer than the one registered,
+    /// or are [`LayerConfig::NoSettings`](super::LayerConfig::NoSettings)
+    /// for a layer that has settings (`registered` and `given` are then the
+    /// same kind).
     KindMismatch {
         /// The name asked for.
         name: String,
@@ -28,6 +31,15 @@ pub enum RegistryError {
         registered: Kind,
         /// The kind the settings are for.
         given: Kind,
+    },
+    /// The layer registered under this name has no run-time settings (an
+    /// adaptive limit, an outlier detector, a throttle, a hedge layer):
+    /// nothing was changed.
+    NotReconfigurable {
+        /// The name asked for.
+        name: String,
+        /// The kind registered under it.
+        kind: Kind,
     },
     /// The settings are out of range.
     Invalid {
@@ -49,9 +61,21 @@ impl fmt::Display for RegistryError {
                 name,
                 registered,
                 given,
+            } if registered == given => write!(
+                f,
+                "{name:?} is a {registered} and takes its settings, not none: they were not changed"
+            ),
+            Self::KindMismatch {
+                name,
+                registered,
+                given,
             } => write!(
                 f,
                 "{name:?} is a {registered}, not a {given}: its settings were not changed"
+            ),
+            Self::NotReconfigurable { name, kind } => write!(
+                f,
+                "{name:?} is a {kind} with no run-time settings: nothing was changed"
             ),
             Self::Invalid { name, error } => {
                 write!(f, "invalid settings for {name:?} (not changed): {error}")

@@ -27,6 +27,23 @@ pub enum Handle {
     /// A rate limiter: its counts, and the policy whose quota changes.
     #[cfg(feature = "rate-limit")]
     RateLimit(crate::rate_limit::RateLimitHandle, super::TunableRate),
+    /// An adaptive concurrency limit: its limit, calls in flight and
+    /// rejections. No run-time settings.
+    #[cfg(feature = "adaptive")]
+    AdaptiveLimit(crate::adaptive::AdaptiveLimitHandle),
+    /// An outlier detector: its ejections and the endpoints out now. No
+    /// run-time settings.
+    #[cfg(feature = "outlier")]
+    Outlier(crate::outlier::OutlierHandle),
+    /// A client-side throttle with one window (a keyed one is not
+    /// registered): its reject probability and rejections. No run-time
+    /// settings.
+    #[cfg(feature = "throttle")]
+    Throttle(crate::throttle::ThrottleHandle<crate::throttle::Global>),
+    /// A hedge layer: its delay and the hedges sent and won. No run-time
+    /// settings.
+    #[cfg(feature = "hedge")]
+    Hedge(crate::hedge::HedgeHandle),
 }
 
 impl Handle {
@@ -40,10 +57,19 @@ impl Handle {
             Self::Bulkhead(_) => Kind::Bulkhead,
             #[cfg(feature = "rate-limit")]
             Self::RateLimit(..) => Kind::RateLimit,
+            #[cfg(feature = "adaptive")]
+            Self::AdaptiveLimit(_) => Kind::AdaptiveLimit,
+            #[cfg(feature = "outlier")]
+            Self::Outlier(_) => Kind::Outlier,
+            #[cfg(feature = "throttle")]
+            Self::Throttle(_) => Kind::Throttle,
+            #[cfg(feature = "hedge")]
+            Self::Hedge(_) => Kind::Hedge,
         }
     }
 
-    /// The settings in effect now.
+    /// The settings in effect now; [`LayerConfig::NoSettings`] for a layer
+    /// that has none to change.
     #[must_use]
     pub fn config(&self) -> LayerConfig {
         match self {
@@ -57,6 +83,8 @@ impl Handle {
             }
             #[cfg(feature = "rate-limit")]
             Self::RateLimit(_, policy) => LayerConfig::RateLimit(policy.quota()),
+            #[allow(unreachable_patterns)] // with only the tunable layers' features
+            _ => LayerConfig::NoSettings(self.kind()),
         }
     }
 
@@ -91,6 +119,14 @@ impl crate::health::HealthSource for Handle {
             Self::Bulkhead(bulkhead) => HealthSource::health(bulkhead),
             #[cfg(feature = "rate-limit")]
             Self::RateLimit(limiter, _) => HealthSource::health(limiter),
+            #[cfg(feature = "adaptive")]
+            Self::AdaptiveLimit(limit) => HealthSource::health(limit),
+            #[cfg(feature = "outlier")]
+            Self::Outlier(detector) => HealthSource::health(detector),
+            #[cfg(feature = "throttle")]
+            Self::Throttle(throttle) => HealthSource::health(throttle),
+            #[cfg(feature = "hedge")]
+            Self::Hedge(hedge) => HealthSource::health(hedge),
         }
     }
 }
@@ -107,9 +143,11 @@ pub struct Entry {
     pub handle: Handle,
 }
 
-/// Named breakers, bulkheads and rate limiters: listed with their state and
-/// settings, reconfigured at run time without rebuilding the stack, each
-/// applied change an event. See the [module docs](super).
+/// Every stateful layer by name — breakers, bulkheads, rate limiters,
+/// adaptive limits, outlier detectors, throttles and hedge layers — listed
+/// with its state and settings; the breakers, bulkheads and rate limiters
+/// reconfigured at run time without rebuilding the stack, each applied
+/// change an event. See the [module docs](super).
 ///
 /// Cheap to clone (clones share the entries). The lock inside is taken only
 /// by registering, listing and reconfiguring, never by a call through a
@@ -236,6 +274,101 @@ impl Registry {
         )
     }
 
+    /// Registers the adaptive concurrency limit `handle` belongs to, under
+    /// its own name. It has no run-time settings: it is listed (and
+    /// reported to the health registry), and
+    /// [`reconfigure`](Self::reconfigure) refuses it.
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use palisade_resilience::adaptive::AdaptiveLimitLayer;
+    /// use palisade_resilience::registry::{Handle, Kind, LayerConfig, Registry, RegistryError};
+    ///
+    /// let layer = AdaptiveLimitLayer::builder()
+    ///     .name("search")
+    ///     .initial_limit(NonZeroUsize::new(20).unwrap())
+    ///     .build()?;
+    /// let registry = Registry::new();
+    /// registry.register_adaptive(layer.handle())?;
+    ///
+    /// // Listed with its live handle: the limit in force.
+    /// let entry = &registry.list()[0];
+    /// assert_eq!(&*entry.name, "search");
+    /// assert_eq!(entry.config, LayerConfig::NoSettings(Kind::AdaptiveLimit));
+    /// let Handle::AdaptiveLimit(limit) = &entry.handle else { unreachable!() };
+    /// assert_eq!(limit.limit(), 20);
+    ///
+    /// // The limit moves by itself; there is nothing to reconfigure.
+    /// let refused = registry.reconfigure("search", entry.config).unwrap_err();
+    /// assert!(matches!(refused, RegistryError::NotReconfigurable { kind: Kind::AdaptiveLimit, .. }));
+    /// # Ok::<(), palisade_resilience::BoxError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "adaptive")]
+    pub fn register_adaptive(
+        &self,
+        handle: crate::adaptive::AdaptiveLimitHandle,
+    ) -> Result<(), RegistryError> {
+        let name = Arc::from(handle.name());
+        self.insert(name, Handle::AdaptiveLimit(handle))
+    }
+
+    /// Registers the outlier detector `handle` belongs to, under its own
+    /// name ([`OutlierHandle::name`](crate::outlier::OutlierHandle::name)).
+    /// It has no run-time settings: it is listed (and reported to the health
+    /// registry), and [`reconfigure`](Self::reconfigure) refuses it.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "outlier")]
+    pub fn register_outlier(
+        &self,
+        handle: crate::outlier::OutlierHandle,
+    ) -> Result<(), RegistryError> {
+        let name = Arc::from(handle.name());
+        self.insert(name, Handle::Outlier(handle))
+    }
+
+    /// Registers the throttle `handle` belongs to, under its own name
+    /// ([`ThrottleHandle::name`](crate::throttle::ThrottleHandle::name)).
+    /// Only a throttle with one window: a keyed one is not registered, as
+    /// for the other keyed layers. It has no run-time settings: it is listed
+    /// (and reported to the health registry), and
+    /// [`reconfigure`](Self::reconfigure) refuses it.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "throttle")]
+    pub fn register_throttle(
+        &self,
+        handle: crate::throttle::ThrottleHandle<crate::throttle::Global>,
+    ) -> Result<(), RegistryError> {
+        let name = Arc::from(handle.name());
+        self.insert(name, Handle::Throttle(handle))
+    }
+
+    /// Registers the hedge layer `handle` belongs to under `name` (a hedge
+    /// layer has no name of its own). It has no run-time settings: it is
+    /// listed (and reported to the health registry), and
+    /// [`reconfigure`](Self::reconfigure) refuses it.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateName`] when the name is taken.
+    #[cfg(feature = "hedge")]
+    pub fn register_hedge(
+        &self,
+        name: &str,
+        handle: crate::hedge::HedgeHandle,
+    ) -> Result<(), RegistryError> {
+        self.insert(Arc::from(name), Handle::Hedge(handle))
+    }
+
     fn insert(&self, name: Arc<str>, handle: Handle) -> Result<(), RegistryError> {
         let mut entries = self.entries();
         if entries.contains_key(&name) {
@@ -277,8 +410,10 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::UnknownName`], [`RegistryError::KindMismatch`] or
-    /// [`RegistryError::Invalid`]; the layer then keeps its settings.
+    /// [`RegistryError::UnknownName`], [`RegistryError::NotReconfigurable`]
+    /// (a layer with no run-time settings), [`RegistryError::KindMismatch`]
+    /// or [`RegistryError::Invalid`]; the layer then keeps its settings and
+    /// no event is sent.
     pub fn reconfigure(
         &self,
         name: &str,
@@ -292,7 +427,14 @@ impl Registry {
                 name: name.to_owned(),
             });
         };
-        if handle.kind() != config.kind() {
+        let before = handle.config();
+        if let LayerConfig::NoSettings(kind) = before {
+            return Err(RegistryError::NotReconfigurable {
+                name: name.to_string(),
+                kind,
+            });
+        }
+        if handle.kind() != config.kind() || matches!(config, LayerConfig::NoSettings(_)) {
             return Err(RegistryError::KindMismatch {
                 name: name.to_string(),
                 registered: handle.kind(),
@@ -306,7 +448,6 @@ impl Registry {
                 error,
             }
         })?;
-        let before = handle.config();
         handle.apply(&config);
         let changed = ConfigChanged {
             name: Arc::clone(name),
@@ -335,6 +476,8 @@ fn validate(config: &LayerConfig) -> Result<(), crate::ConfigError> {
         LayerConfig::Bulkhead(c) => c.validate(),
         #[cfg(feature = "rate-limit")]
         LayerConfig::RateLimit(_) => Ok(()),
+        // Refused before: a layer with settings is never given none.
+        LayerConfig::NoSettings(_) => Ok(()),
     }
 }
 

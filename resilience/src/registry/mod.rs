@@ -1,16 +1,30 @@
 //! Named layers, listed with their state and reconfigured at run time.
 //!
-//! A [`Registry`] holds circuit breakers, bulkheads and rate limiters by
-//! name. [`list`](Registry::list) reports each one's settings and live
-//! handle (what a `/api/breakers` endpoint or a health page shows);
-//! [`reconfigure`](Registry::reconfigure) changes its settings while it
-//! serves, without rebuilding the stack:
+//! A [`Registry`] holds every stateful layer by name: circuit breakers,
+//! bulkheads and rate limiters, and (each with its feature) adaptive
+//! concurrency limits, outlier detectors, throttles and hedge layers.
+//! [`list`](Registry::list) reports each one's settings and live handle
+//! (what a `/api/breakers` endpoint or a health page shows), and
+//! [`with_health`](Registry::with_health) reports each one's health too;
+//! [`reconfigure`](Registry::reconfigure) changes the settings of those that
+//! have run-time settings while they serve, without rebuilding the stack:
 //!
 //! | layer           | what changes ([`LayerConfig`])                                   | how the call path reads it |
 //! |-----------------|------------------------------------------------------------------|----------------------------|
 //! | circuit breaker | failure rate threshold, minimum calls, consecutive failures, wait in Open, sliding window ([`BreakerConfig`]) | relaxed atomic loads when a call completes; the window, one flag load, plus an `ArcSwap` load once it was replaced |
 //! | bulkhead        | `max_concurrent` ([`BulkheadConfig`])                            | the semaphore itself: permits are added, or taken out as they come back |
 //! | rate limiter    | the [`Quota`](crate::rate_limit::Quota), with a [`TunableRate`] policy | one `ArcSwap` load per call |
+//! | adaptive limit (feature `adaptive`) | listed, no run-time settings ([`LayerConfig::NoSettings`]) | — |
+//! | outlier detector (feature `outlier`) | listed, no run-time settings ([`LayerConfig::NoSettings`]) | — |
+//! | throttle (feature `throttle`, one window) | listed, no run-time settings ([`LayerConfig::NoSettings`]) | — |
+//! | hedge layer (feature `hedge`) | listed, no run-time settings ([`LayerConfig::NoSettings`]) | — |
+//!
+//! A layer with no run-time settings is listed with its live handle and
+//! reported to the health registry like the others;
+//! [`reconfigure`](Registry::reconfigure) refuses it with
+//! [`RegistryError::NotReconfigurable`], changing nothing and sending no
+//! event. Registering them needs only their own features: feature
+//! `registry` does not turn them on.
 //!
 //! Nothing on the call path takes a lock. A change is validated first (a bad
 //! one is refused with [`RegistryError::Invalid`] and the old settings are

@@ -15,6 +15,14 @@ pub struct ThrottleHandle<P> {
 }
 
 impl<P> ThrottleHandle<P> {
+    /// The name given with
+    /// [`ThrottleLayerBuilder::name`](super::ThrottleLayerBuilder::name)
+    /// (`throttle` by default).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     /// Calls rejected locally since the layer was built.
     #[must_use]
     pub fn rejected_total(&self) -> u64 {
@@ -78,5 +86,48 @@ impl<P> fmt::Debug for ThrottleHandle<P> {
             .field("name", &self.shared.name)
             .field("rejected_total", &self.rejected_total())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "health")]
+mod health {
+    use std::hash::Hash;
+
+    use super::ThrottleHandle;
+    use crate::health::{ComponentHealth, HealthSource, Status};
+    use crate::throttle::{Global, PerKey};
+
+    /// Always healthy, with the local rejections counted and the state
+    /// naming the probability the next call is rejected,
+    /// `reject probability 25.0%`. A throttle that rejects is doing its job —
+    /// keeping load off an upstream that refuses it — as a rate limiter that
+    /// limits is; the upstream's own trouble is for its breaker or its
+    /// callers to report. So, as for the rate limiter, there is no success
+    /// rate either: a high local rejection rate must not mark it degraded.
+    impl HealthSource for ThrottleHandle<Global> {
+        fn health(&self) -> ComponentHealth {
+            ComponentHealth::new("throttle", Status::Healthy)
+                .with_state(format!(
+                    "reject probability {:.1}%",
+                    self.reject_probability() * 100.0
+                ))
+                .with_rejections(self.rejected_total())
+        }
+    }
+
+    /// Always healthy, as the global throttle is (see there), with the local
+    /// rejections counted and the state naming the keys tracked,
+    /// `3 keys tracked`.
+    impl<X, K> HealthSource for ThrottleHandle<PerKey<X, K>>
+    where
+        X: 'static,
+        K: Hash + Eq + 'static,
+        Self: Send + Sync,
+    {
+        fn health(&self) -> ComponentHealth {
+            ComponentHealth::new("throttle", Status::Healthy)
+                .with_state(format!("{} keys tracked", self.key_count()))
+                .with_rejections(self.rejected_total())
+        }
     }
 }
