@@ -23,7 +23,7 @@
 //! | `timeout`         | yes     | `timeout`: `TimeoutLayer`                                   |
 //! | `fallback`        | yes     | `fallback`: `FallbackLayer`                                 |
 //! | `health`          | yes     | `health`: `HealthRegistry` and the aggregate status         |
-//! | `registry`        | no      | `registry`: named breakers, bulkheads and rate limiters, listed and reconfigured at run time |
+//! | `registry`        | no      | `registry`: every stateful layer by name, listed with its state (and health); breakers, bulkheads and rate limiters reconfigured at run time |
 //! | `chaos`           | no      | `chaos`: `ChaosLayer` (seeded latency and error injection)  |
 //! | `coalesce`        | no      | `coalesce`: `CoalesceLayer` (single flight: concurrent identical calls share one) |
 //! | `hedge`           | no      | `hedge`: `HedgeLayer` (extra attempts of slow calls, fixed, percentile or average-plus-x % delay, budgeted) |

@@ -20,6 +20,10 @@
 //! | keyed breaker   | every key Closed or Disabled | some key not closed                   | every key Open or ForcedOpen |
 //! | keyed bulkhead  | no partition full       | some partition has no permit free          | —                           |
 //! | rate limiter    | deciding normally       | its shared backend (Redis) is unreachable  | —                           |
+//! | adaptive limit  | the limit has room      | the limit is reached (calls queue or are rejected) | —                   |
+//! | outlier detector | every endpoint in the pool | some endpoints ejected                  | —                           |
+//! | throttle        | always (local rejections counted) | —                                | —                           |
+//! | hedge layer     | always                  | —                                          | —                           |
 //!
 //! On top of that, a component whose rolling success rate is known and below
 //! the registry's [`degraded_below`](HealthRegistry::degraded_below) threshold

@@ -83,8 +83,14 @@ impl Handle {
             }
             #[cfg(feature = "rate-limit")]
             Self::RateLimit(_, policy) => LayerConfig::RateLimit(policy.quota()),
-            #[allow(unreachable_patterns)] // with only the tunable layers' features
-            _ => LayerConfig::NoSettings(self.kind()),
+            #[cfg(feature = "adaptive")]
+            Self::AdaptiveLimit(_) => LayerConfig::NoSettings(Kind::AdaptiveLimit),
+            #[cfg(feature = "outlier")]
+            Self::Outlier(_) => LayerConfig::NoSettings(Kind::Outlier),
+            #[cfg(feature = "throttle")]
+            Self::Throttle(_) => LayerConfig::NoSettings(Kind::Throttle),
+            #[cfg(feature = "hedge")]
+            Self::Hedge(_) => LayerConfig::NoSettings(Kind::Hedge),
         }
     }
 
