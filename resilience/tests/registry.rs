@@ -978,7 +978,7 @@ mod without_settings {
         // A call answered by its hedge was answered.
         let hedge = by_name("replicas");
         assert_eq!(hedge.status, Status::Healthy);
-        assert_eq!(hedge.state, "delay 20ms, 1 hedges sent, 1 won");
+        assert_eq!(hedge.state, "delay 20ms, hedges sent 1, won 1");
         assert_eq!(report.status, Status::Degraded);
         held.await.unwrap();
     }

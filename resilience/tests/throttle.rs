@@ -242,6 +242,16 @@ async fn a_keyed_throttle_refuses_only_the_failing_upstream() {
     assert_eq!(handle.reject_probability_for(&2), Some(0.0));
     assert_eq!(handle.reject_probability_for(&3), None);
     assert_eq!(handle.key_count(), 2);
+
+    // Refusing calls for a failing upstream is its job: healthy, counted.
+    #[cfg(feature = "health")]
+    {
+        use palisade_resilience::health::{HealthSource, Status};
+        let health = handle.health();
+        assert_eq!(health.status, Status::Healthy);
+        assert_eq!(health.rejections, 49);
+        assert_eq!(health.state, "keys tracked: 2");
+    }
 }
 
 #[test]

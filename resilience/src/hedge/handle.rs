@@ -54,7 +54,7 @@ impl fmt::Debug for HedgeHandle {
 }
 
 /// Always healthy, with the state naming the delay and the hedges sent and
-/// won, `delay 12ms, 4 hedges sent, 3 won` (`delay not known yet, …` while a
+/// won, `delay 12ms, hedges sent 4, won 3` (`delay not known yet, …` while a
 /// delay that follows the latencies has too few samples). Hedges are extra
 /// attempts the layer sends by design; a call answered by a hedge was
 /// answered, and a budget too empty to hedge leaves calls waiting on their
@@ -70,7 +70,7 @@ impl crate::health::HealthSource for HedgeHandle {
             None => "delay not known yet".to_owned(),
         };
         ComponentHealth::new("hedge", Status::Healthy).with_state(format!(
-            "{delay}, {} hedges sent, {} won",
+            "{delay}, hedges sent {}, won {}",
             self.hedges_sent(),
             self.hedges_won()
         ))

@@ -117,7 +117,7 @@ mod health {
 
     /// Always healthy, as the global throttle is (see there), with the local
     /// rejections counted and the state naming the keys tracked,
-    /// `3 keys tracked`.
+    /// `keys tracked: 3`.
     impl<X, K> HealthSource for ThrottleHandle<PerKey<X, K>>
     where
         X: 'static,
@@ -126,7 +126,7 @@ mod health {
     {
         fn health(&self) -> ComponentHealth {
             ComponentHealth::new("throttle", Status::Healthy)
-                .with_state(format!("{} keys tracked", self.key_count()))
+                .with_state(format!("keys tracked: {}", self.key_count()))
                 .with_rejections(self.rejected_total())
         }
     }
