@@ -75,7 +75,7 @@ impl fmt::Display for RegistryError {
             ),
             Self::NotReconfigurable { name, kind } => write!(
                 f,
-                "{name:?} is a {kind} with no run-time settings: nothing was changed"
+                "{name:?} ({kind}) has no run-time settings: nothing was changed"
             ),
             Self::Invalid { name, error } => {
                 write!(f, "invalid settings for {name:?} (not changed): {error}")

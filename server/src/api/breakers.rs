@@ -485,10 +485,11 @@ fn refused(name: &str, error: RegistryError) -> Problem {
             }
         }
         // Registered between the lookup and the change is impossible (the
-        // server never unregisters), but a refusal is still an answer.
-        RegistryError::UnknownName { .. } | RegistryError::KindMismatch { .. } => {
-            unknown_breaker(name)
-        }
+        // server never unregisters, and registers only breakers), but a
+        // refusal is still an answer: this name is no breaker of ours.
+        RegistryError::UnknownName { .. }
+        | RegistryError::KindMismatch { .. }
+        | RegistryError::NotReconfigurable { .. } => unknown_breaker(name),
         other => Problem::palisade(StatusCode::INTERNAL_SERVER_ERROR, "internal")
             .with_detail(other.to_string()),
     }
