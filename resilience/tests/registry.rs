@@ -13,7 +13,9 @@ use palisade_resilience::ConfigError;
 use palisade_resilience::bulkhead::BulkheadLayer;
 use palisade_resilience::bulkhead::error::BulkheadFull;
 use palisade_resilience::circuit_breaker::error::CircuitOpen;
-use palisade_resilience::circuit_breaker::{CircuitBreakerLayer, SlidingWindow, State};
+use palisade_resilience::circuit_breaker::{
+    CircuitBreakerHandle, CircuitBreakerLayer, SlidingWindow, State,
+};
 use palisade_resilience::rate_limit::error::RateLimited;
 use palisade_resilience::rate_limit::{Quota, RateLimitLayer};
 use palisade_resilience::registry::{
@@ -407,6 +409,22 @@ where
     rejected
 }
 
+/// A breaker `db` over the last 10 calls, opening at 50 % failures once it
+/// holds `minimum_calls`, registered in a fresh registry.
+fn registered_db(minimum_calls: u32) -> (CircuitBreakerLayer, CircuitBreakerHandle, Registry) {
+    let breaker = CircuitBreakerLayer::builder()
+        .name("db")
+        .sliding_window(SlidingWindow::count(10))
+        .minimum_calls(minimum_calls)
+        .failure_rate_threshold(50.0)
+        .build()
+        .unwrap();
+    let handle = breaker.handle();
+    let registry = Registry::new();
+    registry.register_breaker(handle.clone()).unwrap();
+    (breaker, handle, registry)
+}
+
 /// The breaker's settings in the registry.
 fn breaker_config(registry: &Registry, name: &str) -> palisade_resilience::registry::BreakerConfig {
     match registry.config(name) {
@@ -417,16 +435,7 @@ fn breaker_config(registry: &Registry, name: &str) -> palisade_resilience::regis
 
 #[tokio::test(start_paused = true)]
 async fn a_smaller_count_window_opens_the_breaker_after_fewer_failures() {
-    let breaker = CircuitBreakerLayer::builder()
-        .name("db")
-        .sliding_window(SlidingWindow::count(10))
-        .minimum_calls(10)
-        .failure_rate_threshold(50.0)
-        .build()
-        .unwrap();
-    let handle = breaker.handle();
-    let registry = Registry::new();
-    registry.register_breaker(handle.clone()).unwrap();
+    let (breaker, handle, registry) = registered_db(10);
     let mut events = registry.subscribe();
     let svc = breaker.layer(fails_when_asked());
 
@@ -468,16 +477,7 @@ async fn a_smaller_count_window_opens_the_breaker_after_fewer_failures() {
 
 #[tokio::test(start_paused = true)]
 async fn a_time_window_in_place_of_a_count_window_judges_only_calls_after_the_change() {
-    let breaker = CircuitBreakerLayer::builder()
-        .name("db")
-        .sliding_window(SlidingWindow::count(10))
-        .minimum_calls(4)
-        .failure_rate_threshold(50.0)
-        .build()
-        .unwrap();
-    let handle = breaker.handle();
-    let registry = Registry::new();
-    registry.register_breaker(handle.clone()).unwrap();
+    let (breaker, handle, registry) = registered_db(4);
     let svc = breaker.layer(fails_when_asked());
 
     assert_eq!(calls(&svc, true, 3).await, 0);
@@ -606,14 +606,7 @@ async fn calls_completing_across_a_window_swap_are_counted_once() {
 
 #[tokio::test(start_paused = true)]
 async fn an_invalid_window_is_refused_and_the_window_keeps_its_counts() {
-    let breaker = CircuitBreakerLayer::builder()
-        .name("db")
-        .sliding_window(SlidingWindow::count(10))
-        .build()
-        .unwrap();
-    let handle = breaker.handle();
-    let registry = Registry::new();
-    registry.register_breaker(handle.clone()).unwrap();
+    let (breaker, handle, registry) = registered_db(10);
     let mut events = registry.subscribe();
     let svc = breaker.layer(fails_when_asked());
     assert_eq!(calls(&svc, true, 3).await, 0);
