@@ -14,6 +14,11 @@ use tower::{Layer, ServiceExt, service_fn};
 /// A limiter whose calls weigh their value.
 type ByValue = RateLimitLayer<Global<fn(&u32) -> u32>>;
 
+/// The inner service: answers a call's cost.
+fn echo_cost() -> impl tower::Service<u32, Response = u32, Error = BoxError> + Clone {
+    service_fn(|cost: u32| async move { Ok::<_, BoxError>(cost) })
+}
+
 /// 10 cells a second (one every 100 ms), burst 10; a call weighs its value.
 fn limited() -> (
     ByValue,
@@ -22,9 +27,7 @@ fn limited() -> (
     let quota = Quota::per_second(NonZeroU32::new(10).unwrap());
     let weigh: fn(&u32) -> u32 = |cost| *cost;
     let layer = RateLimitLayer::new(Global::new(quota).weight(weigh));
-    let svc = layer.layer(service_fn(
-        |cost: u32| async move { Ok::<_, BoxError>(cost) },
-    ));
+    let svc = layer.layer(echo_cost());
     (layer, svc)
 }
 
@@ -123,9 +126,7 @@ async fn the_builder_weighs_a_global_limiter_too() {
     let layer = RateLimitLayer::builder(quota)
         .weight(|cost: &u32| *cost)
         .build();
-    let svc = layer.layer(service_fn(
-        |cost: u32| async move { Ok::<_, BoxError>(cost) },
-    ));
+    let svc = layer.layer(echo_cost());
     assert_eq!(svc.clone().oneshot(9).await.unwrap(), 9);
     assert!(
         svc.clone()
@@ -191,9 +192,7 @@ async fn a_tunable_rate_keeps_its_weights_across_a_new_quota() {
     let layer = RateLimitLayer::new(TunableRate::new(quota).weight(|cost: &u32| *cost));
     let registry = Registry::new();
     registry.register_rate_limit("exports", &layer).unwrap();
-    let svc = layer.layer(service_fn(
-        |cost: u32| async move { Ok::<_, BoxError>(cost) },
-    ));
+    let svc = layer.layer(echo_cost());
     assert_eq!(svc.clone().oneshot(10).await.unwrap(), 10);
     assert!(
         svc.clone()
